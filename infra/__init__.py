@@ -1,0 +1,1 @@
+"""Settings, local provisioning, topic admin, migrations, the CLI and the supervisor."""

@@ -1,0 +1,118 @@
+"""The one settings class. Every knob is an environment variable with the FLUXO_ prefix."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.topics import TopicSpec
+
+_DEFAULT_ADMIN_PASSWORD = "fluxo-admin"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLUXO_", extra="ignore")
+
+    # "local" provisions Kafka and PostgreSQL on this machine and tolerates
+    # development secrets; "production" refuses them.
+    mode: Literal["local", "production"] = "local"
+
+    # When set, these point at existing services and nothing is provisioned.
+    kafka_bootstrap_servers: str | None = None
+    database_url: str | None = None
+
+    state_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "state" / "fluxo")
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "fluxo")
+
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "-Xms256m -Xmx512m"
+    postgres_port: int = 15432
+
+    # Lets tests and side-by-side deployments use their own topics on one cluster.
+    topic_prefix: str = ""
+    partitions: int = 3
+    replication_factor: int = 1
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str | None = None
+
+    jwt_secret: str | None = None
+    jwt_access_ttl_seconds: int = 900
+    jwt_refresh_ttl_seconds: int = 7 * 24 * 3600
+
+    admin_email: str = "admin@fluxo.local"
+    admin_password: str = _DEFAULT_ADMIN_PASSWORD
+    admin_workspace: str = "Default workspace"
+
+    # How long a write waits for its projection before answering anyway.
+    read_your_writes_timeout_seconds: float = 10.0
+    node_timeout_seconds: float = 30.0
+    worker_concurrency: int = 64
+    max_event_bytes: int = 256 * 1024
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> "Settings":
+        if self.mode == "production":
+            if not self.jwt_secret or len(self.jwt_secret) < 32:
+                raise ValueError("FLUXO_JWT_SECRET must be set (32+ chars) in production mode")
+            if self.admin_password == _DEFAULT_ADMIN_PASSWORD:
+                raise ValueError("FLUXO_ADMIN_PASSWORD must not be the default in production mode")
+            if not self.kafka_bootstrap_servers or not self.database_url:
+                raise ValueError(
+                    "production mode needs FLUXO_KAFKA_BOOTSTRAP_SERVERS and FLUXO_DATABASE_URL"
+                )
+        return self
+
+    # -- derived values -------------------------------------------------
+    @property
+    def provisions_kafka(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def provisions_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.postgres_port}/fluxo"
+
+    @property
+    def api_url(self) -> str:
+        return self.public_base_url or f"http://{self.api_host}:{self.api_port}"
+
+    def topic(self, spec: TopicSpec) -> str:
+        return f"{self.topic_prefix}{spec.name}"
+
+    def group(self, name: str) -> str:
+        """Consumer groups and transactional ids share the topic prefix so test runs never meet."""
+        return f"{self.topic_prefix}fluxo.{name}"
+
+    def resolved_jwt_secret(self) -> str:
+        if self.jwt_secret:
+            return self.jwt_secret
+        # Local mode: one generated secret kept in the state folder, so tokens
+        # survive restarts without anyone choosing a weak default.
+        path = self.state_dir / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

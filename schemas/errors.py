@@ -1,0 +1,57 @@
+"""The one error hierarchy. The API maps these to HTTP in one place (api/errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FluxoError(Exception):
+    code = "FLUXO_000"
+
+    def __init__(self, message: str, *, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+# -- domain ------------------------------------------------------------------
+class DomainError(FluxoError):
+    pass
+
+
+class NotFound(DomainError):
+    code = "AUTO_001"
+
+
+class Conflict(DomainError):
+    code = "AUTO_005"
+
+
+class InvalidInput(DomainError):
+    code = "AUTO_007"
+
+
+class Unauthenticated(DomainError):
+    code = "AUTH_001"
+
+
+class Forbidden(DomainError):
+    code = "AUTH_003"
+
+
+# -- infrastructure ----------------------------------------------------------
+class InfrastructureError(FluxoError):
+    code = "INFRA_001"
+
+
+class Unavailable(InfrastructureError):
+    """A backing service (Kafka, PostgreSQL) cannot be reached right now."""
+
+    code = "INFRA_503"
+
+
+# -- records -----------------------------------------------------------------
+class PoisonRecord(FluxoError):
+    """A record that can never be processed: it goes to the dead-letter topic."""
+
+    code = "RECORD_001"

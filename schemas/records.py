@@ -1,0 +1,220 @@
+"""Versioned record types. Past-tense names; a breaking change is a new `.vN` type.
+
+Each class's TYPE is the CloudEvents `type` of the envelope that carries it.
+`RECORD_TYPES` maps a type string to its data model (the decoder's registry).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from schemas.envelope import RecordData
+from schemas.workflow import NodeType, WorkflowSnapshot
+
+MAX_KEY = 200
+
+
+# --- fluxo.events.v1 ---------------------------------------------------------
+class EventIngested(RecordData):
+    """A business event, as a producer or the ingest API published it."""
+
+    TYPE = "fluxo.event.ingested.v1"
+    event_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    data: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = Field(default=None, max_length=MAX_KEY)
+    conversation_id: str | None = Field(default=None, max_length=MAX_KEY)
+    # Profile fields the producer knows about the subject (email, names, ...).
+    user: dict[str, Any] | None = None
+    occurred_at: datetime | None = None
+
+
+# --- fluxo.definitions.v1 ----------------------------------------------------
+Role = Literal["owner", "admin", "editor", "viewer"]
+
+
+class Membership(RecordData):
+    TYPE = "fluxo.membership.v1"
+    workspace_id: str
+    role: Role
+
+
+class WorkspaceDefined(RecordData):
+    TYPE = "fluxo.workspace.defined.v1"
+    id: str
+    name: str
+    plan: str = "trial"
+    created_at: datetime
+
+
+class UserDefined(RecordData):
+    """A person. The password is an argon2 hash, never the password itself."""
+
+    TYPE = "fluxo.user.defined.v1"
+    id: str
+    email: str
+    username: str
+    password_hash: str
+    memberships: tuple[Membership, ...]
+    is_active: bool = True
+    created_at: datetime
+
+
+class WorkflowDefined(RecordData):
+    """The full snapshot of a new workflow version (a deletion is a snapshot with deleted=true)."""
+
+    TYPE = "fluxo.workflow.defined.v1"
+    workflow: WorkflowSnapshot
+
+
+# --- fluxo.trigger-log.v1 ----------------------------------------------------
+class TriggerEvaluation(RecordData):
+    TYPE = "fluxo.trigger.evaluation.v1"
+    workflow_id: str
+    workflow_version: int
+    matched: bool
+    reason: str
+    execution_id: str | None = None
+
+
+class TriggerEvaluated(RecordData):
+    """One per ingested event: which workflows it started and why the others did not."""
+
+    TYPE = "fluxo.trigger.evaluated.v1"
+    event_id: str
+    event_type: str
+    user_id: str | None = None
+    conversation_id: str | None = None
+    event_data: dict[str, Any] = Field(default_factory=dict)
+    evaluations: tuple[TriggerEvaluation, ...] = ()
+
+
+# --- fluxo.executions.v1 -----------------------------------------------------
+class ExecutionStarted(RecordData):
+    """Pins the workflow version: the executor runs this snapshot, whatever changes later."""
+
+    TYPE = "fluxo.execution.started.v1"
+    execution_id: str
+    workflow: WorkflowSnapshot
+    trigger_type: str
+    event_id: str | None = None
+    subject: str | None = None
+    # The data the execution sees: event, user, conversation, input_data.
+    context: dict[str, Any] = Field(default_factory=dict)
+    performed_by: str = "system"
+
+
+class NodeScheduled(RecordData):
+    TYPE = "fluxo.node.scheduled.v1"
+    execution_id: str
+    node_id: str
+    node_type: NodeType
+    attempt: int = Field(ge=1)
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class NodeSucceeded(RecordData):
+    TYPE = "fluxo.node.succeeded.v1"
+    execution_id: str
+    node_id: str
+    node_type: NodeType
+    attempt: int = Field(ge=1)
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: dict[str, Any] = Field(default_factory=dict)
+    started_at: datetime
+    completed_at: datetime
+
+
+class NodeError(RecordData):
+    TYPE = "fluxo.node.error.v1"
+    code: str
+    message: str
+    retryable: bool = False
+
+
+class NodeFailed(RecordData):
+    TYPE = "fluxo.node.failed.v1"
+    execution_id: str
+    node_id: str
+    node_type: NodeType
+    attempt: int = Field(ge=1)
+    input: dict[str, Any] = Field(default_factory=dict)
+    error: NodeError
+    started_at: datetime
+    completed_at: datetime
+
+
+class ExecutionCompleted(RecordData):
+    TYPE = "fluxo.execution.completed.v1"
+    execution_id: str
+    workflow_id: str
+    workflow_version: int
+    output: dict[str, Any] = Field(default_factory=dict)
+    execution_path: tuple[str, ...] = ()
+    started_at: datetime
+    completed_at: datetime
+
+
+class ExecutionFailed(RecordData):
+    TYPE = "fluxo.execution.failed.v1"
+    execution_id: str
+    workflow_id: str
+    workflow_version: int
+    error: NodeError
+    failed_node: str | None = None
+    execution_path: tuple[str, ...] = ()
+    started_at: datetime
+    completed_at: datetime
+
+
+# --- fluxo.node-work.v1 ------------------------------------------------------
+class NodeWorkOrdered(RecordData):
+    """A side effect to perform. `config` is already rendered against the context."""
+
+    TYPE = "fluxo.node.work_ordered.v1"
+    execution_id: str
+    workflow_id: str
+    node_id: str
+    node_type: NodeType
+    action_type: str
+    attempt: int = Field(ge=1)
+    config: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str
+    timeout_seconds: float = Field(gt=0)
+
+
+# --- fluxo.deadletter.v1 -----------------------------------------------------
+class RecordDeadLettered(RecordData):
+    """A record no processor could accept, kept whole so it can be inspected or replayed."""
+
+    TYPE = "fluxo.record.deadlettered.v1"
+    reason: str
+    consumer: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    original_key_b64: str | None = None
+    original_value_b64: str
+    original_headers: dict[str, str] = Field(default_factory=dict)
+
+
+RECORD_TYPES: dict[str, type[RecordData]] = {
+    cls.TYPE: cls
+    for cls in (
+        EventIngested,
+        WorkspaceDefined,
+        UserDefined,
+        WorkflowDefined,
+        TriggerEvaluated,
+        ExecutionStarted,
+        NodeScheduled,
+        NodeSucceeded,
+        NodeFailed,
+        ExecutionCompleted,
+        ExecutionFailed,
+        NodeWorkOrdered,
+        RecordDeadLettered,
+    )
+}

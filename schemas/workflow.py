@@ -1,0 +1,120 @@
+"""Workflow definitions: the graph of nodes and edges, its triggers and settings.
+
+These models are both the body of definition snapshots on Kafka and the
+building blocks of the API models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NodeType(StrEnum):
+    TRIGGER = "trigger"
+    ACTION = "action"
+    CONDITION = "condition"
+    TRANSFORM = "transform"
+    DELAY = "delay"
+    LOOP = "loop"
+    HTTP_REQUEST = "http_request"
+    DATABASE_QUERY = "database_query"
+
+
+class WorkflowStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    INACTIVE = "inactive"
+    SCHEDULED = "scheduled"
+    ARCHIVED = "archived"
+
+
+class TriggerType(StrEnum):
+    EVENT = "event"
+    WEBHOOK = "webhook"
+    CRON = "cron"
+    MANUAL = "manual"
+    API_CALL = "api_call"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Position(Frozen):
+    x: float = 0
+    y: float = 0
+
+
+class Port(Frozen):
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(default="any", max_length=50)
+    required: bool = False
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class Node(Frozen):
+    id: str = Field(min_length=1, max_length=100)
+    name: str = Field(default="", max_length=200)
+    node_type: NodeType
+    position: Position = Position()
+    config: dict[str, Any] = Field(default_factory=dict)
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+
+
+class Edge(Frozen):
+    id: str = Field(min_length=1, max_length=100)
+    source_node: str = Field(min_length=1, max_length=100)
+    target_node: str = Field(min_length=1, max_length=100)
+    condition: str | None = Field(default=None, max_length=4000)
+    label: str | None = Field(default=None, max_length=200)
+    style: dict[str, Any] | None = None
+
+
+class WorkflowSettings(Frozen):
+    timeout_seconds: int = Field(default=300, ge=1, le=30 * 24 * 3600)
+    retry_on_failure: bool = False
+    max_retries: int = Field(default=0, ge=0, le=20)
+    notifications: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowSnapshot(Frozen):
+    """One version of a workflow, complete: what the executor pins when it starts."""
+
+    id: str
+    workspace_id: str
+    version: int = Field(ge=1)
+    name: str
+    description: str = ""
+    project: str | None = None
+    status: WorkflowStatus = WorkflowStatus.DRAFT
+    trigger_type: TriggerType = TriggerType.EVENT
+    trigger_config: dict[str, Any] = Field(default_factory=dict)
+    nodes: tuple[Node, ...] = ()
+    edges: tuple[Edge, ...] = ()
+    settings: WorkflowSettings = WorkflowSettings()
+    max_executions: int | None = Field(default=None, ge=0)
+    delay_between_executions: int = Field(default=0, ge=0)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+    @property
+    def event_type(self) -> str | None:
+        """The business event type an event-triggered workflow listens to."""
+        value = self.trigger_config.get("event_type") or self.trigger_config.get("event")
+        return str(value) if value else None
+
+    def node(self, node_id: str) -> Node | None:
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        return None
