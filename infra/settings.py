@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     node_timeout_seconds: float = 30.0
     worker_concurrency: int = 64
     max_event_bytes: int = 256 * 1024
+    projection_batch_size: int = 2000
 
     log_level: str = "INFO"
 

@@ -1,0 +1,1 @@
+"""FastAPI: writes become Kafka records; reads come from the projections."""

@@ -1,0 +1,40 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import ORJSONResponse
+
+from api import errors
+from api.routers import auth, events, executions, health, workflows
+from api.state import AppState
+from infra.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.fluxo = await AppState.open(settings)
+        try:
+            yield
+        finally:
+            await app.state.fluxo.close()
+
+    app = FastAPI(
+        title="Fluxo",
+        version="1",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (auth, workflows, events, executions):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,58 @@
+"""The one place errors become HTTP answers: {"error": {code, message, fields}}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from schemas.errors import (
+    Conflict,
+    FluxoError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = logging.getLogger("fluxo.api")
+
+_STATUS: list[tuple[type[FluxoError], int]] = [
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 422),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (Unavailable, 503),
+]
+
+
+def _body(code: str, message: str, fields: dict[str, object] | None = None) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(FluxoError)
+    async def _fluxo(_: Request, exc: FluxoError) -> ORJSONResponse:
+        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 500:
+            log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
+        return ORJSONResponse(_body(exc.code, exc.message, exc.fields), status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        fields: dict[str, object] = {}
+        for item in exc.errors():
+            loc = [str(p) for p in item["loc"] if p not in ("body", "query", "path")]
+            fields[".".join(loc) or "body"] = item["msg"]
+        return ORJSONResponse(_body("AUTO_007", "invalid request", fields), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
+        return ORJSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)

@@ -1,0 +1,127 @@
+"""Execution history, served from the projection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+
+from api.deps import PrincipalDep, StateDep
+from api.pagination import MAX_PAGE_SIZE, page_response
+from schemas.errors import NotFound
+
+router = APIRouter(prefix="/executions", tags=["executions"])
+
+_STATUSES = {"queued", "running", "completed", "failed", "cancelled"}
+
+
+def _loads(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    duration = row["duration_ms"]
+    return {
+        "id": row["id"],
+        "tracking_id": row["id"],
+        "workflow": {"id": row["workflow_id"], "name": row["workflow_name"], "version": row["workflow_version"]},
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "completed_at": row["completed_at"],
+        "duration_seconds": duration / 1000 if duration is not None else None,
+        "trigger_type": row["trigger_type"],
+        "event_id": row["event_id"],
+        "user_id": row["subject"],
+        "input_data": _loads(row["input_data"]),
+        "output_data": _loads(row["output_data"]),
+        "nodes_executed": row["nodes_executed"],
+        "nodes_success": row["nodes_success"],
+        "nodes_failed": row["nodes_failed"],
+        "execution_path": _loads(row["execution_path"]),
+        "performed_by": row["performed_by"],
+        "error_message": row["error_message"],
+        "failed_node": row["failed_node"],
+    }
+
+
+@router.get("")
+async def list_executions(
+    request: Request,
+    state: StateDep,
+    principal: PrincipalDep,
+    workflow: str | None = Query(default=None, max_length=100),
+    status: str | None = Query(default=None, max_length=20),
+    user: str | None = Query(default=None, max_length=200),
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    page: int = Query(default=1, ge=1, le=100000),
+    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    where = ["workspace_id = $1"]
+    args: list[Any] = [principal.workspace_id]
+    if status is not None and status.lower() not in _STATUSES:
+        from schemas.errors import InvalidInput
+
+        raise InvalidInput("unknown status", fields={"status": f"one of {sorted(_STATUSES)}"})
+    for clause, value in (
+        ("workflow_id = ${}", workflow),
+        ("status = ${}", status.lower() if status else None),
+        ("subject = ${}", user),
+        ("started_at >= ${}", date_from),
+        ("started_at <= ${}", date_to),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(clause.format(len(args)))
+    sql_where = " AND ".join(where)
+    count = await state.pool.fetchval(f"SELECT count(*) FROM executions WHERE {sql_where}", *args)  # noqa: S608
+    args.extend([page_size, (page - 1) * page_size])
+    rows = await state.pool.fetch(
+        f"SELECT * FROM executions WHERE {sql_where} ORDER BY started_at DESC, id"  # noqa: S608
+        f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        *args,
+    )
+    return page_response(request, count, page, page_size, [_summary(r) for r in rows])
+
+
+@router.get("/{execution_id}")
+async def get_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    row = await state.pool.fetchrow(
+        "SELECT * FROM executions WHERE id = $1 AND workspace_id = $2", execution_id, principal.workspace_id
+    )
+    if row is None:
+        raise NotFound(f"execution {execution_id} not found")
+    steps = await state.pool.fetch(
+        "SELECT * FROM execution_steps WHERE execution_id = $1 ORDER BY seq, attempt", execution_id
+    )
+    nodes = _loads(row["nodes"])
+    details = []
+    for step in steps:
+        duration = step["duration_ms"]
+        details.append(
+            {
+                "node_id": step["node_id"],
+                "node_name": nodes.get(step["node_id"], {}).get("name", ""),
+                "node_type": step["node_type"],
+                "attempt": step["attempt"],
+                "status": step["status"],
+                "started_at": step["started_at"],
+                "completed_at": step["completed_at"],
+                "duration_seconds": duration / 1000 if duration is not None else None,
+                "input_data": _loads(step["input_data"]),
+                "output_data": _loads(step["output_data"]),
+                "error": _loads(step["error"]),
+            }
+        )
+    view = _summary(row)
+    timed = [d["duration_seconds"] for d in details if d["duration_seconds"] is not None]
+    view["execution_details"] = details
+    view["performance_metrics"] = {
+        "total_nodes": len(nodes),
+        "execution_path_length": len(view["execution_path"] or []),
+        "average_node_execution_time": sum(timed) / len(timed) if timed else 0.0,
+        "api_calls_count": sum(1 for d in details if d["node_type"] in ("action", "http_request")),
+    }
+    return view

@@ -1,0 +1,65 @@
+"""Local mode: the first workspace and its owner, from FLUXO_ADMIN_EMAIL / FLUXO_ADMIN_PASSWORD."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from api.security import hash_password, verify_password
+from infra.kafka_io import Output, make_producer, send_output
+from infra.settings import Settings
+from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.records import Membership, UserDefined, WorkspaceDefined
+from schemas.topics import DEFINITIONS
+
+
+async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
+    """Publish the owner and workspace records unless the projection already has them.
+
+    Ids derive from the admin email, so running this again changes nothing
+    but a changed password. Returns (workspace id, user id).
+    """
+    email = settings.admin_email.lower()
+    workspace_id = deterministic_id("workspace", email)
+    user_id = deterministic_id("user", email)
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        current = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user_id)
+    finally:
+        await conn.close()
+    if current is not None and verify_password(current, settings.admin_password):
+        return workspace_id, user_id
+    stamp = now()
+    records = [
+        Output.of(
+            DEFINITIONS,
+            f"{workspace_id}:workspace:{workspace_id}",
+            make_envelope(
+                WorkspaceDefined(id=workspace_id, name=settings.admin_workspace, created_at=stamp),
+                source="infra/bootstrap", workspace_id=workspace_id,
+            ),
+        ),
+        Output.of(
+            DEFINITIONS,
+            f"{workspace_id}:user:{user_id}",
+            make_envelope(
+                UserDefined(
+                    id=user_id,
+                    email=email,
+                    username=email.split("@")[0],
+                    password_hash=hash_password(settings.admin_password),
+                    memberships=(Membership(workspace_id=workspace_id, role="owner"),),
+                    created_at=stamp,
+                ),
+                source="infra/bootstrap", workspace_id=workspace_id,
+            ),
+        ),
+    ]
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for out in records:
+            await send_output(producer, settings, out)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return workspace_id, user_id

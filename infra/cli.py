@@ -1,0 +1,115 @@
+"""The `fluxo` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import orjson
+
+from infra.settings import get_settings
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # aiokafka logs every refused connection while a broker starts; that is expected.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL if level != "DEBUG" else logging.DEBUG)
+
+
+def cmd_up(_: argparse.Namespace) -> int:
+    import uvloop
+
+    from infra.supervisor import Supervisor
+
+    return uvloop.run(Supervisor(get_settings()).run())
+
+
+def cmd_prepare(_: argparse.Namespace) -> int:
+    """Fetch jars, start services once, create topics, migrate, stop: a warm cache for `up`."""
+    from infra.supervisor import Services
+
+    services = Services(get_settings())
+
+    async def main() -> None:
+        try:
+            await services.start()
+        finally:
+            services.stop()
+
+    asyncio.run(main())
+    print("fluxo: prepared")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    name = args.component
+    if name == "api":
+        import uvicorn
+
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                    log_level=settings.log_level.lower(), loop="uvloop", access_log=False)
+        return 0
+    if name == "projection":
+        from projections.runner import run_projection
+
+        run_projection(settings)
+        return 0
+    from processors.executor import Executor
+    from processors.matcher import TriggerMatcher
+    from processors.runtime import run_processor
+    from processors.worker import NodeWorker
+
+    processors = {"matcher": TriggerMatcher, "executor": Executor, "worker": NodeWorker}
+    run_processor(settings, processors[name]())
+    return 0
+
+
+def cmd_schemas_export(args: argparse.Namespace) -> int:
+    from schemas.export import json_schemas
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (out / name).write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    print(f"wrote {len(json_schemas())} schemas to {out}")
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from infra.migrations import migrate
+
+    applied = asyncio.run(migrate(get_settings().dsn))
+    print("applied:", ", ".join(applied) or "nothing")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fluxo", description="Event-sourced workflow automation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run everything (local Kafka and PostgreSQL unless configured)").set_defaults(func=cmd_up)
+    sub.add_parser("prepare", help="fetch and initialise local services, topics, migrations").set_defaults(func=cmd_prepare)
+    run = sub.add_parser("run", help="run one component against running services")
+    run.add_argument("component", choices=["api", "projection", "matcher", "executor", "worker"])
+    run.set_defaults(func=cmd_run)
+    schemas = sub.add_parser("schemas", help="record schemas")
+    schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
+    export = schemas_sub.add_parser("export", help="write the JSON Schemas of every record type")
+    export.add_argument("--out", default="schemas/json")
+    export.set_defaults(func=cmd_schemas_export)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    _logging(get_settings().log_level)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

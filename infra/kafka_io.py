@@ -1,0 +1,68 @@
+"""Kafka clients configured the one way Fluxo uses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from infra.settings import Settings
+from schemas.codec import STRUCTURED_HEADERS, encode
+from schemas.envelope import Envelope
+from schemas.topics import TopicSpec
+
+
+@dataclass(frozen=True)
+class Output:
+    """A record to write: where, under which key, and what (None is a tombstone)."""
+
+    topic: TopicSpec
+    key: str
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=lambda: list(STRUCTURED_HEADERS))
+    # Set only for changelogs, which must land in the partition of the input they follow.
+    partition: int | None = None
+
+    @classmethod
+    def of(cls, topic: TopicSpec, key: str, envelope: Envelope) -> "Output":
+        return cls(topic, key, encode(envelope))
+
+
+def make_producer(settings: Settings, transactional_id: str | None = None) -> AIOKafkaProducer:
+    # acks=all + idempotence everywhere: a retried send never duplicates or reorders.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        transactional_id=transactional_id,
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        max_request_size=2 * 1024 * 1024,
+        request_timeout_ms=30000,
+    )
+
+
+def make_consumer(
+    settings: Settings, *topics: str, group_id: str | None = None, **overrides: object
+) -> AIOKafkaConsumer:
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        # Never read what an aborted transaction wrote.
+        "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": 2 * 1024 * 1024,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+async def send_output(producer: AIOKafkaProducer, settings: Settings, out: Output) -> None:
+    await producer.send(
+        settings.topic(out.topic),
+        value=out.value,
+        key=out.key.encode(),
+        headers=out.headers,
+        partition=out.partition,
+    )

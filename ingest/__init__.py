@@ -1,0 +1,1 @@
+"""The ways events enter Fluxo: HTTP ingest, topic validation and dead-lettering."""

@@ -1,0 +1,19 @@
+"""Turning an accepted event into the record every processor reads."""
+
+from __future__ import annotations
+
+from schemas.envelope import Envelope, make_envelope
+from schemas.records import EventIngested
+from schemas.topics import EVENTS
+
+from infra.kafka_io import Output
+from processors.matching import subject_of
+
+
+def event_record(event: EventIngested, *, workspace_id: str, source: str) -> tuple[str, Output]:
+    """The event's id (its event_log_id) and the record to write."""
+    envelope: Envelope = make_envelope(event, source=source, workspace_id=workspace_id)
+    subject = subject_of(event, envelope.id)
+    envelope = envelope.model_copy(update={"subject": subject})
+    # Keyed by workspace + subject: one subject's events stay in order, on one partition.
+    return envelope.id, Output.of(EVENTS, f"{workspace_id}:{subject}", envelope)

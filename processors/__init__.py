@@ -1,0 +1,1 @@
+"""Stream processors: trigger matching, workflow execution and their pure helpers."""

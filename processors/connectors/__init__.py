@@ -1,0 +1,1 @@
+"""Node worker connectors: one interface, one module per kind of side effect."""

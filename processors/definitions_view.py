@@ -1,0 +1,84 @@
+"""The active workflows, indexed by workspace and event type, followed from the definitions topic.
+
+Every processor instance reads the whole (compacted) topic: definitions are
+small and each instance needs all of them, like a faust GlobalTable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from infra.kafka_io import make_consumer
+from infra.settings import Settings
+from schemas.codec import decode
+from schemas.errors import PoisonRecord
+from schemas.records import WorkflowDefined
+from schemas.topics import DEFINITIONS
+from schemas.workflow import WorkflowSnapshot
+
+log = logging.getLogger("fluxo.definitions")
+
+
+class DefinitionsView:
+    def __init__(self) -> None:
+        self.workflows: dict[str, WorkflowSnapshot] = {}
+        # (workspace id, event type) -> workflow ids: matching is a lookup, not a scan.
+        self._by_event: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tps: list[TopicPartition] = []
+
+    def apply(self, workflow: WorkflowSnapshot) -> None:
+        current = self.workflows.get(workflow.id)
+        if current is not None and current.version > workflow.version:
+            return  # an older snapshot arriving late never wins
+        if current is not None and current.event_type:
+            self._by_event[(current.workspace_id, current.event_type)].discard(current.id)
+        if workflow.deleted:
+            self.workflows.pop(workflow.id, None)
+            return
+        self.workflows[workflow.id] = workflow
+        if workflow.event_type:
+            self._by_event[(workflow.workspace_id, workflow.event_type)].add(workflow.id)
+
+    def candidates(self, workspace_id: str, event_type: str) -> list[WorkflowSnapshot]:
+        ids = self._by_event.get((workspace_id, event_type), set())
+        return [self.workflows[i] for i in ids if i in self.workflows]
+
+    async def start(self, settings: Settings) -> None:
+        self._consumer = make_consumer(settings)
+        topic = settings.topic(DEFINITIONS)
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await self._consumer._client.force_metadata_update()
+            partitions = self._consumer.partitions_for_topic(topic) or set()
+        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._consumer.assign(self._tps)
+        await self._consumer.seek_to_beginning(*self._tps)
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Read up to the current end: a definition acknowledged before an event
+        was ingested is always seen when that event is matched."""
+        assert self._consumer is not None
+        end = await self._consumer.end_offsets(self._tps)
+        behind = {tp for tp in self._tps if await self._consumer.position(tp) < end[tp]}
+        while behind:
+            batches = await self._consumer.getmany(*behind, timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        _, data = decode(record.value, record.headers or ())
+                    except PoisonRecord as exc:
+                        log.warning("skipping bad definition record at %d: %s", record.offset, exc)
+                        continue
+                    if isinstance(data, WorkflowDefined):
+                        self.apply(data.workflow)
+            behind = {tp for tp in behind if await self._consumer.position(tp) < end[tp]}
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()

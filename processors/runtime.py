@@ -1,0 +1,284 @@
+"""The imperative shell every stream processor runs in.
+
+Read a batch, let the processor compute its outputs and state changes, then
+write outputs, state changelog and consumer offsets in ONE Kafka transaction.
+A crash anywhere before the commit aborts everything, and the batch is read
+again: no step is lost and none is applied twice. Records that cannot be
+decoded go to the dead-letter topic inside the same transaction.
+
+We use aiokafka's transactional producer directly rather than faust's
+`exactly_once` mode, which has open bugs (duplicates, sends outside the
+transaction, crashes on rebalance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.structs import ConsumerRecord
+
+from infra.kafka_io import Output, make_consumer, make_producer, send_output
+from infra.settings import Settings
+from ingest.deadletter import dead_letter
+from schemas.codec import decode
+from schemas.envelope import Envelope, RecordData
+from schemas.errors import PoisonRecord
+from schemas.topics import TopicSpec
+
+log = logging.getLogger("fluxo.processor")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    record: ConsumerRecord
+    envelope: Envelope
+    data: RecordData
+
+
+class StateStore:
+    """Per-partition key/value state, backed by a compacted changelog topic.
+
+    Writes are buffered until the batch's transaction commits, so an aborted
+    batch leaves the in-memory state exactly as the changelog has it.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[int, dict[str, Any]] = {}
+        self._pending: dict[tuple[int, str], Any | None] = {}
+
+    def get(self, partition: int, key: str) -> Any | None:
+        pending_key = (partition, key)
+        if pending_key in self._pending:
+            return self._pending[pending_key]
+        return self._data.get(partition, {}).get(key)
+
+    def put(self, partition: int, key: str, value: Any | None) -> None:
+        self._pending[(partition, key)] = value
+
+    def mark(self) -> dict[tuple[int, str], Any | None]:
+        return dict(self._pending)
+
+    def rollback_to(self, mark: dict[tuple[int, str], Any | None]) -> None:
+        self._pending = mark
+
+    def changelog(self, topic: TopicSpec) -> list[Output]:
+        return [
+            Output(
+                topic,
+                key,
+                None if value is None else orjson.dumps(value),
+                headers=[("content-type", b"application/json")],
+                partition=partition,
+            )
+            for (partition, key), value in self._pending.items()
+        ]
+
+    def commit(self) -> None:
+        for (partition, key), value in self._pending.items():
+            bucket = self._data.setdefault(partition, {})
+            if value is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = value
+        self._pending = {}
+
+    def discard(self) -> None:
+        self._pending = {}
+
+    def load(self, partition: int, key: str, value: Any | None) -> None:
+        bucket = self._data.setdefault(partition, {})
+        if value is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = value
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self._data.pop(partition, None)
+
+    def size(self) -> int:
+        return sum(len(bucket) for bucket in self._data.values())
+
+
+class Processor(Protocol):
+    name: str
+    inputs: tuple[TopicSpec, ...]
+    state_topic: TopicSpec | None
+
+    async def start(self, settings: Settings) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]: ...
+
+
+async def restore_state(
+    settings: Settings, topic: TopicSpec, partitions: set[int], store: StateStore
+) -> int:
+    """Rebuild the store's partitions from the changelog. Returns records read."""
+    if not partitions:
+        return 0
+    consumer = make_consumer(settings)
+    tps = [TopicPartition(settings.topic(topic), p) for p in partitions]
+    consumer.assign(tps)
+    await consumer.start()
+    read = 0
+    try:
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    value = None if record.value is None else orjson.loads(record.value)
+                    store.load(tp.partition, record.key.decode(), value)
+                    read += 1
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return read
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: "ProcessorRunner") -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.runner.store.drop_partitions({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        spec = self.runner.processor.state_topic
+        if spec is None:
+            return
+        # Only restore partitions we did not already hold.
+        fresh = {tp.partition for tp in assigned} - self.runner.held
+        count = await restore_state(self.runner.settings, spec, fresh, self.runner.store)
+        self.runner.held = {tp.partition for tp in assigned}
+        log.info("%s restored %d state records for partitions %s", self.runner.processor.name, count, sorted(fresh))
+
+
+class ProcessorRunner:
+    def __init__(self, settings: Settings, processor: Processor, *, instance: str = "0") -> None:
+        self.settings = settings
+        self.processor = processor
+        self.group_id = settings.group(processor.name)
+        # A stable transactional id per instance: a restarted process fences its
+        # dead predecessor, whose open transaction the broker then aborts.
+        self.transactional_id = f"{self.group_id}.{instance}"
+        self.store = StateStore()
+        self.held: set[int] = set()
+        self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, max_records: int = 500) -> None:
+        settings = self.settings
+        await self.processor.start(settings)
+        self.producer = make_producer(settings, transactional_id=self.transactional_id)
+        self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
+        await self.producer.start()
+        self.consumer.subscribe(
+            [settings.topic(t) for t in self.processor.inputs], listener=_Rebalance(self)
+        )
+        await self.consumer.start()
+        log.info("%s started (group %s)", self.processor.name, self.group_id)
+        try:
+            while not self._stopping.is_set():
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=max_records)
+                if batches:
+                    await self._process(batches)
+        finally:
+            await self.consumer.stop()
+            await self.producer.stop()
+            await self.processor.stop()
+
+    async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        assert self.producer is not None and self.consumer is not None
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        outputs: list[Output] = []
+        good: list[Incoming] = []
+        for records in batches.values():
+            for record in records:
+                try:
+                    envelope, data = decode(
+                        record.value, record.headers or (), max_bytes=self.settings.max_event_bytes
+                    )
+                except PoisonRecord as exc:
+                    log.warning("dead-lettering %s@%d: %s", record.topic, record.offset, exc.message)
+                    outputs.append(dead_letter(record, reason=exc.message, consumer=self.processor.name))
+                    continue
+                good.append(Incoming(record, envelope, data))
+        try:
+            outputs.extend(await self.processor.handle(good, self.store))
+            if self.processor.state_topic is not None:
+                outputs.extend(self.store.changelog(self.processor.state_topic))
+            async with self.producer.transaction():
+                for out in outputs:
+                    await send_output(self.producer, self.settings, out)
+                await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+        except BaseException:
+            self.store.discard()
+            # Read the same batch again next time round.
+            for tp, records in batches.items():
+                self.consumer.seek(tp, records[0].offset)
+            raise
+        self.store.commit()
+
+
+def run_processor(settings: Settings, processor: Processor) -> None:
+    """Entry point of a processor process: run until SIGTERM or SIGINT."""
+    import uvloop
+
+    async def main() -> None:
+        runner = ProcessorRunner(settings, processor, instance=settings_instance())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.request_stop)
+        await runner.run()
+
+    uvloop.run(main())
+
+
+def settings_instance() -> str:
+    import os
+
+    return os.environ.get("FLUXO_INSTANCE", "0")
+
+
+def per_record(
+    batch: list[Incoming],
+    store: StateStore,
+    name: str,
+    handler: Any,
+) -> list[Output]:
+    """Run a synchronous per-record handler; a record that makes it raise is dead-lettered.
+
+    A bug triggered by one record must not become a crash loop that stalls
+    the whole partition, and its half-made state changes are rolled back.
+    """
+    outputs: list[Output] = []
+    for item in batch:
+        mark = store.mark()
+        try:
+            outputs.extend(handler(item, store))
+        except Exception as exc:  # noqa: BLE001 - any failure of this record alone
+            store.rollback_to(mark)
+            log.exception("%s failed on %s@%d", name, item.record.topic, item.record.offset)
+            outputs.append(
+                dead_letter(item.record, reason=f"processing failed: {exc!r}", consumer=name)
+            )
+    return outputs

@@ -1,0 +1,1 @@
+"""Kafka -> PostgreSQL read models, exactly once, replayable."""

@@ -1,0 +1,197 @@
+"""How each record type changes the read models. Called inside the batch transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from asyncpg import Connection
+
+from schemas.envelope import Envelope, RecordData
+from schemas.records import (
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeFailed,
+    NodeScheduled,
+    NodeSucceeded,
+    TriggerEvaluated,
+    UserDefined,
+    WorkflowDefined,
+    WorkspaceDefined,
+)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def apply(conn: Connection, envelope: Envelope, data: RecordData, offset: int) -> None:
+    handler = _HANDLERS.get(type(data))
+    if handler is not None:
+        await handler(conn, envelope, data, offset)
+
+
+async def _workspace(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await conn.execute(
+        "INSERT INTO workspaces (id, name, plan, created_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan",
+        d.id, d.name, d.plan, d.created_at,
+    )
+
+
+async def _user(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await conn.execute(
+        "INSERT INTO users (id, email, username, password_hash, is_active, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email,"
+        " username = EXCLUDED.username, password_hash = EXCLUDED.password_hash,"
+        " is_active = EXCLUDED.is_active",
+        d.id, d.email.lower(), d.username, d.password_hash, d.is_active, d.created_at,
+    )
+    await conn.execute("DELETE FROM memberships WHERE user_id = $1", d.id)
+    await conn.executemany(
+        "INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, $3)",
+        [(d.id, m.workspace_id, m.role) for m in d.memberships],
+    )
+
+
+async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    w = d.workflow
+    if w.deleted:
+        # Deleting a workflow removes its views; the Kafka history stays.
+        for table in ("workflows", "workflow_versions", "workflow_stats", "workflow_daily_stats"):
+            column = "id" if table == "workflows" else "workflow_id"
+            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", w.id)  # noqa: S608 - fixed names
+        await conn.execute(
+            "DELETE FROM execution_steps WHERE execution_id IN"
+            " (SELECT id FROM executions WHERE workflow_id = $1)",
+            w.id,
+        )
+        await conn.execute("DELETE FROM executions WHERE workflow_id = $1", w.id)
+        return
+    snapshot = _json(w.model_dump(mode="json"))
+    await conn.execute(
+        "INSERT INTO workflows (id, workspace_id, version, name, description, status, trigger_type,"
+        " project, snapshot, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)"
+        " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name,"
+        " description = EXCLUDED.description, status = EXCLUDED.status,"
+        " trigger_type = EXCLUDED.trigger_type, project = EXCLUDED.project,"
+        " snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at"
+        " WHERE workflows.version <= EXCLUDED.version",
+        w.id, w.workspace_id, w.version, w.name, w.description, w.status.value,
+        w.trigger_type.value, w.project, snapshot, w.created_at, w.updated_at,
+    )
+    await conn.execute(
+        "INSERT INTO workflow_versions (workflow_id, version, workspace_id, snapshot)"
+        " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+        w.id, w.version, w.workspace_id, snapshot,
+    )
+
+
+async def _trigger_evaluated(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    evaluations = [e.model_dump(mode="json") for e in d.evaluations]
+    await conn.execute(
+        "INSERT INTO event_logs (id, workspace_id, event_type, user_id, conversation_id, data,"
+        " matched_workflows, evaluations, received_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9) ON CONFLICT DO NOTHING",
+        d.event_id, env.workspaceid, d.event_type, d.user_id, d.conversation_id,
+        _json(d.event_data), sum(1 for e in d.evaluations if e.matched), _json(evaluations), env.time,
+    )
+
+
+async def _started(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    w = d.workflow
+    nodes = {n.id: {"name": n.name, "type": n.node_type.value} for n in w.nodes}
+    await conn.execute(
+        "INSERT INTO executions (id, workspace_id, workflow_id, workflow_version, workflow_name,"
+        " status, trigger_type, event_id, subject, performed_by, nodes, input_data, started_at)"
+        " VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12)"
+        " ON CONFLICT DO NOTHING",
+        d.execution_id, env.workspaceid, w.id, w.version, w.name, d.trigger_type, d.event_id,
+        d.subject, d.performed_by, _json(nodes), _json(d.context.get("input_data") or {}), env.time,
+    )
+
+
+async def _scheduled(conn: Connection, env: Envelope, d: Any, offset: int) -> None:
+    await conn.execute(
+        "INSERT INTO execution_steps (execution_id, node_id, attempt, workspace_id, node_type,"
+        " status, input_data, seq, scheduled_at) VALUES ($1, $2, $3, $4, $5, 'running', $6::jsonb, $7, $8)"
+        " ON CONFLICT DO NOTHING",
+        d.execution_id, d.node_id, d.attempt, env.workspaceid, d.node_type.value,
+        _json(d.input), offset, env.time,
+    )
+
+
+async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> None:
+    ok = isinstance(d, NodeSucceeded)
+    duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
+    await conn.execute(
+        "INSERT INTO execution_steps (execution_id, node_id, attempt, workspace_id, node_type,"
+        " status, input_data, output_data, error, seq, scheduled_at, started_at, completed_at, duration_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $11, $12, $13)"
+        " ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET status = EXCLUDED.status,"
+        " output_data = EXCLUDED.output_data, error = EXCLUDED.error,"
+        " started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,"
+        " duration_ms = EXCLUDED.duration_ms",
+        d.execution_id, d.node_id, d.attempt, env.workspaceid, d.node_type.value,
+        "completed" if ok else "failed", _json(d.input),
+        _json(d.output) if ok else None, None if ok else _json(d.error.model_dump(mode="json")),
+        offset, d.started_at, d.completed_at, duration_ms,
+    )
+    await conn.execute(
+        "UPDATE executions SET nodes_executed = nodes_executed + 1,"
+        " nodes_success = nodes_success + $2, nodes_failed = nodes_failed + $3 WHERE id = $1",
+        d.execution_id, 1 if ok else 0, 0 if ok else 1,
+    )
+
+
+async def _ended(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    ok = isinstance(d, ExecutionCompleted)
+    status = "completed" if ok else "failed"
+    duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
+    row = await conn.fetchrow(
+        "UPDATE executions SET status = $2, output_data = $3::jsonb, error_message = $4,"
+        " failed_node = $5, execution_path = $6::jsonb, completed_at = $7, duration_ms = $8"
+        " WHERE id = $1 AND status = 'running' RETURNING workspace_id",
+        d.execution_id, status, _json(d.output) if ok else None,
+        None if ok else d.error.message, None if ok else d.failed_node,
+        _json(list(d.execution_path)), d.completed_at, duration_ms,
+    )
+    if row is None:
+        return
+    success, failure = (1, 0) if ok else (0, 1)
+    await conn.execute(
+        "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, executions_total, successes,"
+        " failures, total_duration_ms, fastest_ms, slowest_ms, last_status, last_execution_at)"
+        " VALUES ($1, $2, 1, $3, $4, $5, $5, $5, $6, $7)"
+        " ON CONFLICT (workflow_id) DO UPDATE SET executions_total = s.executions_total + 1,"
+        " successes = s.successes + $3, failures = s.failures + $4,"
+        " total_duration_ms = s.total_duration_ms + $5,"
+        " fastest_ms = LEAST(s.fastest_ms, $5), slowest_ms = GREATEST(s.slowest_ms, $5),"
+        " last_status = CASE WHEN s.last_execution_at IS NULL OR s.last_execution_at <= $7"
+        "   THEN $6 ELSE s.last_status END,"
+        " last_execution_at = GREATEST(s.last_execution_at, $7)",
+        d.workflow_id, row["workspace_id"], success, failure, duration_ms, status, d.completed_at,
+    )
+    await conn.execute(
+        "INSERT INTO workflow_daily_stats AS s (workflow_id, day, workspace_id, executions,"
+        " successes, failures) VALUES ($1, $2, $3, 1, $4, $5)"
+        " ON CONFLICT (workflow_id, day) DO UPDATE SET executions = s.executions + 1,"
+        " successes = s.successes + $4, failures = s.failures + $5",
+        d.workflow_id, d.completed_at.date(), row["workspace_id"], success, failure,
+    )
+
+
+_HANDLERS: dict[type[RecordData], Any] = {
+    WorkspaceDefined: _workspace,
+    UserDefined: _user,
+    WorkflowDefined: _workflow,
+    TriggerEvaluated: _trigger_evaluated,
+    ExecutionStarted: _started,
+    NodeScheduled: _scheduled,
+    NodeSucceeded: _node_done,
+    NodeFailed: _node_done,
+    ExecutionCompleted: _ended,
+    ExecutionFailed: _ended,
+}

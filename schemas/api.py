@@ -1,0 +1,82 @@
+"""Request bodies of the REST API. Strict: unknown fields are refused, not dropped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from schemas.workflow import NodeType, Port, Position, TriggerType, WorkflowSettings, WorkflowStatus
+
+MAX_NAME = 200
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _lower(value: Any) -> Any:
+    # Seed 003 spells statuses in upper case (ACTIVE); we store lower case.
+    return value.lower() if isinstance(value, str) else value
+
+
+class LoginRequest(Strict):
+    email: str | None = Field(default=None, max_length=320)
+    username: str | None = Field(default=None, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class NodeIn(Strict):
+    id: str | None = Field(
+        default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
+        validation_alias=AliasChoices("id", "tracking_id"),
+    )
+    name: str = Field(default="", max_length=MAX_NAME)
+    node_type: NodeType = Field(validation_alias=AliasChoices("node_type", "type"))
+    position: Position = Position()
+    config: dict[str, Any] = Field(default_factory=dict)
+    inputs: list[Port] = Field(default_factory=list, max_length=100)
+    outputs: list[Port] = Field(default_factory=list, max_length=100)
+
+
+class EdgeIn(Strict):
+    id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    source_node: str = Field(max_length=100, validation_alias=AliasChoices("source_node", "source"))
+    target_node: str = Field(max_length=100, validation_alias=AliasChoices("target_node", "target"))
+    condition: str | None = Field(default=None, max_length=4000)
+    label: str | None = Field(default=None, max_length=MAX_NAME)
+    style: dict[str, Any] | None = None
+
+
+class WorkflowCreate(Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=5000)
+    project: str | None = Field(default=None, max_length=100)
+    status: WorkflowStatus = WorkflowStatus.DRAFT
+    trigger_type: TriggerType = TriggerType.EVENT
+    trigger_config: dict[str, Any] = Field(default_factory=dict)
+    settings: WorkflowSettings = WorkflowSettings()
+    max_executions: int | None = Field(default=None, ge=0)
+    delay_between_executions: int = Field(default=0, ge=0)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    nodes: list[NodeIn] = Field(default_factory=list, max_length=500)
+    edges: list[EdgeIn] = Field(default_factory=list, max_length=2000)
+
+    _status = field_validator("status", "trigger_type", mode="before")(_lower)
+
+
+class ProcessEvent(Strict):
+    """Seed 003's main ingest body."""
+
+    event_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    data: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = Field(default=None, max_length=200)
+    conversation_id: str | None = Field(default=None, max_length=200)
+    user: dict[str, Any] | None = None
+    timestamp: datetime | None = None

@@ -1,0 +1,122 @@
+"""Test set-up: a real Kafka broker and a real PostgreSQL, started once per session.
+
+With FLUXO_KAFKA_BOOTSTRAP_SERVERS / FLUXO_DATABASE_URL set, those are used
+instead. Each test module gets its own topic prefix, so its topics, consumer
+groups and projection offsets never meet another module's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from infra.settings import Settings
+from infra.supervisor import Services, child_env, spawn
+from infra.topic_admin import ensure_topics
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    state = tmp_path_factory.mktemp("fluxo-state")
+    return Settings(
+        state_dir=state,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        postgres_port=free_port(),
+        api_port=free_port(),
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        partitions=3,
+        admin_email="owner@fluxo.test",
+        admin_password="a-test-password",
+        read_your_writes_timeout_seconds=15,
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def services(base_settings: Settings) -> AsyncIterator[Settings]:
+    svc = Services(base_settings)
+    try:
+        await svc.start()
+        yield base_settings
+    finally:
+        svc.stop()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def settings(services: Settings) -> Settings:
+    """Settings for one test module: its own topics on the shared broker."""
+    mine = services.model_copy(
+        update={"topic_prefix": f"{services.topic_prefix}{uuid.uuid4().hex[:6]}.", "api_port": free_port()}
+    )
+    await ensure_topics(mine)
+    return mine
+
+
+class Processes:
+    """Fluxo components as real OS processes, the way `fluxo up` runs them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.env = child_env(settings)
+        self.env["FLUXO_ADMIN_EMAIL"] = settings.admin_email
+        self.env["FLUXO_ADMIN_PASSWORD"] = settings.admin_password
+        self.env["FLUXO_READ_YOUR_WRITES_TIMEOUT_SECONDS"] = str(settings.read_your_writes_timeout_seconds)
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        env = dict(self.env, **extra_env)
+        proc = spawn(name, env)
+        self.running[name] = proc
+        return proc
+
+    def kill(self, name: str) -> None:
+        proc = self.running.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in self.running.values():
+            proc.terminate()
+        for proc in self.running.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.running.clear()
+
+
+@pytest.fixture
+def processes(settings: Settings) -> Iterator[Processes]:
+    procs = Processes(settings)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll an async predicate until it returns a truthy value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+__all__ = ["Processes", "free_port", "wait_for", "Path", "os"]
