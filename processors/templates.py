@@ -275,7 +275,7 @@ _RENDER_ERRORS: Final = (
     ArithmeticError,
     LookupError,
     AttributeError,
-    RecursionError,
+    RuntimeError,  # includes RecursionError; jinja's cycler() raises it for no items
 )
 
 
