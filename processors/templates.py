@@ -307,9 +307,7 @@ def _variables(context: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     return {**context, "now": _clock(now), "duration": duration}
 
 
-def _render(
-    template: str, context: Mapping[str, Any], now: datetime, path: str, native: bool
-) -> Any:
+def _render(template: str, variables: dict[str, Any], path: str, native: bool) -> Any:
     if not _has_markup(template):
         return template
     if len(template) > MAX_TEMPLATE_LENGTH:
@@ -317,8 +315,8 @@ def _render(
     try:
         compiled = _compile(template, native)
         if isinstance(compiled, TemplateExpression):
-            return _plain(compiled(_variables(context, now)), path)
-        return _render_text(compiled, _variables(context, now), path)
+            return _plain(compiled(variables), path)
+        return _render_text(compiled, variables, path)
     except TemplateError:
         raise
     except _RENDER_ERRORS as exc:
@@ -363,7 +361,7 @@ def render_string(template: str, context: Mapping[str, Any], *, now: datetime) -
     """Render one string: unchanged without markup, the native value of a lone ``{{ expr }}``,
     else text. Raises TemplateError; ValueError if `now` is not timezone-aware."""
     _check_now(now)
-    return _render(template, context, now, "", native=True)
+    return _render(template, _variables(context, now), "", native=True)
 
 
 def render_value(value: Any, context: Mapping[str, Any], *, now: datetime, path: str = "") -> Any:
@@ -372,35 +370,35 @@ def render_value(value: Any, context: Mapping[str, Any], *, now: datetime, path:
     Raises TemplateError whose `path` locates the failing string under `path`.
     """
     _check_now(now)
-    return _render_value(value, context, now, path)
+    # Built once per call: Jinja copies the variables for every template it renders anyway.
+    return _render_value(value, _variables(context, now), path)
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _render_value(value: Any, context: Mapping[str, Any], now: datetime, path: str) -> Any:
+def _render_value(value: Any, variables: dict[str, Any], path: str) -> Any:
     if isinstance(value, str):
-        return _render(value, context, now, path, native=True)
+        return _render(value, variables, path, native=True)
     if isinstance(value, Mapping):
-        return _render_mapping(value, context, now, path)
+        return _render_mapping(value, variables, path)
     if isinstance(value, list | tuple):
         return [
-            _render_value(item, context, now, f"{path}[{index}]")
-            for index, item in enumerate(value)
+            _render_value(item, variables, f"{path}[{index}]") for index, item in enumerate(value)
         ]
     return value
 
 
 def _render_mapping(
-    mapping: Mapping[Any, Any], context: Mapping[str, Any], now: datetime, path: str
+    mapping: Mapping[Any, Any], variables: dict[str, Any], path: str
 ) -> dict[Any, Any]:
     rendered: dict[Any, Any] = {}
     for key, item in mapping.items():
         child = _join(path, str(key))
         # Keys are always text: a key template yielding 5 must give "5", never the int.
-        new_key = _render(key, context, now, child, native=False) if isinstance(key, str) else key
+        new_key = _render(key, variables, child, native=False) if isinstance(key, str) else key
         if new_key in rendered:
             raise TemplateError(f"key {new_key!r} appears twice after rendering", child)
-        rendered[new_key] = _render_value(item, context, now, child)
+        rendered[new_key] = _render_value(item, variables, child)
     return rendered
