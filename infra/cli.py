@@ -65,9 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from processors.executor import Executor
     from processors.matcher import TriggerMatcher
     from processors.runtime import run_processor
+    from processors.timers import TimerService
     from processors.worker import NodeWorker
 
-    processors = {"matcher": TriggerMatcher, "executor": Executor, "worker": NodeWorker}
+    processors = {"matcher": TriggerMatcher, "executor": Executor, "worker": NodeWorker, "timers": TimerService}
     run_processor(settings, processors[name]())
     return 0
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="run everything (local Kafka and PostgreSQL unless configured)").set_defaults(func=cmd_up)
     sub.add_parser("prepare", help="fetch and initialise local services, topics, migrations").set_defaults(func=cmd_prepare)
     run = sub.add_parser("run", help="run one component against running services")
-    run.add_argument("component", choices=["api", "projection", "matcher", "executor", "worker"])
+    run.add_argument("component", choices=["api", "projection", "matcher", "executor", "worker", "timers"])
     run.set_defaults(func=cmd_run)
     schemas = sub.add_parser("schemas", help="record schemas")
     schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)

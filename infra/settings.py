@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = 64
     max_event_bytes: int = 256 * 1024
     projection_batch_size: int = 2000
+    # How often the timer service looks for due timers and cron fires.
+    timer_tick_seconds: float = 0.1
+    # Cron fires missed while the scheduler was down are caught up within this window.
+    cron_catchup_seconds: int = 3600
 
     log_level: str = "INFO"
 

@@ -22,7 +22,7 @@ from infra.topic_admin import ensure_topics
 
 log = logging.getLogger("fluxo.supervisor")
 
-COMPONENTS = ("projection", "matcher", "executor", "worker", "api")
+COMPONENTS = ("projection", "matcher", "executor", "worker", "timers", "api")
 _RESTART_BACKOFF = (0.5, 1, 2, 5, 10)
 
 

@@ -2,34 +2,59 @@
 
 The executor process, the dry-run endpoint and the tests all call this one
 function. It never does I/O: side-effecting nodes become work orders for the
-node workers, and their results come back as records. Record ids are derived
-from (execution, node, attempt), so a re-run of the same input produces the
-same records, and a duplicate input is recognised and ignored.
+node workers, waits and backoffs become timers, and their results come back
+as records. Record ids are derived from (execution, node, attempt, iteration),
+so a re-run of the same input produces the same records, and a duplicate
+input is recognised and ignored.
+
+Graph semantics:
+- A node runs once all its incoming edges are resolved (taken or dead) and
+  at least one was taken; a node whose incoming edges are all dead is
+  skipped and kills its own outgoing edges (dead-path elimination). So a
+  join after parallel branches runs once, after every live branch.
+- Condition nodes choose edges by label (true/false), by `true_path` /
+  `false_path`, or by the edge's own CEL condition.
+- A node that fails for good takes its error edges (label `error`) if it
+  has any; otherwise the execution fails.
+- A loop node runs its body (edges labelled `body`) once per item, one
+  iteration after the other, then follows its other edges.
 
 State is a JSON-able dict (it is stored in a compacted changelog topic).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from infra.kafka_io import Output
+from processors import graph
 from processors.conditions import ConditionError, evaluate_cel, evaluate_condition
+from processors.policies import DurationError, pre_delay_seconds, retry_policy, wait_seconds
 from processors.templates import TemplateError, render_value
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
+    ExecutionCancelled,
+    ExecutionCancelRequested,
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    FailureNotified,
     NodeError,
     NodeFailed,
+    NodeRetryScheduled,
     NodeScheduled,
     NodeSucceeded,
     NodeWorkOrdered,
+    TimerCancelled,
+    TimerFired,
+    TimerScheduled,
 )
-from schemas.topics import EXECUTIONS, NODE_WORK
+from schemas.topics import EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
 from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 
 State = dict[str, Any]
@@ -38,23 +63,45 @@ SOURCE = "processor/executor"
 # Nodes the executor evaluates itself; everything else is a side effect for a worker.
 INLINE = {NodeType.TRIGGER, NodeType.CONDITION, NodeType.TRANSFORM}
 DISPATCHED = {NodeType.ACTION, NodeType.HTTP_REQUEST, NodeType.DATABASE_QUERY}
+# Action types the engine itself performs as a durable wait (seed 003's "wait" action).
+WAIT_ACTIONS = {"wait", "delay", "sleep"}
 # A bound on steps per execution, so a malformed graph can never spin forever.
-MAX_STEPS = 1000
+MAX_STEPS = 5000
 DEFAULT_NODE_TIMEOUT = 30.0
-_TRUE_LABELS = {"true", "yes", "oui", "vrai", "valid"}
-_FALSE_LABELS = {"false", "no", "non", "faux", "invalid"}
+MAX_LOOP_ITEMS = 1000
+DEFAULT_LOOP_ITEMS = 100
+# Node states that keep an execution open.
+OPEN = {"scheduled", "waiting", "delayed", "retrying"}
+NOTIFY_NODE = "__on_failure__"
+
+
+def key_of(node_id: str, iteration: int | None) -> str:
+    return node_id if iteration is None else f"{node_id}#{iteration}"
+
+
+def _rid(kind: str, execution_id: str, node_id: str, attempt: int, iteration: int | None) -> str:
+    parts = [kind, execution_id, node_id, str(attempt)]
+    if iteration is not None:
+        parts.append(f"i{iteration}")
+    return deterministic_id(*parts)
+
+
+def result_id(kind: str, order: NodeWorkOrdered) -> str:
+    """The id of a worker's result for a work order: one per (node, attempt, iteration)."""
+    return _rid(kind, order.execution_id, order.node_id, order.attempt, order.iteration)
 
 
 class _Step:
     """Collects what one call to `advance` emits."""
 
-    def __init__(self, state: State, cause: Envelope, now: datetime) -> None:
+    def __init__(self, state: State, workflow: WorkflowSnapshot, cause: Envelope, now: datetime) -> None:
         self.state = state
+        self.workflow = workflow
         self.cause = cause
         self.now = now
         self.outputs: list[Output] = []
 
-    def emit(self, data: RecordData, record_id: str, topic: Any = EXECUTIONS) -> None:
+    def emit(self, data: RecordData, record_id: str, topic: TopicSpec = EXECUTIONS) -> None:
         st = self.state
         envelope = make_envelope(
             data,
@@ -70,32 +117,60 @@ class _Step:
         )
         self.outputs.append(Output.of(topic, st["execution_id"], envelope))
 
+    @property
+    def running(self) -> bool:
+        return bool(self.state["status"] == "running")
+
+
+_SNAPSHOTS: dict[bytes, WorkflowSnapshot] = {}
+
 
 def workflow_of(state: State) -> WorkflowSnapshot:
-    return WorkflowSnapshot.model_validate(state["workflow"])
+    """The pinned snapshot, parsed once (validating it on every record would dominate).
+
+    Keyed by content, not by (id, version): correctness never rests on the
+    assumption that a version number is never reused.
+    """
+    raw = state["workflow"]
+    cache_key = hashlib.blake2b(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+    snapshot = _SNAPSHOTS.get(cache_key)
+    if snapshot is None:
+        snapshot = WorkflowSnapshot.model_validate(raw)
+        if len(_SNAPSHOTS) > 2048:
+            _SNAPSHOTS.clear()
+        _SNAPSHOTS[cache_key] = snapshot
+    return snapshot
 
 
 def eval_context(state: State, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What templates and conditions see: the trigger context, every node's output so far."""
     context = dict(state["context"])
-    nodes = {nid: info.get("output", {}) for nid, info in state["nodes"].items()}
+    nodes: dict[str, Any] = {}
+    for info in state["nodes"].values():
+        if info["status"] in ("succeeded", "failed"):
+            nodes[info["node_id"]] = info.get("output", {})
     context["nodes"] = nodes
     context["execution"] = {
         "id": state["execution_id"],
         "workflow_id": state["workflow"]["id"],
         "started_at": state["started_at"],
     }
+    loop = state.get("loop")
+    if loop and loop["items"]:
+        item = loop["items"][loop["index"]]
+        context["loop"] = {"item": item, "index": loop["index"], "total": len(loop["items"])}
+        context["item"] = item
     if extra:
         context.update(extra)
     return context
 
 
 def start_nodes(workflow: WorkflowSnapshot) -> list[Node]:
-    triggers = [n for n in workflow.nodes if n.node_type == NodeType.TRIGGER]
-    if triggers:
-        return triggers
-    targets = {e.target_node for e in workflow.edges}
-    return [n for n in workflow.nodes if n.id not in targets]
+    return graph.start_nodes(workflow)
+
+
+def pending_keys(state: State) -> list[str]:
+    return [k for k, info in state["nodes"].items() if info["status"] in OPEN]
 
 
 def advance(state: State | None, envelope: Envelope, data: RecordData, now: datetime) -> tuple[State | None, list[Output]]:
@@ -106,10 +181,18 @@ def advance(state: State | None, envelope: Envelope, data: RecordData, now: date
     if state is None or state.get("status") != "running":
         # Echoes of our own records, or results arriving after the end.
         return state, []
-    if isinstance(data, NodeSucceeded):
-        return _on_success(state, envelope, data, now)
-    if isinstance(data, NodeFailed):
-        return _on_failure(state, envelope, data, now)
+    if isinstance(data, NodeSucceeded | NodeFailed | TimerFired | ExecutionCancelRequested):
+        step = _Step(state, workflow_of(state), envelope, now)
+        if isinstance(data, NodeSucceeded):
+            _on_success(step, data)
+        elif isinstance(data, NodeFailed):
+            _on_failure(step, data)
+        elif isinstance(data, TimerFired):
+            _on_timer(step, data)
+        else:
+            _on_cancel(step, data)
+        _settle(step)
+        return state, step.outputs
     return state, []
 
 
@@ -128,129 +211,276 @@ def _start(envelope: Envelope, data: ExecutionStarted, now: datetime) -> tuple[S
         "started_at": envelope.time.isoformat(),
         "path": [],
         "nodes": {},
-        "pending": [],
+        "edges": {},
+        "timers": {},
+        "loop": None,
         "steps": 0,
     }
-    step = _Step(state, envelope, now)
-    roots = start_nodes(workflow)
-    if not roots:
-        _finish(step, workflow)
-        return state, step.outputs
-    for node in roots:
-        _run(step, workflow, node, attempt=1)
-    _maybe_finish(step, workflow)
+    step = _Step(state, workflow, envelope, now)
+    if data.resume_from:
+        _resume(step, data)
+    else:
+        roots = start_nodes(workflow)
+        for node in roots:
+            _run(step, node, attempt=1)
+    _settle(step)
+    if step.running:
+        _schedule_timer(
+            step,
+            purpose="execution_timeout",
+            timer_id=deterministic_id("timer", data.execution_id, "execution_timeout"),
+            fire_at=now + timedelta(seconds=workflow.settings.timeout_seconds),
+        )
     return state, step.outputs
 
 
-def _on_success(state: State, envelope: Envelope, data: NodeSucceeded, now: datetime) -> tuple[State, list[Output]]:
-    info = state["nodes"].get(data.node_id)
+def _resume(step: _Step, data: ExecutionStarted) -> None:
+    """Retry-from-node: earlier nodes count as done with their original outputs."""
+    state, workflow = step.state, step.workflow
+    for node_id in data.prior_path:
+        if node_id in data.prior_nodes and workflow.node(node_id) is not None:
+            state["nodes"][node_id] = {"node_id": node_id, "status": "succeeded", "attempt": 1, "output": data.prior_nodes[node_id], "iteration": None}
+            state["path"].append(node_id)
+    # Re-derive the decisions those nodes made, so joins downstream see them.
+    for node_id in list(state["path"]):
+        node = workflow.node(node_id)
+        if node is not None:
+            for edge in graph.outgoing(workflow, node_id):
+                if edge.target_node != data.resume_from and edge.target_node not in state["nodes"]:
+                    taken = not graph.is_error_edge(edge) and _edge_taken(state, node, edge, state["nodes"][node_id]["output"])
+                    state["edges"][edge.id] = "taken" if taken else "dead"
+    resume = workflow.node(data.resume_from or "")
+    if resume is None:
+        _fail(step, NodeError(code="AUTO_001", message=f"node {data.resume_from} is not in the workflow"), None)
+        return
+    _run(step, resume, attempt=1)
+    for node in workflow.nodes:
+        if node.id not in state["nodes"] and step.running:
+            _check_ready(step, node, None)
+
+
+def _on_success(step: _Step, data: NodeSucceeded) -> None:
+    state = step.state
+    key = key_of(data.node_id, data.iteration)
+    info = state["nodes"].get(key)
     if info is None or info["status"] != "scheduled" or info["attempt"] != data.attempt:
-        return state, []  # duplicate or stale result
-    workflow = workflow_of(state)
-    step = _Step(state, envelope, now)
-    _record_success(state, data.node_id, data.output)
-    node = workflow.node(data.node_id)
+        return  # duplicate or stale result
+    node = step.workflow.node(data.node_id)
+    _record_success(state, key, data.output)
     if node is not None:
-        _follow(step, workflow, node, data.output)
-    _maybe_finish(step, workflow)
-    return state, step.outputs
+        _follow(step, node, data.iteration, data.output, failed=False)
 
 
-def _on_failure(state: State, envelope: Envelope, data: NodeFailed, now: datetime) -> tuple[State, list[Output]]:
-    info = state["nodes"].get(data.node_id)
+def _on_failure(step: _Step, data: NodeFailed) -> None:
+    state = step.state
+    key = key_of(data.node_id, data.iteration)
+    info = state["nodes"].get(key)
     if info is None or info["status"] != "scheduled" or info["attempt"] != data.attempt:
-        return state, []
-    workflow = workflow_of(state)
-    step = _Step(state, envelope, now)
-    node = workflow.node(data.node_id)
-    settings = workflow.settings
-    if (
-        node is not None
-        and data.error.retryable
-        and settings.retry_on_failure
-        and data.attempt <= settings.max_retries
-    ):
-        _run(step, workflow, node, attempt=data.attempt + 1)
-        return state, step.outputs
-    info["status"] = "failed"
-    state["pending"] = [p for p in state["pending"] if p != data.node_id]
-    _fail(step, workflow, data.error, data.node_id)
-    return state, step.outputs
+        return
+    node = step.workflow.node(data.node_id)
+    if node is None:
+        info["status"] = "failed"
+        _fail(step, data.error, data.node_id)
+        return
+    _node_failed(step, node, data.iteration, data.attempt, data.error, recorded=True, node_input=data.input)
+
+
+def _on_timer(step: _Step, data: TimerFired) -> None:
+    state = step.state
+    if state["timers"].pop(data.timer_id, None) is None:
+        return  # cancelled or already handled
+    if data.purpose == "execution_timeout":
+        seconds = step.workflow.settings.timeout_seconds
+        open_nodes = pending_keys(state)
+        error = NodeError(code="AUTO_006", message=f"execution timed out after {seconds}s")
+        failed_node = state["nodes"][open_nodes[0]]["node_id"] if open_nodes else None
+        _fail(step, error, failed_node)
+        return
+    if data.node_id is None:
+        return
+    key = key_of(data.node_id, data.iteration)
+    info = state["nodes"].get(key)
+    node = step.workflow.node(data.node_id)
+    if info is None or node is None or info["attempt"] != data.attempt:
+        return
+    if data.purpose == "wait" and info["status"] == "waiting":
+        output = {"waited_seconds": info.get("wait_seconds", 0), "resumed_at": step.now.isoformat()}
+        _succeed_inline(step, node, data.iteration, data.attempt, info.get("input", {}), output, started_at=info.get("started_at"))
+    elif data.purpose == "pre_delay" and info["status"] == "delayed":
+        _dispatch(step, node, data.attempt, data.iteration, after_delay=True)
+    elif data.purpose == "retry" and info["status"] == "retrying":
+        _run(step, node, attempt=data.attempt, iteration=data.iteration)
+
+
+def _on_cancel(step: _Step, data: ExecutionCancelRequested) -> None:
+    state = step.state
+    state["status"] = "cancelled"
+    _cancel_timers(step)
+    step.emit(
+        ExecutionCancelled(
+            execution_id=state["execution_id"],
+            workflow_id=step.workflow.id,
+            workflow_version=step.workflow.version,
+            reason=data.reason,
+            execution_path=tuple(state["path"]),
+            started_at=datetime.fromisoformat(state["started_at"]),
+            completed_at=step.now,
+        ),
+        deterministic_id("cancelled-execution", state["execution_id"]),
+    )
 
 
 # -- running nodes ----------------------------------------------------------------
-def _run(step: _Step, workflow: WorkflowSnapshot, node: Node, attempt: int) -> None:
+def _run(step: _Step, node: Node, attempt: int, iteration: int | None = None) -> None:
     state = step.state
+    if not step.running:
+        return
     state["steps"] += 1
     if state["steps"] > MAX_STEPS:
-        _fail(step, workflow, NodeError(code="AUTO_006", message=f"more than {MAX_STEPS} steps"), node.id)
+        _fail(step, NodeError(code="AUTO_006", message=f"more than {MAX_STEPS} steps"), node.id)
         return
-    state["nodes"][node.id] = {"status": "scheduled", "attempt": attempt, "output": {}}
+    key = key_of(node.id, iteration)
+    state["nodes"][key] = {"node_id": node.id, "status": "scheduled", "attempt": attempt, "output": {}, "iteration": iteration, "started_at": step.now.isoformat()}
     context = eval_context(state)
     if node.node_type in INLINE:
-        _run_inline(step, workflow, node, attempt, context)
+        _run_inline(step, node, attempt, iteration, context)
+        return
+    if node.node_type == NodeType.LOOP:
+        _start_loop(step, node, attempt, iteration, context)
+        return
+    if node.node_type == NodeType.DELAY or (
+        node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in WAIT_ACTIONS
+    ):
+        _start_wait(step, node, attempt, iteration, context)
         return
     if node.node_type not in DISPATCHED:
-        error = NodeError(
-            code="NODE_UNSUPPORTED",
-            message=f"node type {node.node_type.value} is not supported by this engine version",
-        )
-        _inline_failure(step, workflow, node, attempt, {}, error)
+        error = NodeError(code="NODE_UNSUPPORTED", message=f"node type {node.node_type.value} is not supported")
+        _inline_failure(step, node, attempt, iteration, {}, error)
         return
+    _dispatch(step, node, attempt, iteration, after_delay=False)
+
+
+def _dispatch(step: _Step, node: Node, attempt: int, iteration: int | None, *, after_delay: bool) -> None:
+    state = step.state
+    key = key_of(node.id, iteration)
+    execution_id = state["execution_id"]
+    if not after_delay and attempt == 1:
+        delay = pre_delay_seconds(node.config)
+        if delay > 0:
+            # Seed 003: an action's own `delay` waits (durably) before it runs.
+            state["nodes"][key]["status"] = "delayed"
+            _schedule_timer(
+                step,
+                purpose="pre_delay",
+                timer_id=_rid("timer-pre-delay", execution_id, node.id, attempt, iteration),
+                fire_at=step.now + timedelta(seconds=delay),
+                node_id=node.id,
+                attempt=attempt,
+                iteration=iteration,
+            )
+            return
+    state["nodes"][key]["status"] = "scheduled"
+    context = eval_context(state)
     try:
         config = render_value(node.config, context, now=step.now)
     except TemplateError as exc:
         error = NodeError(code="TEMPLATE_ERROR", message=f"{exc.path}: {exc}")
-        _inline_failure(step, workflow, node, attempt, dict(node.config), error)
+        _inline_failure(step, node, attempt, iteration, dict(node.config), error)
         return
     action_type = str(config.get("action_type") or node.node_type.value)
-    execution_id = state["execution_id"]
-    state["pending"].append(node.id)
     step.emit(
-        NodeScheduled(execution_id=execution_id, node_id=node.id, node_type=node.node_type, attempt=attempt, input=config),
-        deterministic_id("scheduled", execution_id, node.id, str(attempt)),
+        NodeScheduled(execution_id=execution_id, node_id=node.id, node_type=node.node_type, attempt=attempt, iteration=iteration, input=config),
+        _rid("scheduled", execution_id, node.id, attempt, iteration),
     )
     timeout = config.get("timeout_seconds", DEFAULT_NODE_TIMEOUT)
     step.emit(
         NodeWorkOrdered(
             execution_id=execution_id,
-            workflow_id=workflow.id,
+            workflow_id=step.workflow.id,
             node_id=node.id,
             node_type=node.node_type,
             action_type=action_type,
             attempt=attempt,
+            iteration=iteration,
             config=config,
-            idempotency_key=f"{execution_id}:{node.id}:{attempt}",
-            timeout_seconds=float(timeout) if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_NODE_TIMEOUT,
+            idempotency_key=f"{execution_id}:{key}:{attempt}",
+            timeout_seconds=float(timeout) if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0 else DEFAULT_NODE_TIMEOUT,
         ),
-        deterministic_id("work", execution_id, node.id, str(attempt)),
+        _rid("work", execution_id, node.id, attempt, iteration),
         topic=NODE_WORK,
     )
 
 
-def _run_inline(step: _Step, workflow: WorkflowSnapshot, node: Node, attempt: int, context: dict[str, Any]) -> None:
+def _start_wait(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:
     state = step.state
+    key = key_of(node.id, iteration)
+    try:
+        config = render_value(node.config, context, now=step.now)
+        seconds = wait_seconds(config if isinstance(config, dict) else {}, step.now)
+    except (TemplateError, DurationError) as exc:
+        _inline_failure(step, node, attempt, iteration, dict(node.config), NodeError(code="AUTO_007", message=f"wait node {node.id}: {exc}"))
+        return
+    resume_at = step.now + timedelta(seconds=seconds)
+    node_input = {"wait_seconds": seconds, "resume_at": resume_at.isoformat()}
+    if seconds <= 0:
+        _succeed_inline(step, node, iteration, attempt, node_input, {"waited_seconds": 0, "resumed_at": step.now.isoformat()})
+        return
+    info = state["nodes"][key]
+    info.update(status="waiting", wait_seconds=seconds, input=node_input)
+    execution_id = state["execution_id"]
+    step.emit(
+        NodeScheduled(execution_id=execution_id, node_id=node.id, node_type=node.node_type, attempt=attempt, iteration=iteration, input=node_input),
+        _rid("scheduled", execution_id, node.id, attempt, iteration),
+    )
+    _schedule_timer(
+        step,
+        purpose="wait",
+        timer_id=_rid("timer-wait", execution_id, node.id, attempt, iteration),
+        fire_at=resume_at,
+        node_id=node.id,
+        attempt=attempt,
+        iteration=iteration,
+    )
+
+
+def _run_inline(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:
     try:
         node_input, output = _evaluate_inline(node, context, step.now)
     except (ConditionError, TemplateError) as exc:
         error = NodeError(code="AUTO_007", message=f"{node.node_type.value} node {node.id}: {exc}")
-        _inline_failure(step, workflow, node, attempt, {}, error)
+        _inline_failure(step, node, attempt, iteration, {}, error)
         return
+    _succeed_inline(step, node, iteration, attempt, node_input, output)
+
+
+def _succeed_inline(
+    step: _Step,
+    node: Node,
+    iteration: int | None,
+    attempt: int,
+    node_input: dict[str, Any],
+    output: dict[str, Any],
+    started_at: str | None = None,
+) -> None:
+    state = step.state
+    execution_id = state["execution_id"]
     step.emit(
         NodeSucceeded(
-            execution_id=state["execution_id"],
+            execution_id=execution_id,
             node_id=node.id,
             node_type=node.node_type,
             attempt=attempt,
+            iteration=iteration,
             input=node_input,
             output=output,
-            started_at=step.now,
+            started_at=datetime.fromisoformat(started_at) if started_at else step.now,
             completed_at=step.now,
         ),
-        deterministic_id("succeeded", state["execution_id"], node.id, str(attempt)),
+        _rid("succeeded", execution_id, node.id, attempt, iteration),
     )
-    _record_success(state, node.id, output)
-    _follow(step, workflow, node, output)
+    key = key_of(node.id, iteration)
+    _record_success(state, key, output)
+    _follow(step, node, iteration, output, failed=False)
 
 
 def _evaluate_inline(node: Node, context: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -272,33 +502,90 @@ def _evaluate_inline(node: Node, context: dict[str, Any], now: datetime) -> tupl
     return {"mapping": mapping}, rendered if isinstance(rendered, dict) else {"value": rendered}
 
 
-def _inline_failure(step: _Step, workflow: WorkflowSnapshot, node: Node, attempt: int, node_input: dict[str, Any], error: NodeError) -> None:
+def _inline_failure(step: _Step, node: Node, attempt: int, iteration: int | None, node_input: dict[str, Any], error: NodeError) -> None:
+    _node_failed(step, node, iteration, attempt, error, recorded=False, node_input=node_input)
+
+
+def _node_failed(
+    step: _Step,
+    node: Node,
+    iteration: int | None,
+    attempt: int,
+    error: NodeError,
+    *,
+    recorded: bool,
+    node_input: dict[str, Any],
+) -> None:
+    """An attempt failed: retry it after a backoff, take the error path, or fail the execution."""
     state = step.state
-    state["nodes"][node.id] = {"status": "failed", "attempt": attempt, "output": {}}
-    step.emit(
-        NodeFailed(
-            execution_id=state["execution_id"],
+    execution_id = state["execution_id"]
+    key = key_of(node.id, iteration)
+    info = state["nodes"][key]
+    if not recorded:
+        step.emit(
+            NodeFailed(
+                execution_id=execution_id,
+                node_id=node.id,
+                node_type=node.node_type,
+                attempt=attempt,
+                iteration=iteration,
+                input=node_input,
+                error=error,
+                started_at=step.now,
+                completed_at=step.now,
+            ),
+            _rid("failed", execution_id, node.id, attempt, iteration),
+        )
+    policy = retry_policy(node, step.workflow.settings)
+    if error.retryable and policy.allows(attempt):
+        delay = policy.delay(f"{execution_id}:{key}", attempt)
+        retry_at = step.now + timedelta(seconds=delay)
+        step.emit(
+            NodeRetryScheduled(
+                execution_id=execution_id,
+                node_id=node.id,
+                attempt=attempt,
+                next_attempt=attempt + 1,
+                delay_seconds=delay,
+                retry_at=retry_at,
+                error=error,
+                iteration=iteration,
+            ),
+            _rid("retry", execution_id, node.id, attempt, iteration),
+        )
+        if delay <= 0:
+            _run(step, node, attempt=attempt + 1, iteration=iteration)
+            return
+        info.update(status="retrying", attempt=attempt + 1)
+        _schedule_timer(
+            step,
+            purpose="retry",
+            timer_id=_rid("timer-retry", execution_id, node.id, attempt + 1, iteration),
+            fire_at=retry_at,
             node_id=node.id,
-            node_type=node.node_type,
-            attempt=attempt,
-            input=node_input,
-            error=error,
-            started_at=step.now,
-            completed_at=step.now,
-        ),
-        deterministic_id("failed", state["execution_id"], node.id, str(attempt)),
-    )
-    _fail(step, workflow, error, node.id)
+            attempt=attempt + 1,
+            iteration=iteration,
+        )
+        return
+    info["status"] = "failed"
+    info["output"] = {"error": error.model_dump(mode="json", exclude={"retryable"})}
+    error_edges = [e for e in graph.outgoing(step.workflow, node.id) if graph.is_error_edge(e)]
+    if not error_edges:
+        _fail(step, error, node.id)
+        return
+    # A failure path: the execution goes on from here, with the error visible downstream.
+    state["path"].append(node.id)
+    _follow(step, node, iteration, info["output"], failed=True)
 
 
-def _record_success(state: State, node_id: str, output: dict[str, Any]) -> None:
-    info = state["nodes"][node_id]
+def _record_success(state: State, key: str, output: dict[str, Any]) -> None:
+    info = state["nodes"][key]
     info["status"] = "succeeded"
     info["output"] = output
-    state["path"].append(node_id)
-    state["pending"] = [p for p in state["pending"] if p != node_id]
+    state["path"].append(info["node_id"])
 
 
+# -- edges, joins, loops ---------------------------------------------------------
 def _edge_taken(state: State, node: Node, edge: Edge, output: Mapping[str, Any]) -> bool:
     if edge.condition:
         context = eval_context(state, {**output, "output": dict(output)})
@@ -311,39 +598,205 @@ def _edge_taken(state: State, node: Node, edge: Edge, output: Mapping[str, Any])
     result = bool(output.get("result"))
     true_path, false_path = node.config.get("true_path"), node.config.get("false_path")
     if edge.target_node in (true_path, false_path):
-        return edge.target_node == (true_path if result else false_path)
-    label = (edge.label or "").strip().lower()
-    if label in _FALSE_LABELS:
+        return bool(edge.target_node == (true_path if result else false_path))
+    if graph.label_of(edge) in graph.FALSE_LABELS:
         return not result
     # An unlabelled edge out of a condition is its "true" branch.
     return result
 
 
-def _follow(step: _Step, workflow: WorkflowSnapshot, node: Node, output: Mapping[str, Any]) -> None:
+def _scope(state: State, node_id: str) -> int | None:
+    """The iteration a node belongs to: the active loop's, if the node is in its body."""
+    loop = state.get("loop")
+    if loop and node_id in loop["body"]:
+        return int(loop["index"])
+    return None
+
+
+def _follow(step: _Step, node: Node, iteration: int | None, output: Mapping[str, Any], *, failed: bool) -> None:
+    state, workflow = step.state, step.workflow
+    for edge in graph.outgoing(workflow, node.id):
+        if not step.running:
+            return
+        if node.node_type == NodeType.LOOP and graph.is_body_edge(workflow, edge):
+            continue  # the loop runs its body itself
+        loop = state.get("loop")
+        if loop and edge.target_node == loop["node_id"] and node.id in loop["body"]:
+            continue  # back-edge: the end of this iteration's branch
+        if failed:
+            taken = graph.is_error_edge(edge)
+        else:
+            taken = not graph.is_error_edge(edge) and _edge_taken(state, node, edge, output)
+        _resolve(step, edge, taken)
+
+
+def _resolve(step: _Step, edge: Edge, taken: bool) -> None:
     state = step.state
-    for edge in workflow.edges:
-        if edge.source_node != node.id or state["status"] != "running":
+    target_scope = _scope(state, edge.target_node)
+    state["edges"][key_of(edge.id, target_scope)] = "taken" if taken else "dead"
+    target = step.workflow.node(edge.target_node)
+    if target is not None:
+        _check_ready(step, target, target_scope)
+
+
+def _check_ready(step: _Step, node: Node, iteration: int | None) -> None:
+    """Run (or skip) a node once every edge it waits for is resolved."""
+    state, workflow = step.state, step.workflow
+    key = key_of(node.id, iteration)
+    if key in state["nodes"] or not step.running:
+        return
+    loop = state.get("loop")
+    body = frozenset(loop["body"]) if loop else None
+    edges = graph.incoming(workflow, node, body, loop["node_id"] if loop else None)
+    if not edges:
+        return
+    marks = [state["edges"].get(key_of(e.id, iteration)) for e in edges]
+    join_any = str(node.config.get("join", "all")).lower() == "any"
+    if join_any and "taken" in marks:
+        _run(step, node, attempt=1, iteration=iteration)
+        return
+    if None in marks:
+        return  # still waiting on a branch
+    if "taken" in marks:
+        _run(step, node, attempt=1, iteration=iteration)
+        return
+    # Every way in is dead: skip this node and everything only it leads to.
+    state["nodes"][key] = {"node_id": node.id, "status": "skipped", "attempt": 0, "output": {}, "iteration": iteration}
+    for edge in graph.outgoing(workflow, node.id):
+        if loop and edge.target_node == loop["node_id"] and node.id in loop["body"]:
             continue
-        target = workflow.node(edge.target_node)
-        if target is None or target.id in state["nodes"]:
-            continue  # dangling edge, or already reached by another branch
-        if _edge_taken(state, node, edge, output):
-            _run(step, workflow, target, attempt=1)
+        if node.node_type == NodeType.LOOP and graph.is_body_edge(workflow, edge):
+            continue
+        _resolve(step, edge, False)
 
 
-def _maybe_finish(step: _Step, workflow: WorkflowSnapshot) -> None:
-    if step.state["status"] == "running" and not step.state["pending"]:
-        _finish(step, workflow)
-
-
-def _finish(step: _Step, workflow: WorkflowSnapshot) -> None:
+def _start_loop(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:
     state = step.state
+    if state.get("loop") or iteration is not None:
+        _inline_failure(step, node, attempt, iteration, {}, NodeError(code="NODE_UNSUPPORTED", message="loops inside loops are not supported"))
+        return
+    try:
+        items, bound = _loop_items(node, context, step.now)
+    except (TemplateError, ConditionError, ValueError) as exc:
+        _inline_failure(step, node, attempt, iteration, {}, NodeError(code="AUTO_007", message=f"loop node {node.id}: {exc}"))
+        return
+    body = sorted(graph.loop_body(step.workflow, node.id))
+    truncated = len(items) > bound
+    items = items[:bound]
+    state["loop"] = {"node_id": node.id, "attempt": attempt, "items": items, "index": 0, "results": [], "body": body, "truncated": truncated}
+    # Not "open": the loop's progress is tracked by its own frame, not by pending nodes.
+    state["nodes"][key_of(node.id, iteration)]["status"] = "looping"
+    if items and body:
+        _start_iteration(step)
+
+
+def _loop_items(node: Node, context: dict[str, Any], now: datetime) -> tuple[list[Any], int]:
+    spec = node.config.get("items", node.config.get("list", node.config.get("collection")))
+    if isinstance(spec, str) and "{{" not in spec:
+        value = evaluate_cel(spec, context)  # a CEL expression such as event.data.items
+    else:
+        value = render_value(spec, context, now=now)
+    if isinstance(value, Mapping):
+        value = [{"key": k, "value": v} for k, v in value.items()]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"items must evaluate to a list, got {type(value).__name__}")
+    raw_bound = node.config.get("max_iterations", DEFAULT_LOOP_ITEMS)
+    bound = raw_bound if isinstance(raw_bound, int) and not isinstance(raw_bound, bool) and raw_bound > 0 else DEFAULT_LOOP_ITEMS
+    return list(value), min(bound, MAX_LOOP_ITEMS)
+
+
+def _start_iteration(step: _Step) -> None:
+    state, workflow = step.state, step.workflow
+    loop = state["loop"]
+    loop_node = workflow.node(loop["node_id"])
+    assert loop_node is not None
+    for edge in graph.outgoing(workflow, loop_node.id):
+        if graph.is_body_edge(workflow, edge) and step.running:
+            _resolve(step, edge, True)
+
+
+def _settle(step: _Step) -> None:
+    """After a transition: close finished loop iterations, then the execution."""
+    state = step.state
+    while step.running and state.get("loop") and not _iteration_open(state):
+        loop = state["loop"]
+        index = loop["index"]
+        if loop["items"]:
+            loop["results"].append(
+                {
+                    info["node_id"]: info.get("output", {})
+                    for info in state["nodes"].values()
+                    if info.get("iteration") == index and info["status"] in ("succeeded", "failed")
+                }
+            )
+        if loop["items"] and index + 1 < len(loop["items"]) and loop["body"]:
+            loop["index"] = index + 1
+            _start_iteration(step)
+            continue
+        node = step.workflow.node(loop["node_id"])
+        assert node is not None
+        state["loop"] = None
+        output = {"iterations": len(loop["results"]), "results": loop["results"], "truncated": loop["truncated"]}
+        _succeed_inline(step, node, None, loop["attempt"], {"items": len(loop["items"])}, output)
+    if step.running and not pending_keys(state) and not state.get("loop"):
+        _finish(step)
+
+
+def _iteration_open(state: State) -> bool:
+    index = state["loop"]["index"]
+    return any(state["nodes"][k].get("iteration") == index for k in pending_keys(state))
+
+
+# -- timers and the end -------------------------------------------------------------
+def _schedule_timer(
+    step: _Step,
+    *,
+    purpose: str,
+    timer_id: str,
+    fire_at: datetime,
+    node_id: str | None = None,
+    attempt: int | None = None,
+    iteration: int | None = None,
+) -> None:
+    state = step.state
+    state["timers"][timer_id] = purpose
+    step.emit(
+        TimerScheduled(
+            timer_id=timer_id,
+            execution_id=state["execution_id"],
+            purpose=purpose,
+            fire_at=fire_at,
+            node_id=node_id,
+            attempt=attempt,
+            iteration=iteration,
+        ),
+        deterministic_id("timer-scheduled", timer_id),
+        topic=TIMERS,
+    )
+
+
+def _cancel_timers(step: _Step) -> None:
+    state = step.state
+    for timer_id in sorted(state["timers"]):
+        step.emit(
+            TimerCancelled(timer_id=timer_id, execution_id=state["execution_id"]),
+            deterministic_id("timer-cancelled", timer_id),
+            topic=TIMERS,
+        )
+    state["timers"] = {}
+
+
+def _finish(step: _Step) -> None:
+    state, workflow = step.state, step.workflow
     state["status"] = "completed"
+    _cancel_timers(step)
     output: dict[str, Any] = {}
     for node_id in state["path"]:
         node = workflow.node(node_id)
         if node is not None and node.node_type != NodeType.TRIGGER:
-            output.update(state["nodes"][node_id].get("output", {}))
+            for info in state["nodes"].values():
+                if info["node_id"] == node_id and info["status"] == "succeeded":
+                    output.update(info.get("output", {}))
     step.emit(
         ExecutionCompleted(
             execution_id=state["execution_id"],
@@ -358,11 +811,12 @@ def _finish(step: _Step, workflow: WorkflowSnapshot) -> None:
     )
 
 
-def _fail(step: _Step, workflow: WorkflowSnapshot, error: NodeError, node_id: str | None) -> None:
-    state = step.state
+def _fail(step: _Step, error: NodeError, node_id: str | None) -> None:
+    state, workflow = step.state, step.workflow
     if state["status"] != "running":
         return
     state["status"] = "failed"
+    _cancel_timers(step)
     step.emit(
         ExecutionFailed(
             execution_id=state["execution_id"],
@@ -375,6 +829,59 @@ def _fail(step: _Step, workflow: WorkflowSnapshot, error: NodeError, node_id: st
             completed_at=step.now,
         ),
         deterministic_id("failed-execution", state["execution_id"]),
+    )
+    _notify_failure(step, error, node_id)
+
+
+def _notify_failure(step: _Step, error: NodeError, node_id: str | None) -> None:
+    """`settings.notifications.on_failure`: a webhook (or email) about the failed execution."""
+    state, workflow = step.state, step.workflow
+    spec = workflow.settings.notifications.get("on_failure")
+    if not spec:
+        return
+    notifications = workflow.settings.notifications
+    if not isinstance(spec, Mapping):
+        spec = {k: v for k, v in notifications.items() if k in ("webhook_url", "url", "email", "channel")}
+    url = spec.get("webhook_url") or spec.get("url") or spec.get("webhook")
+    email = spec.get("email") or spec.get("recipient")
+    execution_id = state["execution_id"]
+    payload = {
+        "event": "execution.failed",
+        "execution_id": execution_id,
+        "workflow_id": workflow.id,
+        "workflow_name": workflow.name,
+        "workflow_version": workflow.version,
+        "failed_node": node_id,
+        "error": {"code": error.code, "message": error.message},
+    }
+    if isinstance(url, str) and url:
+        channel, target = "webhook", url
+        config: dict[str, Any] = {"action_type": "webhook", "url": url, "method": "POST", "payload": payload}
+    elif isinstance(email, str) and email:
+        channel, target = "email", email
+        config = {
+            "action_type": "send_email",
+            "recipient": email,
+            "subject": f"Workflow {workflow.name} failed",
+            "body": f"Execution {execution_id} failed at {node_id}: {error.code} {error.message}",
+        }
+    else:
+        return
+    step.emit(FailureNotified(execution_id=execution_id, workflow_id=workflow.id, channel=channel, target=target), deterministic_id("failure-notified", execution_id))
+    step.emit(
+        NodeWorkOrdered(
+            execution_id=execution_id,
+            workflow_id=workflow.id,
+            node_id=NOTIFY_NODE,
+            node_type=NodeType.ACTION,
+            action_type=str(config["action_type"]),
+            attempt=1,
+            config=config,
+            idempotency_key=f"{execution_id}:{NOTIFY_NODE}:1",
+            timeout_seconds=DEFAULT_NODE_TIMEOUT,
+        ),
+        deterministic_id("work", execution_id, NOTIFY_NODE, "1"),
+        topic=NODE_WORK,
     )
 
 

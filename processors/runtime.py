@@ -104,6 +104,12 @@ class StateStore:
         for partition in partitions:
             self._data.pop(partition, None)
 
+    def items(self) -> Iterable[tuple[int, str, Any]]:
+        """Committed entries of the partitions this instance holds."""
+        for partition, bucket in list(self._data.items()):
+            for key, value in list(bucket.items()):
+                yield partition, key, value
+
     def size(self) -> int:
         return sum(len(bucket) for bucket in self._data.values())
 
@@ -118,6 +124,21 @@ class Processor(Protocol):
     async def stop(self) -> None: ...
 
     async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]: ...
+
+
+class Ticking(Protocol):
+    """A processor that also acts on the clock (timers, cron), not only on records.
+
+    `tick` runs between batches; its outputs and state changes commit in one
+    transaction like a batch's. `restored` tells it which partitions' state
+    was just rebuilt, so it can index them.
+    """
+
+    tick_seconds: float
+
+    async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]: ...
+
+    def restored(self, store: StateStore, partitions: set[int]) -> None: ...
 
 
 async def restore_state(
@@ -155,16 +176,22 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.runner.store.drop_partitions({tp.partition for tp in revoked})
+        lost = {tp.partition for tp in revoked}
+        self.runner.store.drop_partitions(lost)
+        self.runner.held -= lost
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         spec = self.runner.processor.state_topic
         if spec is None:
+            self.runner.held = {tp.partition for tp in assigned}
             return
         # Only restore partitions we did not already hold.
         fresh = {tp.partition for tp in assigned} - self.runner.held
         count = await restore_state(self.runner.settings, spec, fresh, self.runner.store)
         self.runner.held = {tp.partition for tp in assigned}
+        restored = getattr(self.runner.processor, "restored", None)
+        if restored is not None:
+            restored(self.runner.store, fresh)
         log.info("%s restored %d state records for partitions %s", self.runner.processor.name, count, sorted(fresh))
 
 
@@ -196,11 +223,18 @@ class ProcessorRunner:
         )
         await self.consumer.start()
         log.info("%s started (group %s)", self.processor.name, self.group_id)
+        ticking: Ticking | None = self.processor if hasattr(self.processor, "tick") else None  # type: ignore[assignment]
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         try:
             while not self._stopping.is_set():
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=max_records)
+                wait_ms = 200 if ticking is None else max(1, int(min(0.2, ticking.tick_seconds) * 1000))
+                batches = await self.consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
                 if batches:
                     await self._process(batches)
+                if ticking is not None and loop.time() >= next_tick and self.held:
+                    await self._tick(ticking)
+                    next_tick = loop.time() + ticking.tick_seconds
         finally:
             await self.consumer.stop()
             await self.producer.stop()
@@ -235,6 +269,22 @@ class ProcessorRunner:
             # Read the same batch again next time round.
             for tp, records in batches.items():
                 self.consumer.seek(tp, records[0].offset)
+            raise
+        self.store.commit()
+
+    async def _tick(self, ticking: Ticking) -> None:
+        assert self.producer is not None
+        try:
+            outputs = await ticking.tick(self.store, set(self.held))
+            if not outputs and not self.store.mark():
+                return
+            if self.processor.state_topic is not None:
+                outputs.extend(self.store.changelog(self.processor.state_topic))
+            async with self.producer.transaction():
+                for out in outputs:
+                    await send_output(self.producer, self.settings, out)
+        except BaseException:
+            self.store.discard()
             raise
         self.store.commit()
 

@@ -18,8 +18,9 @@ from infra.kafka_io import Output
 from infra.settings import Settings
 from processors.connectors.base import Connector, ConnectorContext, ConnectorError
 from processors.connectors.http import run_http
+from processors.machine import result_id
 from processors.runtime import Incoming, StateStore
-from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope, now
+from schemas.envelope import Envelope, RecordData, make_envelope, now
 from schemas.records import NodeError, NodeFailed, NodeSucceeded, NodeWorkOrdered
 from schemas.topics import EXECUTIONS, NODE_WORK, TopicSpec
 
@@ -82,6 +83,7 @@ class NodeWorker:
                 node_id=order.node_id,
                 node_type=order.node_type,
                 attempt=order.attempt,
+                iteration=order.iteration,
                 input=order.config,
                 output=output,
                 started_at=started,
@@ -109,6 +111,7 @@ def _failed(order: NodeWorkOrdered, error: NodeError, started: Any) -> NodeFaile
         node_id=order.node_id,
         node_type=order.node_type,
         attempt=order.attempt,
+        iteration=order.iteration,
         input=order.config,
         error=error,
         started_at=started,
@@ -119,7 +122,7 @@ def _failed(order: NodeWorkOrdered, error: NodeError, started: Any) -> NodeFaile
 def _envelope(cause: Envelope, order: NodeWorkOrdered, data: RecordData, kind: str) -> Envelope:
     return make_envelope(
         data,
-        id=deterministic_id(kind, order.execution_id, order.node_id, str(order.attempt)),
+        id=result_id(kind, order),
         source="processor/worker",
         workspace_id=cause.workspaceid,
         subject=cause.subject,

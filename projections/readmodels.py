@@ -9,10 +9,14 @@ from asyncpg import Connection
 
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
+    ExecutionCancelled,
+    ExecutionCancelRequested,
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    FailureNotified,
     NodeFailed,
+    NodeRetryScheduled,
     NodeScheduled,
     NodeSucceeded,
     TriggerEvaluated,
@@ -105,20 +109,26 @@ async def _started(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     nodes = {n.id: {"name": n.name, "type": n.node_type.value} for n in w.nodes}
     await conn.execute(
         "INSERT INTO executions (id, workspace_id, workflow_id, workflow_version, workflow_name,"
-        " status, trigger_type, event_id, subject, performed_by, nodes, input_data, started_at)"
-        " VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12)"
-        " ON CONFLICT DO NOTHING",
+        " status, trigger_type, event_id, subject, performed_by, nodes, input_data, started_at,"
+        " context, retry_of, resume_from)"
+        " VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12,"
+        " $13::jsonb, $14, $15) ON CONFLICT DO NOTHING",
         d.execution_id, env.workspaceid, w.id, w.version, w.name, d.trigger_type, d.event_id,
         d.subject, d.performed_by, _json(nodes), _json(d.context.get("input_data") or {}), env.time,
+        _json(d.context), d.retry_of, d.resume_from,
     )
+
+
+def _iteration(d: Any) -> int:
+    return -1 if d.iteration is None else int(d.iteration)
 
 
 async def _scheduled(conn: Connection, env: Envelope, d: Any, offset: int) -> None:
     await conn.execute(
-        "INSERT INTO execution_steps (execution_id, node_id, attempt, workspace_id, node_type,"
-        " status, input_data, seq, scheduled_at) VALUES ($1, $2, $3, $4, $5, 'running', $6::jsonb, $7, $8)"
+        "INSERT INTO execution_steps (execution_id, node_id, attempt, iteration, workspace_id, node_type,"
+        " status, input_data, seq, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7::jsonb, $8, $9)"
         " ON CONFLICT DO NOTHING",
-        d.execution_id, d.node_id, d.attempt, env.workspaceid, d.node_type.value,
+        d.execution_id, d.node_id, d.attempt, _iteration(d), env.workspaceid, d.node_type.value,
         _json(d.input), offset, env.time,
     )
 
@@ -127,22 +137,63 @@ async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> No
     ok = isinstance(d, NodeSucceeded)
     duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
     await conn.execute(
-        "INSERT INTO execution_steps (execution_id, node_id, attempt, workspace_id, node_type,"
+        "INSERT INTO execution_steps (execution_id, node_id, attempt, iteration, workspace_id, node_type,"
         " status, input_data, output_data, error, seq, scheduled_at, started_at, completed_at, duration_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $11, $12, $13)"
-        " ON CONFLICT (execution_id, node_id, attempt) DO UPDATE SET status = EXCLUDED.status,"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12, $12, $13, $14)"
+        " ON CONFLICT (execution_id, node_id, attempt, iteration) DO UPDATE SET status = EXCLUDED.status,"
         " output_data = EXCLUDED.output_data, error = EXCLUDED.error,"
         " started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,"
         " duration_ms = EXCLUDED.duration_ms",
-        d.execution_id, d.node_id, d.attempt, env.workspaceid, d.node_type.value,
+        d.execution_id, d.node_id, d.attempt, _iteration(d), env.workspaceid, d.node_type.value,
         "completed" if ok else "failed", _json(d.input),
         _json(d.output) if ok else None, None if ok else _json(d.error.model_dump(mode="json")),
         offset, d.started_at, d.completed_at, duration_ms,
     )
+    # Counters only while the execution runs: a late side-channel result (the
+    # failure notification) is a step, not a node of the execution.
     await conn.execute(
         "UPDATE executions SET nodes_executed = nodes_executed + 1,"
-        " nodes_success = nodes_success + $2, nodes_failed = nodes_failed + $3 WHERE id = $1",
+        " nodes_success = nodes_success + $2, nodes_failed = nodes_failed + $3 WHERE id = $1"
+        " AND status = 'running'",
         d.execution_id, 1 if ok else 0, 0 if ok else 1,
+    )
+
+
+async def _retry_scheduled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await conn.execute(
+        "UPDATE execution_steps SET retry_at = $5 WHERE execution_id = $1 AND node_id = $2"
+        " AND attempt = $3 AND iteration = $4",
+        d.execution_id, d.node_id, d.attempt, _iteration(d), d.retry_at,
+    )
+
+
+async def _cancel_requested(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await conn.execute(
+        "UPDATE executions SET cancel_requested_at = COALESCE(cancel_requested_at, $2),"
+        " cancel_reason = COALESCE(cancel_reason, $3) WHERE id = $1",
+        d.execution_id, env.time, d.reason,
+    )
+
+
+async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
+    row = await conn.fetchrow(
+        "UPDATE executions SET status = 'cancelled', error_message = $2, execution_path = $3::jsonb,"
+        " completed_at = $4, duration_ms = $5, cancel_reason = $2"
+        " WHERE id = $1 AND status = 'running' RETURNING workspace_id",
+        d.execution_id, d.reason, _json(list(d.execution_path)), d.completed_at, duration_ms,
+    )
+    if row is not None:
+        await conn.execute(
+            "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, cancellations)"
+            " VALUES ($1, $2, 1) ON CONFLICT (workflow_id) DO UPDATE SET cancellations = s.cancellations + 1",
+            d.workflow_id, row["workspace_id"],
+        )
+
+
+async def _failure_notified(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await conn.execute(
+        "UPDATE executions SET failure_notified = $2 WHERE id = $1", d.execution_id, f"{d.channel}:{d.target}"
     )
 
 
@@ -194,4 +245,8 @@ _HANDLERS: dict[type[RecordData], Any] = {
     NodeFailed: _node_done,
     ExecutionCompleted: _ended,
     ExecutionFailed: _ended,
+    NodeRetryScheduled: _retry_scheduled,
+    ExecutionCancelRequested: _cancel_requested,
+    ExecutionCancelled: _cancelled,
+    FailureNotified: _failure_notified,
 }

@@ -80,3 +80,23 @@ class ProcessEvent(Strict):
     conversation_id: str | None = Field(default=None, max_length=200)
     user: dict[str, Any] | None = None
     timestamp: datetime | None = None
+
+
+class ExecuteWorkflow(Strict):
+    """POST /workflows/{id}/execute: a manual run. `context` is seed 004's short form."""
+
+    input_data: dict[str, Any] | None = None
+    execution_context: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+
+
+class TestWorkflow(Strict):
+    """POST /workflows/{id}/test: a dry run with `test_data` as the trigger's data."""
+
+    test_data: dict[str, Any] = Field(default_factory=dict)
+    user: dict[str, Any] | None = None
+    event_type: str | None = Field(default=None, max_length=100)
+
+
+class CancelExecution(Strict):
+    reason: str | None = Field(default=None, max_length=500)

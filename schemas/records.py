@@ -104,6 +104,12 @@ class ExecutionStarted(RecordData):
     # The data the execution sees: event, user, conversation, input_data.
     context: dict[str, Any] = Field(default_factory=dict)
     performed_by: str = "system"
+    # Retry-from-node: the execution this one continues, the node it resumes
+    # at, and the outputs of the nodes that had already succeeded there.
+    retry_of: str | None = None
+    resume_from: str | None = None
+    prior_nodes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    prior_path: tuple[str, ...] = ()
 
 
 class NodeScheduled(RecordData):
@@ -112,6 +118,8 @@ class NodeScheduled(RecordData):
     node_id: str
     node_type: NodeType
     attempt: int = Field(ge=1)
+    # Which pass of the enclosing loop node this step belongs to (None outside loops).
+    iteration: int | None = Field(default=None, ge=0)
     input: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -121,6 +129,8 @@ class NodeSucceeded(RecordData):
     node_id: str
     node_type: NodeType
     attempt: int = Field(ge=1)
+    # Which pass of the enclosing loop node this step belongs to (None outside loops).
+    iteration: int | None = Field(default=None, ge=0)
     input: dict[str, Any] = Field(default_factory=dict)
     output: dict[str, Any] = Field(default_factory=dict)
     started_at: datetime
@@ -140,6 +150,8 @@ class NodeFailed(RecordData):
     node_id: str
     node_type: NodeType
     attempt: int = Field(ge=1)
+    # Which pass of the enclosing loop node this step belongs to (None outside loops).
+    iteration: int | None = Field(default=None, ge=0)
     input: dict[str, Any] = Field(default_factory=dict)
     error: NodeError
     started_at: datetime
@@ -169,6 +181,82 @@ class ExecutionFailed(RecordData):
     completed_at: datetime
 
 
+class NodeRetryScheduled(RecordData):
+    """A failed attempt will be retried after a backoff; the timer brings it back."""
+
+    TYPE = "fluxo.node.retry_scheduled.v1"
+    execution_id: str
+    node_id: str
+    attempt: int = Field(ge=1)
+    next_attempt: int = Field(ge=2)
+    delay_seconds: float = Field(ge=0)
+    retry_at: datetime
+    error: NodeError
+    iteration: int | None = Field(default=None, ge=0)
+
+
+class TimerFired(RecordData):
+    """A durable timer came due (written by the timer service to the executions topic)."""
+
+    TYPE = "fluxo.timer.fired.v1"
+    timer_id: str
+    execution_id: str
+    purpose: str
+    node_id: str | None = None
+    attempt: int | None = None
+    iteration: int | None = None
+    fire_at: datetime
+    fired_at: datetime
+
+
+class ExecutionCancelRequested(RecordData):
+    TYPE = "fluxo.execution.cancel_requested.v1"
+    execution_id: str
+    requested_by: str
+    reason: str = "cancelled by user"
+
+
+class ExecutionCancelled(RecordData):
+    TYPE = "fluxo.execution.cancelled.v1"
+    execution_id: str
+    workflow_id: str
+    workflow_version: int
+    reason: str
+    execution_path: tuple[str, ...] = ()
+    started_at: datetime
+    completed_at: datetime
+
+
+class FailureNotified(RecordData):
+    """The workflow's notifications.on_failure fired for a failed execution."""
+
+    TYPE = "fluxo.execution.failure_notified.v1"
+    execution_id: str
+    workflow_id: str
+    channel: str
+    target: str
+
+
+# --- fluxo.timers.v1 ---------------------------------------------------------
+class TimerScheduled(RecordData):
+    """Wake an execution at `fire_at`: waits, retry backoffs, timeouts."""
+
+    TYPE = "fluxo.timer.scheduled.v1"
+    timer_id: str
+    execution_id: str
+    purpose: str  # wait | retry | execution_timeout
+    fire_at: datetime
+    node_id: str | None = None
+    attempt: int | None = None
+    iteration: int | None = None
+
+
+class TimerCancelled(RecordData):
+    TYPE = "fluxo.timer.cancelled.v1"
+    timer_id: str
+    execution_id: str
+
+
 # --- fluxo.node-work.v1 ------------------------------------------------------
 class NodeWorkOrdered(RecordData):
     """A side effect to perform. `config` is already rendered against the context."""
@@ -180,6 +268,8 @@ class NodeWorkOrdered(RecordData):
     node_type: NodeType
     action_type: str
     attempt: int = Field(ge=1)
+    # Which pass of the enclosing loop node this step belongs to (None outside loops).
+    iteration: int | None = Field(default=None, ge=0)
     config: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str
     timeout_seconds: float = Field(gt=0)
@@ -215,6 +305,13 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         ExecutionCompleted,
         ExecutionFailed,
         NodeWorkOrdered,
+        NodeRetryScheduled,
+        TimerFired,
+        ExecutionCancelRequested,
+        ExecutionCancelled,
+        FailureNotified,
+        TimerScheduled,
+        TimerCancelled,
         RecordDeadLettered,
     )
 }

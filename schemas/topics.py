@@ -82,6 +82,12 @@ EXECUTOR_STATE = TopicSpec(
     cleanup="compact",
     holds="executor state per execution (tombstoned when the execution ends)",
 )
+TIMER_STATE = TopicSpec(
+    "fluxo.timer-state.v1",
+    key="timer id, or cron:workflow_id",
+    cleanup="compact",
+    holds="pending durable timers and the last fire time of each cron schedule",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     EVENTS,
@@ -94,4 +100,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     AUDIT,
     MATCHER_STATE,
     EXECUTOR_STATE,
+    TIMER_STATE,
 )

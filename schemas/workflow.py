@@ -80,6 +80,9 @@ class WorkflowSettings(Frozen):
     timeout_seconds: int = Field(default=300, ge=1, le=30 * 24 * 3600)
     retry_on_failure: bool = False
     max_retries: int = Field(default=0, ge=0, le=20)
+    # Retries wait base * 2^(attempt-1) seconds (capped), with jitter.
+    retry_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
+    retry_max_backoff_seconds: float = Field(default=300.0, ge=0, le=86400)
     notifications: dict[str, Any] = Field(default_factory=dict)
 
 

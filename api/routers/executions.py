@@ -43,6 +43,9 @@ def _summary(row: Any) -> dict[str, Any]:
         "performed_by": row["performed_by"],
         "error_message": row["error_message"],
         "failed_node": row["failed_node"],
+        "retry_of": row["retry_of"],
+        "resume_from": row["resume_from"],
+        "cancel_reason": row["cancel_reason"],
     }
 
 
@@ -106,7 +109,9 @@ async def get_execution(execution_id: str, state: StateDep, principal: Principal
                 "node_name": nodes.get(step["node_id"], {}).get("name", ""),
                 "node_type": step["node_type"],
                 "attempt": step["attempt"],
+                "iteration": None if step["iteration"] < 0 else step["iteration"],
                 "status": step["status"],
+                "retry_at": step["retry_at"],
                 "started_at": step["started_at"],
                 "completed_at": step["completed_at"],
                 "duration_seconds": duration / 1000 if duration is not None else None,
@@ -116,6 +121,13 @@ async def get_execution(execution_id: str, state: StateDep, principal: Principal
             }
         )
     view = _summary(row)
+    view["retried_by"] = [
+        r["id"] for r in await state.pool.fetch(
+            "SELECT id FROM executions WHERE retry_of = $1 AND workspace_id = $2 ORDER BY started_at",
+            execution_id, principal.workspace_id,
+        )
+    ]
+    view["failure_notified"] = row["failure_notified"]
     timed = [d["duration_seconds"] for d in details if d["duration_seconds"] is not None]
     view["execution_details"] = details
     view["performance_metrics"] = {

@@ -13,7 +13,7 @@ from api.deps import StateDep
 from api.state import AppState
 from projections.runner import PROJECTION
 from projections.runner import TOPICS as PROJECTED_TOPICS
-from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TopicSpec
+from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
 
 router = APIRouter(tags=["operations"])
 
@@ -21,6 +21,7 @@ PROCESSORS: dict[str, tuple[TopicSpec, ...]] = {
     "matcher": (EVENTS,),
     "executor": (EXECUTIONS,),
     "worker": (NODE_WORK,),
+    "timers": (TIMERS,),
 }
 _TIMEOUT = 3.0
 

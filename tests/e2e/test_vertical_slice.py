@@ -18,6 +18,7 @@ from aiohttp import web
 from conftest import Processes, wait_for
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
+from infra.supervisor import COMPONENTS
 
 
 class Sink:
@@ -52,7 +53,7 @@ async def sink() -> AsyncIterator[Sink]:
 @pytest_asyncio.fixture
 async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
     await bootstrap_admin(settings)
-    for name in ("projection", "matcher", "executor", "worker", "api"):
+    for name in COMPONENTS:
         processes.start(name)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
         async def healthy() -> bool:

@@ -1,0 +1,238 @@
+"""Running workflows from the API: manual execute, dry-run test, cancel, retry-from-node.
+
+Every write here is a record on the executions topic; the executor acts on
+it like on any other. Only the dry run stays in memory: it drives the same
+state machine on a virtual clock with connectors that do nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Body
+from fastapi.responses import ORJSONResponse
+
+from api.deps import StateDep, WriterDep
+from api.routers.workflows import graph_problems, load
+from api.security import Principal
+from api.state import AppState
+from infra.kafka_io import Output
+from processors.simulate import simulate
+from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
+from schemas.envelope import make_envelope, now
+from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.records import (
+    ExecutionCancelRequested,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeFailed,
+    NodeSucceeded,
+)
+from schemas.topics import EXECUTIONS
+from schemas.workflow import WorkflowSnapshot, WorkflowStatus
+
+workflows_router = APIRouter(prefix="/workflows", tags=["workflows"])
+executions_router = APIRouter(prefix="/executions", tags=["executions"])
+
+
+async def _start(state: AppState, principal: Principal, started: ExecutionStarted) -> None:
+    envelope = make_envelope(
+        started,
+        source="api/runs",
+        workspace_id=principal.workspace_id,
+        subject=started.subject,
+        execution_id=started.execution_id,
+        correlation_id=started.retry_of or started.execution_id,
+        depth=1,
+    )
+    topic, partition, offset = await state.publish(Output.of(EXECUTIONS, started.execution_id, envelope))
+    # Read-your-writes: the execution is listed as soon as we answer.
+    await state.wait_projected(topic, partition, offset)
+
+
+def _runnable(workflow: WorkflowSnapshot) -> None:
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise Conflict("an archived workflow cannot run; reset it first")
+    problems = graph_problems(workflow)
+    if problems:
+        raise InvalidInput("the workflow graph is not runnable", fields=problems)
+
+
+@workflows_router.post("/{workflow_id}/execute", status_code=202)
+async def execute_workflow(
+    workflow_id: str, state: StateDep, principal: WriterDep, body: ExecuteWorkflow = Body(default_factory=ExecuteWorkflow)
+) -> ORJSONResponse:
+    workflow = await load(state, principal, workflow_id)
+    _runnable(workflow)
+    input_data = body.input_data if body.input_data is not None else (body.context or {})
+    extra = body.execution_context or {}
+    user = extra.get("user") if isinstance(extra.get("user"), dict) else {}
+    execution_id = str(uuid.uuid4())
+    context = {
+        "event": {"id": execution_id, "type": "manual", "data": input_data, "timestamp": now().isoformat()},
+        "user": user,
+        "conversation": extra.get("conversation") if isinstance(extra.get("conversation"), dict) else {},
+        "input_data": input_data,
+        "execution_context": extra,
+    }
+    started = ExecutionStarted(
+        execution_id=execution_id,
+        workflow=workflow,
+        trigger_type="manual",
+        subject=str(user.get("id")) if user.get("id") else None,
+        context=context,
+        performed_by=principal.email,
+    )
+    await _start(state, principal, started)
+    return ORJSONResponse(
+        {"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id, "workflow_version": workflow.version},
+        status_code=202,
+    )
+
+
+@workflows_router.post("/{workflow_id}/test")
+async def test_workflow(
+    workflow_id: str, state: StateDep, principal: WriterDep, body: TestWorkflow = Body(default_factory=TestWorkflow)
+) -> dict[str, Any]:
+    workflow = await load(state, principal, workflow_id)
+    problems = graph_problems(workflow)
+    validation = {"is_valid": not problems, "issues": [{"field": k, "message": v} for k, v in problems.items()]}
+    if problems:
+        return {"success": False, "status": "invalid", "validation_results": validation, "execution_path": [], "results": {}}
+    data = body.test_data
+    user = body.user or (data.get("user") if isinstance(data.get("user"), dict) else {}) or {}
+    execution_id = f"dry-run-{uuid.uuid4()}"
+    started_at = now()
+    context = {
+        "event": {"id": execution_id, "type": body.event_type or workflow.event_type or "test", "data": data, "timestamp": started_at.isoformat()},
+        "user": user,
+        "conversation": {},
+        "input_data": data,
+    }
+    started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="test", context=context, performed_by=principal.email)
+    clock = time.perf_counter()
+    sim = simulate(started, workspace_id=principal.workspace_id, now=started_at)
+    elapsed = time.perf_counter() - clock
+    steps: list[dict[str, Any]] = []
+    results: dict[str, Any] = {}
+    error: dict[str, Any] | None = None
+    for record in sim.records:
+        if isinstance(record, NodeSucceeded | NodeFailed):
+            ok = isinstance(record, NodeSucceeded)
+            step = {
+                "node_id": record.node_id,
+                "node_type": record.node_type.value,
+                "attempt": record.attempt,
+                "iteration": record.iteration,
+                "status": "completed" if ok else "failed",
+                "input_data": record.input,
+                "output_data": record.output if isinstance(record, NodeSucceeded) else None,
+                "error": None if isinstance(record, NodeSucceeded) else record.error.model_dump(mode="json"),
+            }
+            steps.append(step)
+            if isinstance(record, NodeSucceeded):
+                results[record.node_id] = record.output
+        elif isinstance(record, ExecutionFailed):
+            error = {"code": record.error.code, "message": record.error.message, "failed_node": record.failed_node}
+    path = next((list(r.execution_path) for r in sim.records if isinstance(r, ExecutionCompleted | ExecutionFailed)), list(sim.state["path"]) if sim.state else [])
+    return {
+        "success": sim.status == "completed",
+        "status": sim.status,
+        "dry_run": True,
+        "workflow_version": workflow.version,
+        "execution_path": path,
+        "results": results,
+        "node_results": steps,
+        "error": error,
+        "validation_results": validation,
+        "simulated_duration_seconds": (sim.clock - started_at).total_seconds() if sim.clock else 0.0,
+        "execution_time_seconds": elapsed,
+    }
+
+
+async def _execution(state: AppState, principal: Principal, execution_id: str) -> Any:
+    row = await state.pool.fetchrow(
+        "SELECT * FROM executions WHERE id = $1 AND workspace_id = $2", execution_id, principal.workspace_id
+    )
+    if row is None:
+        raise NotFound(f"execution {execution_id} not found")
+    return row
+
+
+@executions_router.post("/{execution_id}/cancel")
+async def cancel_execution(
+    execution_id: str, state: StateDep, principal: WriterDep, body: CancelExecution = Body(default_factory=CancelExecution)
+) -> ORJSONResponse:
+    row = await _execution(state, principal, execution_id)
+    if row["status"] != "running":
+        raise Conflict(f"execution {execution_id} is {row['status']}; only a running execution can be cancelled")
+    request = ExecutionCancelRequested(
+        execution_id=execution_id, requested_by=principal.email, reason=body.reason or f"cancelled by {principal.email}"
+    )
+    envelope = make_envelope(request, source="api/runs", workspace_id=principal.workspace_id, subject=row["subject"], execution_id=execution_id, depth=1)
+    await state.publish(Output.of(EXECUTIONS, execution_id, envelope))
+    # The executor stops the execution at its next step boundary; wait (bounded) to say so.
+    deadline = time.monotonic() + state.settings.read_your_writes_timeout_seconds
+    status = "cancelling"
+    while time.monotonic() < deadline:
+        current = await state.pool.fetchval("SELECT status FROM executions WHERE id = $1", execution_id)
+        if current != "running":
+            status = str(current)
+            break
+        await asyncio.sleep(0.05)
+    code = 200 if status != "cancelling" else 202
+    return ORJSONResponse({"execution_id": execution_id, "status": status, "reason": request.reason}, status_code=code)
+
+
+@executions_router.post("/{execution_id}/retry", status_code=202)
+async def retry_execution(execution_id: str, state: StateDep, principal: WriterDep) -> ORJSONResponse:
+    row = await _execution(state, principal, execution_id)
+    if row["status"] not in ("failed", "cancelled"):
+        raise Conflict(f"execution {execution_id} is {row['status']}; only failed or cancelled executions can be retried")
+    raw = await state.pool.fetchval(
+        "SELECT snapshot FROM workflow_versions WHERE workflow_id = $1 AND version = $2 AND workspace_id = $3",
+        row["workflow_id"], row["workflow_version"], principal.workspace_id,
+    )
+    if raw is None:
+        raise Conflict("the workflow this execution ran has been deleted")
+    workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
+    path = [p for p in _json(row["execution_path"]) or [] if isinstance(p, str)]
+    resume_from = row["failed_node"] if row["status"] == "failed" else None
+    prior: dict[str, dict[str, Any]] = {}
+    if resume_from:
+        steps = await state.pool.fetch(
+            "SELECT DISTINCT ON (node_id) node_id, output_data FROM execution_steps"
+            " WHERE execution_id = $1 AND status = 'completed' AND iteration = -1"
+            " ORDER BY node_id, attempt DESC",
+            execution_id,
+        )
+        prior = {s["node_id"]: _json(s["output_data"]) or {} for s in steps}
+    prior_path = tuple(p for p in path if p in prior and p != resume_from)
+    new_id = str(uuid.uuid4())
+    started = ExecutionStarted(
+        execution_id=new_id,
+        workflow=workflow,
+        trigger_type=row["trigger_type"],
+        event_id=row["event_id"],
+        subject=row["subject"],
+        context=_json(row["context"]) or {},
+        performed_by=principal.email,
+        retry_of=execution_id,
+        resume_from=resume_from,
+        prior_nodes={k: v for k, v in prior.items() if k in prior_path},
+        prior_path=prior_path,
+    )
+    await _start(state, principal, started)
+    return ORJSONResponse(
+        {"execution_id": new_id, "retry_of": execution_id, "resume_from": resume_from, "status": "queued", "workflow_version": workflow.version},
+        status_code=202,
+    )
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
