@@ -14,6 +14,7 @@ from api.pagination import MAX_PAGE_SIZE, page_response
 from api.security import Principal
 from infra.kafka_io import Output
 from processors.conditions import validate_condition
+from processors.cron import CronError, schedule_of, validate_schedule
 from schemas.api import WorkflowCreate
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound
@@ -68,6 +69,15 @@ def activation_problems(workflow: WorkflowSnapshot) -> dict[str, str]:
         problems["nodes"] = "a workflow needs at least one node to run"
     if workflow.trigger_type == TriggerType.EVENT and not workflow.event_type:
         problems["trigger_config.event_type"] = "an event-triggered workflow needs an event_type"
+    if workflow.trigger_type == TriggerType.CRON:
+        schedule = schedule_of(workflow.trigger_config)
+        if schedule is None:
+            problems["trigger_config.schedule"] = "a cron-triggered workflow needs a schedule (cron expression)"
+        else:
+            try:
+                validate_schedule(schedule, workflow.trigger_config.get("timezone"))
+            except CronError as exc:
+                problems["trigger_config.schedule"] = str(exc)
     return problems
 
 

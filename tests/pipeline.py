@@ -1,0 +1,130 @@
+"""Fixtures for tests that run the whole pipeline as real processes.
+
+Import the fixtures into a test module (`from pipeline import api, sink`) to use them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from aiohttp import web
+
+from conftest import Processes, wait_for
+from infra.bootstrap import bootstrap_admin
+from infra.settings import Settings
+from infra.supervisor import COMPONENTS
+
+
+@dataclass
+class Call:
+    path: str
+    body: Any
+    idempotency_key: str | None
+    at: float
+
+
+@dataclass
+class Sink:
+    """A real HTTP endpoint standing in for webhooks: records calls, can be told to fail."""
+
+    base: str = ""
+    calls: list[Call] = field(default_factory=list)
+    # path -> HTTP statuses to answer, in order, before answering 200
+    script: dict[str, list[int]] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def to(self, path: str) -> list[Call]:
+        return [c for c in self.calls if c.path == "/" + path.lstrip("/")]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = await request.json() if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        self.calls.append(Call(request.path, body, request.headers.get("Idempotency-Key"), time.monotonic()))
+        pending = self.script.get(request.path)
+        if pending:
+            status = pending.pop(0)
+            return web.json_response({"error": "scripted failure"}, status=status)
+        return web.json_response({"received": True, "n": len(self.calls), "path": request.path})
+
+
+@pytest_asyncio.fixture
+async def sink() -> AsyncIterator[Sink]:
+    target = Sink()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", target.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    target.base = f"http://127.0.0.1:{port}"
+    yield target
+    await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
+    """Every component running, and an API client logged in as the workspace owner."""
+    await bootstrap_admin(settings)
+    for name in COMPONENTS:
+        processes.start(name)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
+
+        async def healthy() -> bool:
+            try:
+                return (await client.get("/health")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await wait_for(healthy, timeout=90, interval=0.3, what="/health ready")
+
+        async def logged_in() -> str | None:
+            r = await client.post(
+                "/api/v1/auth/login", json={"email": settings.admin_email, "password": settings.admin_password}
+            )
+            return r.json()["access_token"] if r.status_code == 200 else None
+
+        token = await wait_for(logged_in, timeout=30, interval=0.2, what="admin login")
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+async def create_active(api: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    created = await api.post("/api/v1/workflows", json=body)
+    assert created.status_code == 201, created.text
+    workflow_id: str = created.json()["id"]
+    activated = await api.post(f"/api/v1/workflows/{workflow_id}/activate")
+    assert activated.status_code == 200, activated.text
+    return workflow_id
+
+
+async def execution(api: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
+    r = await api.get(f"/api/v1/executions/{execution_id}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def wait_status(api: httpx.AsyncClient, execution_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        r = await api.get(f"/api/v1/executions/{execution_id}")
+        if r.status_code == 200 and r.json()["status"] in statuses:
+            return dict(r.json())
+        return None
+
+    return await wait_for(reached, timeout=timeout, interval=0.1, what=f"execution {execution_id} {statuses}")
+
+
+async def executions_of(api: httpx.AsyncClient, workflow_id: str, **params: Any) -> list[dict[str, Any]]:
+    r = await api.get("/api/v1/executions", params={"workflow": workflow_id, "page_size": 100, **params})
+    assert r.status_code == 200, r.text
+    return list(r.json()["results"])
