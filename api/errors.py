@@ -15,6 +15,7 @@ from schemas.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     Unauthenticated,
     Unavailable,
 )
@@ -24,6 +25,7 @@ log = logging.getLogger("fluxo.api")
 _STATUS: list[tuple[type[FluxoError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
+    (PayloadTooLarge, 413),
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),

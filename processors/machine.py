@@ -34,10 +34,12 @@ import orjson
 from infra.kafka_io import Output
 from processors import graph
 from processors.conditions import ConditionError, evaluate_cel, evaluate_condition
+from processors.contacts import CONTACT_ACTIONS, ContactError, contact_change
 from processors.policies import DurationError, pre_delay_seconds, retry_policy, wait_seconds
 from processors.templates import TemplateError, render_value
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
+    EventIngested,
     ExecutionCancelled,
     ExecutionCancelRequested,
     ExecutionCompleted,
@@ -54,7 +56,7 @@ from schemas.records import (
     TimerFired,
     TimerScheduled,
 )
-from schemas.topics import EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
+from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
 from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 
 State = dict[str, Any]
@@ -353,6 +355,9 @@ def _run(step: _Step, node: Node, attempt: int, iteration: int | None = None) ->
     ):
         _start_wait(step, node, attempt, iteration, context)
         return
+    if node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in CONTACT_ACTIONS:
+        _run_contact(step, node, attempt, iteration, context)
+        return
     if node.node_type not in DISPATCHED:
         error = NodeError(code="NODE_UNSUPPORTED", message=f"node type {node.node_type.value} is not supported")
         _inline_failure(step, node, attempt, iteration, {}, error)
@@ -441,6 +446,40 @@ def _start_wait(step: _Step, node: Node, attempt: int, iteration: int | None, co
         attempt=attempt,
         iteration=iteration,
     )
+
+
+def _run_contact(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:
+    """Tag / untag / update the contact: the change is an event on the events topic."""
+    state = step.state
+    action_type = str(node.config.get("action_type", "")).lower()
+    try:
+        config = render_value(node.config, context, now=step.now)
+        if not state.get("subject"):
+            raise ContactError("this execution has no contact (user) to change")
+        change = contact_change(action_type, config if isinstance(config, dict) else {}, state["context"].get("user") or {})
+    except (TemplateError, ContactError) as exc:
+        _inline_failure(step, node, attempt, iteration, dict(node.config), NodeError(code="AUTO_007", message=f"{action_type} node {node.id}: {exc}"))
+        return
+    subject = state["subject"]
+    event = EventIngested(event_type=change.event_type, data=change.data, user_id=subject)
+    envelope = make_envelope(
+        event,
+        id=_rid("contact-event", state["execution_id"], node.id, attempt, iteration),
+        source=SOURCE,
+        workspace_id=state["workspace_id"],
+        subject=subject,
+        time=step.now,
+        execution_id=state["execution_id"],
+        correlation_id=state.get("correlation_id"),
+        causation_id=step.cause.id,
+        # The execution's depth (one more than its own cause): the matcher cuts
+        # chains of executions triggering executions past a limit.
+        depth=int(state.get("depth", 0)),
+    )
+    step.outputs.append(Output.of(EVENTS, f"{state['workspace_id']}:{subject}", envelope))
+    state["context"]["user"] = change.user
+    output = {**change.output, "event_type": change.event_type, "event_id": envelope.id}
+    _succeed_inline(step, node, iteration, attempt, config if isinstance(config, dict) else {}, output)
 
 
 def _run_inline(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:

@@ -43,11 +43,18 @@ class TriggerMatcher:
         key = f"{env.workspaceid}:{subject}"
         state = SubjectState.from_json(store.get(item.record.partition, key))
         candidates = self.definitions.candidates(env.workspaceid, data.event_type)
-        if env.depth >= MAX_CAUSATION_DEPTH:
-            candidates = []
         matches, evaluations, new_state, context = match_event(
             data, env.id, env.time, candidates, state
         )
+        if env.depth >= MAX_CAUSATION_DEPTH and matches:
+            # A workflow whose actions keep triggering workflows: stop the chain here.
+            matches = []
+            new_state = SubjectState(new_state.profile, state.runs)
+            evaluations = [
+                e.model_copy(update={"matched": False, "execution_id": None, "reason": f"causation depth {env.depth} reached the limit of {MAX_CAUSATION_DEPTH}: loop guard"})
+                if e.matched else e
+                for e in evaluations
+            ]
         store.put(item.record.partition, key, new_state.to_json())
         outputs = [
             Output.of(
@@ -61,6 +68,7 @@ class TriggerMatcher:
                         conversation_id=data.conversation_id,
                         event_data=data.data,
                         evaluations=tuple(evaluations),
+                        profile=new_state.profile,
                     ),
                     id=deterministic_id("trigger-log", env.id),
                     source="processor/matcher",

@@ -74,6 +74,11 @@ def apply_profile(state: SubjectState, event: EventIngested) -> SubjectState:
     if kind == "TAG_REMOVED" and isinstance(tag, str) and tag in tags:
         tags.remove(tag)
     profile["tags"] = tags
+    if kind == "USER_UPDATED" and isinstance(event.data.get("custom_fields"), dict):
+        profile["custom_fields"] = {**(state.profile.get("custom_fields") or {}), **event.data["custom_fields"]}
+    status = event.data.get("status")
+    if kind == "CONVERSATION_STATUS_CHANGED" and isinstance(status, str):
+        profile["conversation_status"] = status.lower()
     if event.conversation_id and "conversation_status" not in profile:
         profile["conversation_status"] = "open"
     return SubjectState(profile=profile, runs=state.runs)
@@ -90,7 +95,11 @@ def event_context(
             "timestamp": (event.occurred_at or time).isoformat(),
         },
         "user": dict(profile),
-        "conversation": {"id": event.conversation_id} if event.conversation_id else {},
+        "conversation": (
+            {"id": event.conversation_id, "status": profile.get("conversation_status", "open")}
+            if event.conversation_id
+            else {}
+        ),
         "input_data": event.data,
     }
 

@@ -116,7 +116,9 @@ def simulate(
                 queue.append((out_env, out_data))
             elif out.topic == NODE_WORK and isinstance(out_data, NodeWorkOrdered):
                 sim.work.append(out_data)
-                queue.append(_perform(out_data, perform, clock, out_env))
+                result = _perform(out_data, perform, clock, out_env)
+                sim.records.append(result[1])  # what a worker would write to the executions topic
+                queue.append(result)
             elif out.topic == TIMERS and isinstance(out_data, TimerScheduled):
                 pending[out_data.timer_id] = out_data
                 heapq.heappush(timers, (out_data.fire_at, seq, out_data.timer_id))

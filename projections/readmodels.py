@@ -26,6 +26,10 @@ from schemas.records import (
 )
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -102,6 +106,21 @@ async def _trigger_evaluated(conn: Connection, env: Envelope, d: Any, _: int) ->
         d.event_id, env.workspaceid, d.event_type, d.user_id, d.conversation_id,
         _json(d.event_data), sum(1 for e in d.evaluations if e.matched), _json(evaluations), env.time,
     )
+    if d.profile is not None and env.subject and (d.user_id or d.conversation_id):
+        p = d.profile
+        tags = [t for t in p.get("tags", []) if isinstance(t, str)]
+        await conn.execute(
+            "INSERT INTO contacts AS c (workspace_id, id, email, first_name, last_name, tags,"
+            " conversation_status, profile, events_count, last_event_type, last_event_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 1, $9, $10)"
+            " ON CONFLICT (workspace_id, id) DO UPDATE SET email = EXCLUDED.email,"
+            " first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, tags = EXCLUDED.tags,"
+            " conversation_status = EXCLUDED.conversation_status, profile = EXCLUDED.profile,"
+            " events_count = c.events_count + 1, last_event_type = EXCLUDED.last_event_type,"
+            " last_event_at = EXCLUDED.last_event_at",
+            env.workspaceid, env.subject, _str(p.get("email")), _str(p.get("first_name")), _str(p.get("last_name")),
+            tags, _str(p.get("conversation_status")), _json(p), d.event_type, env.time,
+        )
 
 
 async def _started(conn: Connection, env: Envelope, d: Any, _: int) -> None:

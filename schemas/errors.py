@@ -31,6 +31,10 @@ class InvalidInput(DomainError):
     code = "AUTO_007"
 
 
+class PayloadTooLarge(InvalidInput):
+    code = "AUTO_007"
+
+
 class Unauthenticated(DomainError):
     code = "AUTH_001"
 

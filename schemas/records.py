@@ -89,6 +89,8 @@ class TriggerEvaluated(RecordData):
     conversation_id: str | None = None
     event_data: dict[str, Any] = Field(default_factory=dict)
     evaluations: tuple[TriggerEvaluation, ...] = ()
+    # The subject's contact profile after this event (projected to `contacts`).
+    profile: dict[str, Any] | None = None
 
 
 # --- fluxo.executions.v1 -----------------------------------------------------

@@ -8,12 +8,13 @@ state machine on a virtual clock with connectors that do nothing.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 import uuid
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import ORJSONResponse
 
 from api.deps import StateDep, WriterDep
@@ -23,8 +24,8 @@ from api.state import AppState
 from infra.kafka_io import Output
 from processors.simulate import simulate
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
-from schemas.envelope import make_envelope, now
-from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from schemas.records import (
     ExecutionCancelRequested,
     ExecutionCompleted,
@@ -34,9 +35,11 @@ from schemas.records import (
     NodeSucceeded,
 )
 from schemas.topics import EXECUTIONS
-from schemas.workflow import WorkflowSnapshot, WorkflowStatus
+from schemas.workflow import TriggerType, WorkflowSnapshot, WorkflowStatus
 
 workflows_router = APIRouter(prefix="/workflows", tags=["workflows"])
+# No JWT here: the token in the workflow's webhook URL is the credential.
+public_router = APIRouter(prefix="/workflows", tags=["webhooks"])
 executions_router = APIRouter(prefix="/executions", tags=["executions"])
 
 
@@ -83,7 +86,7 @@ async def execute_workflow(
     started = ExecutionStarted(
         execution_id=execution_id,
         workflow=workflow,
-        trigger_type="manual",
+        trigger_type="api_call" if workflow.trigger_type == TriggerType.API_CALL else "manual",
         subject=str(user.get("id")) if user.get("id") else None,
         context=context,
         performed_by=principal.email,
@@ -93,6 +96,44 @@ async def execute_workflow(
         {"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id, "workflow_version": workflow.version},
         status_code=202,
     )
+
+
+@public_router.post("/{workflow_id}/trigger", status_code=202)
+async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep, token: str | None = Query(default=None, max_length=200)) -> ORJSONResponse:
+    raw = await state.pool.fetchval("SELECT snapshot FROM workflows WHERE id = $1", workflow_id)
+    workflow = WorkflowSnapshot.model_validate(orjson.loads(raw)) if raw is not None else None
+    if workflow is None or workflow.trigger_type != TriggerType.WEBHOOK:
+        raise NotFound(f"no webhook-triggered workflow {workflow_id}")
+    given = token or request.headers.get("x-fluxo-token") or ""
+    expected = str(workflow.trigger_config.get("webhook_token") or "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthenticated("missing or wrong webhook token")
+    if workflow.status != WorkflowStatus.ACTIVE:
+        raise Conflict(f"workflow {workflow_id} is {workflow.status.value}, not active")
+    body = await request.body()
+    if len(body) > state.settings.max_event_bytes:
+        raise PayloadTooLarge(f"body over {state.settings.max_event_bytes} bytes", fields={"body": "too large"})
+    try:
+        data = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not valid JSON", fields={"body": "must be a JSON object"}) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", fields={"body": "must be a JSON object"})
+    # A caller's Idempotency-Key makes re-sending the same hook start nothing new.
+    key = request.headers.get("idempotency-key")
+    execution_id = deterministic_id("webhook", workflow_id, key[:200]) if key else str(uuid.uuid4())
+    received = now()
+    context = {
+        "event": {"id": execution_id, "type": "webhook", "data": data, "timestamp": received.isoformat()},
+        "user": data.get("user") if isinstance(data.get("user"), dict) else {},
+        "conversation": {},
+        "input_data": data,
+        "webhook": {"query": {k: v for k, v in request.query_params.items() if k != "token"}, "content_type": request.headers.get("content-type")},
+    }
+    started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")
+    principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
+    await _start(state, principal, started)
+    return ORJSONResponse({"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id}, status_code=202)
 
 
 @workflows_router.post("/{workflow_id}/test")

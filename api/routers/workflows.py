@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -111,7 +112,8 @@ def _nodes(body: WorkflowCreate) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
 def to_view(w: WorkflowSnapshot, base_url: str, stats: dict[str, Any] | None = None) -> dict[str, Any]:
     trigger_config = dict(w.trigger_config)
     if w.trigger_type == TriggerType.WEBHOOK:
-        trigger_config["webhook_url"] = f"{base_url}/api/v1/workflows/{w.id}/trigger"
+        token = trigger_config.get("webhook_token", "")
+        trigger_config["webhook_url"] = f"{base_url}/api/v1/workflows/{w.id}/trigger?token={token}"
     view = w.model_dump(mode="json", exclude={"deleted", "trigger_config"})
     view.update(
         tracking_id=w.id,
@@ -167,6 +169,10 @@ async def _stats(state: StateDep, workflow_id: str) -> dict[str, Any]:
 async def create_workflow(body: WorkflowCreate, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     nodes, edges = _nodes(body)
     stamp = now()
+    trigger_config = dict(body.trigger_config)
+    if body.trigger_type == TriggerType.WEBHOOK and not trigger_config.get("webhook_token"):
+        # The secret in the public URL that lets a caller start this workflow.
+        trigger_config["webhook_token"] = secrets.token_urlsafe(24)
     workflow = WorkflowSnapshot(
         id=str(uuid.uuid4()),
         workspace_id=principal.workspace_id,
@@ -176,7 +182,7 @@ async def create_workflow(body: WorkflowCreate, state: StateDep, principal: Writ
         project=body.project,
         status=body.status,
         trigger_type=body.trigger_type,
-        trigger_config=body.trigger_config,
+        trigger_config=trigger_config,
         nodes=nodes,
         edges=edges,
         settings=body.settings,

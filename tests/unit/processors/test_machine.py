@@ -651,3 +651,33 @@ def test_random_interleavings_with_duplicates_reach_the_same_final_state(data: s
     }
     # Nothing was emitted twice: a re-delivered input never repeats a step.
     assert len(emitted) == len(set(emitted))
+
+
+# -- contact actions ----------------------------------------------------------------------
+def test_a_tag_action_emits_a_tag_added_event_and_later_nodes_see_the_tag() -> None:
+    from schemas.records import EventIngested
+    from schemas.topics import EVENTS
+
+    wf = flow(
+        [node("t", "trigger"), node("tag", "action", action_type="add_tag", tag_name="{{ 'vip' if user.email.endswith('@example.com') else 'std' }}"),
+         hook("w", payload={"tags": "{{user.tags}}"})],
+        [edge("t", "tag"), edge("tag", "w")],
+    )
+    s = started(wf, subject="u1")
+    state, outputs = advance(None, env(s), s, T0)
+    events = [(o, decode(o.value)) for o in outputs if o.topic == EVENTS]
+    assert len(events) == 1
+    out, (event_env, event) = events[0]
+    assert isinstance(event, EventIngested) and event.event_type == "TAG_ADDED" and event.data == {"tag_name": "vip"}
+    assert out.key == "ws:u1" and event.user_id == "u1" and event_env.executionid == "ex"
+    order = next(d for _, d in decoded(outputs) if isinstance(d, NodeWorkOrdered))
+    assert order.config["payload"] == {"tags": ["vip"]}
+    again, outputs2 = advance(None, env(s), s, T0)
+    assert [decode(o.value)[0].id for o in outputs2 if o.topic == EVENTS] == [event_env.id], "replay gives the same event id"
+
+
+def test_a_contact_action_without_a_contact_fails_clearly() -> None:
+    wf = flow([node("t", "trigger"), node("tag", "action", action_type="add_tag", tag_name="x")], [edge("t", "tag")])
+    sim = run(wf)
+    failure = of(sim, ExecutionFailed)[0]
+    assert failure.error.code == "AUTO_007" and "no contact" in failure.error.message
