@@ -45,9 +45,11 @@ def _number(value: Any, field: str) -> float:
         raise DurationError(f"{field} must be a number")
     try:
         number = float(value)
-    except ValueError as exc:
-        raise DurationError(f"{field} must be a number, got {value!r}") from exc
-    if number < 0 or number != number:
+    except (ValueError, OverflowError) as exc:
+        raise DurationError(f"{field} must be a finite number, got {str(value)[:40]!r}") from exc
+    if number != number:
+        raise DurationError(f"{field} must be a number, not NaN")
+    if number < 0:
         raise DurationError(f"{field} must be zero or positive")
     return number
 
@@ -67,7 +69,10 @@ def wait_seconds(config: Mapping[str, Any], now: datetime) -> float:
             raise DurationError(f"until is not an ISO datetime: {until!r}") from exc
         if at.tzinfo is None:
             raise DurationError("until needs a timezone (e.g. 2026-01-01T09:00:00Z)")
-        return max(0.0, (at - now).total_seconds())
+        seconds_until = max(0.0, (at - now).total_seconds())
+        if seconds_until > MAX_WAIT_SECONDS:
+            raise DurationError(f"a wait may last at most {MAX_WAIT_SECONDS // 86400} days")
+        return seconds_until
     seconds: float | None = None
     for key in ("delay_seconds", "wait_seconds", "seconds"):
         if key in config:
@@ -104,8 +109,8 @@ def _unit_value(value: Any, unit: Any, field: str) -> float:
 def pre_delay_seconds(config: Mapping[str, Any]) -> float:
     """A seed-003 action's own `delay` (seconds) before it runs; 0 when absent or invalid."""
     value = config.get("delay")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return 0.0  # absent, invalid or NaN
     return float(min(value, MAX_WAIT_SECONDS))
 
 
@@ -152,12 +157,12 @@ def retry_policy(node: Node, settings: WorkflowSettings) -> RetryPolicy:
 
 
 def _bounded_int(value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         return low
     return int(max(low, min(high, value)))
 
 
 def _bounded_float(value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return low
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return float(low)
     return float(max(low, min(high, value)))
