@@ -24,17 +24,24 @@ async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
     conn = await asyncpg.connect(settings.dsn)
     try:
         current = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user_id)
+        created = await conn.fetchval("SELECT created_at FROM workspaces WHERE id = $1", workspace_id)
     finally:
         await conn.close()
-    if current is not None and verify_password(current, settings.admin_password):
-        return workspace_id, user_id
+    # The workspace record is always written again (compacted topic, same key):
+    # settings such as the SSRF allow-list follow the configuration.
+    unchanged_user = current is not None and verify_password(current, settings.admin_password)
     stamp = now()
     records = [
         Output.of(
             DEFINITIONS,
             f"{workspace_id}:workspace:{workspace_id}",
             make_envelope(
-                WorkspaceDefined(id=workspace_id, name=settings.admin_workspace, created_at=stamp),
+                WorkspaceDefined(
+                    id=workspace_id,
+                    name=settings.admin_workspace,
+                    created_at=created or stamp,
+                    allowed_hosts=settings.bootstrap_allowed_hosts(),
+                ),
                 source="infra/bootstrap", workspace_id=workspace_id,
             ),
         ),
@@ -54,6 +61,8 @@ async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
             ),
         ),
     ]
+    if unchanged_user:
+        records = records[:1]
     producer = make_producer(settings)
     await producer.start()
     try:

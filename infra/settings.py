@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +46,13 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
 
     jwt_secret: str | None = None
+    # AES-256-GCM keys for integration secrets: "kid:base64key,..."; the first
+    # (or FLUXO_SECRET_KEY_ID) seals new values, all of them open old ones.
+    secret_keys: str | None = None
+    secret_key_id: str | None = None
+    # Hosts the bootstrapped workspace's HTTP nodes may call although they are
+    # loopback/private (SSRF guard). None: loopback in local mode, none in production.
+    allowed_hosts: str | None = None
     jwt_access_ttl_seconds: int = 900
     jwt_refresh_ttl_seconds: int = 7 * 24 * 3600
 
@@ -69,6 +78,8 @@ class Settings(BaseSettings):
         if self.mode == "production":
             if not self.jwt_secret or len(self.jwt_secret) < 32:
                 raise ValueError("FLUXO_JWT_SECRET must be set (32+ chars) in production mode")
+            if not self.secret_keys:
+                raise ValueError("FLUXO_SECRET_KEYS must be set in production mode")
             if self.admin_password == _DEFAULT_ADMIN_PASSWORD:
                 raise ValueError("FLUXO_ADMIN_PASSWORD must not be the default in production mode")
             if not self.kafka_bootstrap_servers or not self.database_url:
@@ -118,6 +129,24 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
 
+    def secret_box(self) -> "SecretBox":
+        from infra.crypto import SecretBox, local_keys, parse_keys
+
+        text = self.secret_keys or local_keys(self.state_dir / "secret_keys")
+        keys = parse_keys(text)
+        current = self.secret_key_id or next(iter(keys))
+        return SecretBox(keys, current)
+
+    def bootstrap_allowed_hosts(self) -> tuple[str, ...]:
+        if self.allowed_hosts is None:
+            return ("127.0.0.1", "localhost", "::1") if self.mode == "local" else ()
+        return tuple(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+if TYPE_CHECKING:
+    from infra.crypto import SecretBox

@@ -72,6 +72,9 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["FLUXO_API_PORT"] = str(settings.api_port)
     env["FLUXO_API_HOST"] = settings.api_host
     env["FLUXO_PARTITIONS"] = str(settings.partitions)
+    # Create local secrets once, here, so no two children race to generate different ones.
+    settings.resolved_jwt_secret()
+    settings.secret_box()
     return env
 
 

@@ -15,7 +15,7 @@ from infra.kafka_io import make_consumer
 from infra.settings import Settings
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
-from schemas.records import WorkflowDefined
+from schemas.records import IntegrationDefined, WorkflowDefined, WorkspaceDefined
 from schemas.topics import DEFINITIONS
 from schemas.workflow import WorkflowSnapshot
 
@@ -25,6 +25,8 @@ log = logging.getLogger("fluxo.definitions")
 class DefinitionsView:
     def __init__(self) -> None:
         self.workflows: dict[str, WorkflowSnapshot] = {}
+        self.workspaces: dict[str, WorkspaceDefined] = {}
+        self.integrations: dict[str, IntegrationDefined] = {}
         # (workspace id, event type) -> workflow ids: matching is a lookup, not a scan.
         self._by_event: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
@@ -42,6 +44,33 @@ class DefinitionsView:
         self.workflows[workflow.id] = workflow
         if workflow.event_type:
             self._by_event[(workflow.workspace_id, workflow.event_type)].add(workflow.id)
+
+    def apply_integration(self, integration: IntegrationDefined) -> None:
+        current = self.integrations.get(integration.id)
+        if current is not None and current.version > integration.version:
+            return
+        if integration.deleted:
+            self.integrations.pop(integration.id, None)
+        else:
+            self.integrations[integration.id] = integration
+
+    def integration(self, workspace_id: str, wanted: str | None, integration_type: str) -> IntegrationDefined | None:
+        """By id (in this workspace), else the newest active one of the type."""
+        if wanted:
+            found = self.integrations.get(wanted)
+            if found is not None and found.workspace_id == workspace_id and found.is_active:
+                return found
+            named = [i for i in self.integrations.values() if i.workspace_id == workspace_id and i.name == wanted and i.is_active]
+            return named[0] if named else None
+        matching = [
+            i for i in self.integrations.values()
+            if i.workspace_id == workspace_id and integration_type in (i.provider, i.integration_type) and i.is_active
+        ]
+        return max(matching, key=lambda i: i.updated_at) if matching else None
+
+    def allowed_hosts(self, workspace_id: str) -> tuple[str, ...]:
+        workspace = self.workspaces.get(workspace_id)
+        return workspace.allowed_hosts if workspace is not None else ()
 
     def candidates(self, workspace_id: str, event_type: str) -> list[WorkflowSnapshot]:
         ids = self._by_event.get((workspace_id, event_type), set())
@@ -77,6 +106,10 @@ class DefinitionsView:
                         continue
                     if isinstance(data, WorkflowDefined):
                         self.apply(data.workflow)
+                    elif isinstance(data, WorkspaceDefined):
+                        self.workspaces[data.id] = data
+                    elif isinstance(data, IntegrationDefined):
+                        self.apply_integration(data)
             behind = {tp for tp in behind if await self._consumer.position(tp) < end[tp]}
 
     async def stop(self) -> None:

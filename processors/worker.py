@@ -16,8 +16,12 @@ import aiohttp
 
 from infra.kafka_io import Output
 from infra.settings import Settings
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError
-from processors.connectors.http import run_http
+from infra.crypto import SecretBox, SecretError
+from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, IntegrationLookup
+from processors.connectors.email import EMAIL
+from processors.connectors.guard import GuardedResolver
+from processors.connectors.http import HTTP
+from processors.definitions_view import DefinitionsView
 from processors.machine import result_id
 from processors.runtime import Incoming, StateStore
 from schemas.envelope import Envelope, RecordData, make_envelope, now
@@ -26,11 +30,11 @@ from schemas.topics import EXECUTIONS, NODE_WORK, TopicSpec
 
 log = logging.getLogger("fluxo.worker")
 
-CONNECTORS: dict[str, Connector] = {
-    "webhook": run_http,
-    "http_request": run_http,
-    "http": run_http,
-}
+def _registry(*connectors: Connector) -> dict[str, Connector]:
+    return {action_type: c for c in connectors for action_type in c.action_types}
+
+
+CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL)
 
 
 class NodeWorker:
@@ -39,20 +43,61 @@ class NodeWorker:
     state_topic: TopicSpec | None = None
 
     def __init__(self) -> None:
-        self._http: aiohttp.ClientSession | None = None
+        self._sessions: dict[tuple[str, ...], aiohttp.ClientSession] = {}
         self._limit = asyncio.Semaphore(64)
+        self._concurrency = 64
+        self.definitions = DefinitionsView()
+        self._box: SecretBox | None = None
 
     async def start(self, settings: Settings) -> None:
+        self._concurrency = settings.worker_concurrency
         self._limit = asyncio.Semaphore(settings.worker_concurrency)
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=settings.worker_concurrency),
-        )
+        self._box = settings.secret_box()
+        await self.definitions.start(settings)
 
     async def stop(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        for session in self._sessions.values():
+            await session.close()
+        await self.definitions.stop()
+
+    def _session(self, allowed: tuple[str, ...]) -> aiohttp.ClientSession:
+        """One HTTP client per SSRF allow-list: the resolver enforces it on every connection."""
+        session = self._sessions.get(allowed)
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._concurrency, resolver=GuardedResolver(allowed=allowed))
+            session = aiohttp.ClientSession(connector=connector)
+            self._sessions[allowed] = session
+        return session
+
+    def _lookup(self, workspace_id: str) -> IntegrationLookup:
+        def lookup(wanted: str | None, integration_type: str) -> Integration | None:
+            found = self.definitions.integration(workspace_id, wanted, integration_type)
+            if found is None:
+                return None
+            secrets: dict[str, Any] = {}
+            if found.secrets_sealed:
+                assert self._box is not None
+                try:
+                    secrets = self._box.open(found.secrets_sealed, found.id)
+                except SecretError as exc:
+                    raise ConnectorError("AUTO_003", f"integration {found.id}: {exc}", retryable=False) from None
+            return Integration(
+                id=found.id, integration_type=found.integration_type, name=found.name,
+                config=found.config, secrets=secrets, test_mode=found.test_mode,
+            )
+
+        return lookup
+
+    def context(self, workspace_id: str) -> ConnectorContext:
+        allowed = self.definitions.allowed_hosts(workspace_id)
+        return ConnectorContext(
+            http=self._session(allowed), workspace_id=workspace_id, allowed_hosts=allowed,
+            integrations=self._lookup(workspace_id), extra={"used": []},
+        )
 
     async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]:
+        if batch:
+            await self.definitions.catch_up()
         # The whole batch runs concurrently, bounded: one slow target does not
         # hold up the others beyond its own timeout.
         results = await asyncio.gather(*(self._one(item) for item in batch))
@@ -63,10 +108,10 @@ class NodeWorker:
         if not isinstance(order, NodeWorkOrdered):
             log.warning("ignoring %s on the node-work topic", item.envelope.type)
             return None
-        assert self._http is not None
         started = now()
         connector = CONNECTORS.get(order.action_type)
         result: RecordData
+        ctx: ConnectorContext | None = None
         try:
             if connector is None:
                 raise ConnectorError(
@@ -74,10 +119,11 @@ class NodeWorker:
                     f"no connector for action_type {order.action_type!r} in this engine version",
                     retryable=False,
                 )
+            ctx = self.context(item.envelope.workspaceid)
             async with self._limit:
-                output = await asyncio.wait_for(
-                    connector(order, ConnectorContext(http=self._http)), order.timeout_seconds + 1
-                )
+                output = await asyncio.wait_for(connector.run(order, ctx), order.timeout_seconds + 1)
+            if ctx.extra["used"]:
+                output = {**output, "integration_id": ctx.extra["used"][-1]}
             result = NodeSucceeded(
                 execution_id=order.execution_id,
                 node_id=order.node_id,
@@ -91,16 +137,17 @@ class NodeWorker:
             )
             kind = "succeeded"
         except (ConnectorError, asyncio.TimeoutError) as exc:
+            used = ctx.extra["used"][-1] if ctx is not None and ctx.extra["used"] else None
             error = (
-                NodeError(code=exc.code, message=exc.message, retryable=exc.retryable)
+                NodeError(code=exc.code, message=exc.message, retryable=exc.retryable, integration_id=used)
                 if isinstance(exc, ConnectorError)
-                else NodeError(code="AUTO_006", message="node timed out", retryable=True)
+                else NodeError(code="AUTO_006", message="node timed out", retryable=True, integration_id=used)
             )
             result = _failed(order, error, started)
             kind = "failed"
         except Exception as exc:  # noqa: BLE001 - a connector bug fails the node, not the worker
             log.exception("connector %s crashed", order.action_type)
-            result = _failed(order, NodeError(code="CONNECTOR_ERROR", message=repr(exc)), started)
+            result = _failed(order, NodeError(code="CONNECTOR_ERROR", message=type(exc).__name__), started)
             kind = "failed"
         return Output.of(EXECUTIONS, order.execution_id, _envelope(item.envelope, order, result, kind))
 

@@ -15,6 +15,7 @@ from schemas.records import (
     ExecutionFailed,
     ExecutionStarted,
     FailureNotified,
+    IntegrationDefined,
     NodeFailed,
     NodeRetryScheduled,
     NodeScheduled,
@@ -97,6 +98,25 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     )
 
 
+async def _integration(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    if d.deleted:
+        await conn.execute("DELETE FROM integrations WHERE id = $1 AND workspace_id = $2", d.id, d.workspace_id)
+        return
+    await conn.execute(
+        "INSERT INTO integrations (id, workspace_id, version, name, type, provider, description, config,"
+        " settings, secret_fields, sealed, is_active, test_mode, created_by, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16)"
+        " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name,"
+        " description = EXCLUDED.description, config = EXCLUDED.config, settings = EXCLUDED.settings,"
+        " secret_fields = EXCLUDED.secret_fields, sealed = EXCLUDED.sealed, is_active = EXCLUDED.is_active,"
+        " test_mode = EXCLUDED.test_mode, updated_at = EXCLUDED.updated_at"
+        " WHERE integrations.version <= EXCLUDED.version",
+        d.id, d.workspace_id, d.version, d.name, d.integration_type, d.provider, d.description,
+        _json(d.config), _json(d.settings), list(d.secret_fields), d.secrets_sealed, d.is_active,
+        d.test_mode, d.created_by, d.created_at, d.updated_at,
+    )
+
+
 async def _trigger_evaluated(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     evaluations = [e.model_dump(mode="json") for e in d.evaluations]
     await conn.execute(
@@ -175,6 +195,19 @@ async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> No
         " nodes_success = nodes_success + $2, nodes_failed = nodes_failed + $3 WHERE id = $1"
         " AND status = 'running'",
         d.execution_id, 1 if ok else 0, 0 if ok else 1,
+    )
+    await _integration_usage(conn, d, ok)
+
+
+async def _integration_usage(conn: Connection, d: Any, ok: bool) -> None:
+    integration_id = d.output.get("integration_id") if ok else d.error.integration_id
+    if not isinstance(integration_id, str):
+        return
+    await conn.execute(
+        "UPDATE integrations SET calls_total = calls_total + 1, calls_failed = calls_failed + $2,"
+        " last_used_at = GREATEST(last_used_at, $3), last_error = CASE WHEN $2 = 1 THEN $4 ELSE last_error END"
+        " WHERE id = $1",
+        integration_id, 0 if ok else 1, d.completed_at, None if ok else f"{d.error.code}: {d.error.message}"[:500],
     )
 
 
@@ -257,6 +290,7 @@ _HANDLERS: dict[type[RecordData], Any] = {
     WorkspaceDefined: _workspace,
     UserDefined: _user,
     WorkflowDefined: _workflow,
+    IntegrationDefined: _integration,
     TriggerEvaluated: _trigger_evaluated,
     ExecutionStarted: _started,
     NodeScheduled: _scheduled,

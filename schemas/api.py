@@ -100,3 +100,23 @@ class TestWorkflow(Strict):
 
 class CancelExecution(Strict):
     reason: str | None = Field(default=None, max_length=500)
+
+
+class IntegrationIn(Strict):
+    """Seed 004's integration body: secrets sit in `configuration` and are sealed on write."""
+
+    name: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=50, pattern=r"^[a-z_]+$")
+    provider: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")
+    description: str = Field(default="", max_length=2000)
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+
+
+class IntegrationPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    configuration: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    is_active: bool | None = None

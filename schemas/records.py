@@ -47,6 +47,9 @@ class WorkspaceDefined(RecordData):
     name: str
     plan: str = "trial"
     created_at: datetime
+    # Hosts this workspace's HTTP nodes may reach although they are loopback or
+    # private addresses (the SSRF guard refuses those otherwise).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class UserDefined(RecordData):
@@ -67,6 +70,29 @@ class WorkflowDefined(RecordData):
 
     TYPE = "fluxo.workflow.defined.v1"
     workflow: WorkflowSnapshot
+
+
+class IntegrationDefined(RecordData):
+    """A connection to an outside service. Secrets travel only sealed (AES-GCM)."""
+
+    TYPE = "fluxo.integration.defined.v1"
+    id: str
+    workspace_id: str
+    version: int = Field(ge=1)
+    name: str
+    integration_type: str
+    provider: str
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    secrets_sealed: str | None = None
+    secret_fields: tuple[str, ...] = ()
+    is_active: bool = True
+    test_mode: bool = False
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
 
 
 # --- fluxo.trigger-log.v1 ----------------------------------------------------
@@ -144,6 +170,8 @@ class NodeError(RecordData):
     code: str
     message: str
     retryable: bool = False
+    # The integration the failing call used, for its health statistics.
+    integration_id: str | None = None
 
 
 class NodeFailed(RecordData):
@@ -299,6 +327,7 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         WorkspaceDefined,
         UserDefined,
         WorkflowDefined,
+        IntegrationDefined,
         TriggerEvaluated,
         ExecutionStarted,
         NodeScheduled,

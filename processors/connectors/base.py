@@ -1,9 +1,14 @@
-"""The connector interface: run a rendered config, return an output or raise a typed error."""
+"""The connector interface: validate a config, run it, or describe it as a dry run.
+
+Every connector gets the rendered config of one work order and a context with
+shared clients, the workspace's integration lookup and its SSRF allow-list;
+it returns the node's output or raises a typed `ConnectorError`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.records import NodeWorkOrdered
@@ -18,10 +23,67 @@ class ConnectorError(Exception):
 
 
 @dataclass(frozen=True)
+class Integration:
+    """A configured connection, secrets opened (in memory only, never logged)."""
+
+    id: str
+    integration_type: str
+    name: str
+    config: Mapping[str, Any]
+    secrets: Mapping[str, Any] = field(repr=False)
+    test_mode: bool = False
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """A setting from the secrets first, then the plain config."""
+        if name in self.secrets:
+            return self.secrets[name]
+        return self.config.get(name, default)
+
+
+IntegrationLookup = Callable[[str | None, str], Integration | None]
+
+
+@dataclass(frozen=True)
 class ConnectorContext:
     """What a connector may use besides its config (shared clients, limits)."""
 
-    http: Any  # aiohttp.ClientSession
+    http: Any  # aiohttp.ClientSession whose resolver enforces this workspace's SSRF rules
+    workspace_id: str = ""
+    allowed_hosts: tuple[str, ...] = ()
+    integrations: IntegrationLookup | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def integration(self, config: Mapping[str, Any], integration_type: str, *, required: bool = True) -> Integration | None:
+        """The integration a node names (`integration` / `integration_id`), else the workspace's
+        active one of that type."""
+        wanted = config.get("integration_id") or config.get("integration")
+        found = self.integrations(str(wanted) if wanted else None, integration_type) if self.integrations else None
+        if found is not None and isinstance(self.extra.get("used"), list):
+            self.extra["used"].append(found.id)
+        if found is None and required:
+            which = f"integration {wanted}" if wanted else f"an active {integration_type} integration"
+            raise ConnectorError("AUTO_003", f"{which} is not configured for this workspace", retryable=False)
+        return found
 
 
-Connector = Callable[[NodeWorkOrdered, ConnectorContext], Awaitable[dict[str, Any]]]
+Run = Callable[[NodeWorkOrdered, ConnectorContext], Awaitable[dict[str, Any]]]
+Validate = Callable[[Mapping[str, Any]], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Connector:
+    action_types: tuple[str, ...]
+    run: Run
+    validate: Validate
+    # Which integration type the connector needs (None: none).
+    integration_type: str | None = None
+
+    def dry_run(self, order: NodeWorkOrdered) -> dict[str, Any]:
+        problems = self.validate(order.config)
+        if problems:
+            raise ConnectorError("AUTO_007", "; ".join(f"{k}: {v}" for k, v in problems.items()), retryable=False)
+        return {"dry_run": True, "action_type": order.action_type, "would_send": order.config}
+
+
+def require(config: Mapping[str, Any], *names: str) -> dict[str, str]:
+    return {f"config.{n}": "is required" for n in names if config.get(n) in (None, "", [], {})}

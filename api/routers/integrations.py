@@ -1,0 +1,253 @@
+"""Integrations (seed 004): connections to outside services, secrets write-only.
+
+Secret fields in `configuration` are sealed (AES-GCM, the integration id as
+associated data) before the record is written; answers only say which ones
+are configured (`api_key_configured: true`), never their values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import PrincipalDep, StateDep, WriterDep
+from api.pagination import MAX_PAGE_SIZE, page_response
+from api.security import Principal
+from api.state import AppState
+from infra.crypto import SecretError
+from infra.kafka_io import Output
+from schemas.api import IntegrationIn, IntegrationPatch
+from schemas.envelope import make_envelope, now
+from schemas.errors import InvalidInput, NotFound
+from schemas.records import IntegrationDefined
+from schemas.topics import DEFINITIONS
+
+router = APIRouter(prefix="/integrations", tags=["integrations"])
+
+# Configuration keys whose values are credentials: sealed, never shown.
+SECRET_KEYS = frozenset({
+    "api_key", "password", "smtp_password", "secret", "client_secret", "token", "access_token",
+    "refresh_token", "bot_token", "auth_token", "webhook_secret", "webhook_url", "private_key",
+    "service_account", "credentials",
+})
+# What each provider needs before it can be used.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "smtp": ("host", "from_email"),
+    "whatsapp": ("phone_number_id", "access_token"),
+    "slack": (),
+    "google_sheets": ("service_account",),
+    "bigquery": ("service_account",),
+    "google": ("service_account",),
+}
+
+
+def split_secrets(configuration: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    plain = {k: v for k, v in configuration.items() if k not in SECRET_KEYS}
+    secret = {k: v for k, v in configuration.items() if k in SECRET_KEYS and v not in (None, "")}
+    return plain, secret
+
+
+def _problems(provider: str, plain: dict[str, Any], secret_names: set[str]) -> dict[str, str]:
+    problems = {
+        f"configuration.{name}": "is required"
+        for name in REQUIRED.get(provider, ())
+        if name not in plain and name not in secret_names
+    }
+    if provider == "slack" and not ({"webhook_url", "bot_token"} & secret_names):
+        problems["configuration.webhook_url"] = "a Slack integration needs webhook_url or bot_token"
+    return problems
+
+
+def view(row: Any) -> dict[str, Any]:
+    config = _loads(row["config"])
+    configuration = dict(config)
+    for name in row["secret_fields"]:
+        configuration[f"{name}_configured"] = True
+    settings = _loads(row["settings"])
+    calls, failed = row["calls_total"], row["calls_failed"]
+    return {
+        "id": row["id"],
+        "tracking_id": row["id"],
+        "name": row["name"],
+        "type": row["type"],
+        "provider": row["provider"],
+        "description": row["description"],
+        "status": "configured" if row["is_active"] else "disabled",
+        "is_active": row["is_active"],
+        "configuration": configuration,
+        "settings": {**settings, "test_mode": row["test_mode"]},
+        "usage_statistics": {"calls_total": calls, "calls_failed": failed, "last_used_at": row["last_used_at"]},
+        "health_status": {
+            "overall": "unknown" if not calls else ("healthy" if failed / calls < 0.2 else "degraded"),
+            "error_rate": failed / calls if calls else 0.0,
+            "last_error": row["last_error"],
+        },
+        "version": row["version"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _loads(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def _row(state: AppState, principal: Principal, integration_id: str) -> Any:
+    row = await state.pool.fetchrow(
+        "SELECT * FROM integrations WHERE id = $1 AND workspace_id = $2", integration_id, principal.workspace_id
+    )
+    if row is None:
+        raise NotFound(f"integration {integration_id} not found")
+    return row
+
+
+async def _save(state: AppState, principal: Principal, record: IntegrationDefined) -> None:
+    envelope = make_envelope(record, source="api/integrations", workspace_id=principal.workspace_id, subject=record.id)
+    key = f"{principal.workspace_id}:integration:{record.id}"
+    topic, partition, offset = await state.publish(Output.of(DEFINITIONS, key, envelope))
+    await state.wait_projected(topic, partition, offset)
+
+
+@router.post("", status_code=201)
+async def create_integration(body: IntegrationIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    plain, secret = split_secrets(body.configuration)
+    problems = _problems(body.provider, plain, set(secret))
+    if problems:
+        raise InvalidInput("the integration is missing settings", fields=problems)
+    integration_id = str(uuid.uuid4())
+    stamp = now()
+    box = state.settings.secret_box()
+    record = IntegrationDefined(
+        id=integration_id, workspace_id=principal.workspace_id, version=1, name=body.name,
+        integration_type=body.type, provider=body.provider, description=body.description,
+        config=plain, settings={k: v for k, v in body.settings.items() if k != "test_mode"},
+        secrets_sealed=box.seal(secret, integration_id) if secret else None,
+        secret_fields=tuple(sorted(secret)), is_active=body.is_active,
+        test_mode=bool(body.settings.get("test_mode", False)), created_by=principal.email,
+        created_at=stamp, updated_at=stamp,
+    )
+    await _save(state, principal, record)
+    return view(await _row(state, principal, integration_id))
+
+
+@router.get("")
+async def list_integrations(
+    request: Request, state: StateDep, principal: PrincipalDep,
+    type: str | None = Query(default=None, max_length=50),
+    provider: str | None = Query(default=None, max_length=50),
+    page: int = Query(default=1, ge=1), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    where, args = ["workspace_id = $1"], [principal.workspace_id]
+    for column, value in (("type", type), ("provider", provider)):
+        if value:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    clause = " AND ".join(where)
+    count = await state.pool.fetchval(f"SELECT count(*) FROM integrations WHERE {clause}", *args)  # noqa: S608
+    args += [page_size, (page - 1) * page_size]
+    rows = await state.pool.fetch(
+        f"SELECT * FROM integrations WHERE {clause} ORDER BY created_at, id LIMIT ${len(args) - 1} OFFSET ${len(args)}",  # noqa: S608
+        *args,
+    )
+    return page_response(request, count, page, page_size, [view(r) for r in rows])
+
+
+@router.get("/{integration_id}")
+async def get_integration(integration_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    return view(await _row(state, principal, integration_id))
+
+
+@router.patch("/{integration_id}")
+@router.put("/{integration_id}")
+async def update_integration(integration_id: str, body: IntegrationPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    row = await _row(state, principal, integration_id)
+    box = state.settings.secret_box()
+    config = _loads(row["config"])
+    secret: dict[str, Any] = {}
+    if row["sealed"]:
+        try:
+            secret = box.open(row["sealed"], integration_id)
+        except SecretError as exc:
+            raise InvalidInput(f"stored credentials cannot be opened: {exc}", fields={"configuration": "set the credentials again"}) from None
+    if body.configuration is not None:
+        new_plain, new_secret = split_secrets(body.configuration)
+        config.update(new_plain)
+        secret.update(new_secret)  # a secret left out keeps its stored value
+        for name, value in body.configuration.items():
+            if value is None:  # explicit null removes a setting
+                config.pop(name, None)
+                secret.pop(name, None)
+    problems = _problems(row["provider"], config, set(secret))
+    if problems:
+        raise InvalidInput("the integration is missing settings", fields=problems)
+    settings = _loads(row["settings"])
+    test_mode = row["test_mode"]
+    if body.settings is not None:
+        test_mode = bool(body.settings.get("test_mode", test_mode))
+        settings.update({k: v for k, v in body.settings.items() if k != "test_mode"})
+    record = IntegrationDefined(
+        id=integration_id, workspace_id=principal.workspace_id, version=row["version"] + 1,
+        name=body.name or row["name"], integration_type=row["type"], provider=row["provider"],
+        description=row["description"] if body.description is None else body.description,
+        config=config, settings=settings,
+        secrets_sealed=box.seal(secret, integration_id) if secret else None,
+        secret_fields=tuple(sorted(secret)),
+        is_active=row["is_active"] if body.is_active is None else body.is_active,
+        test_mode=test_mode, created_by=row["created_by"], created_at=row["created_at"], updated_at=now(),
+    )
+    await _save(state, principal, record)
+    return view(await _row(state, principal, integration_id))
+
+
+@router.delete("/{integration_id}", status_code=204)
+async def delete_integration(integration_id: str, state: StateDep, principal: WriterDep) -> Response:
+    row = await _row(state, principal, integration_id)
+    record = IntegrationDefined(
+        id=integration_id, workspace_id=principal.workspace_id, version=row["version"] + 1, name=row["name"],
+        integration_type=row["type"], provider=row["provider"], created_at=row["created_at"], updated_at=now(),
+        is_active=False, deleted=True,
+    )
+    await _save(state, principal, record)
+    return Response(status_code=204)
+
+
+@router.post("/{integration_id}/test")
+async def test_integration(integration_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    """Check the connection without sending anything to anyone."""
+    row = await _row(state, principal, integration_id)
+    secret = state.settings.secret_box().open(row["sealed"], integration_id) if row["sealed"] else {}
+    config = {**_loads(row["config"]), **secret}
+    provider = row["provider"]
+    checks: list[dict[str, Any]] = []
+    if provider == "smtp":
+        checks.append(await _check_smtp(config))
+    else:
+        missing = _problems(provider, _loads(row["config"]), set(secret))
+        checks.append({"check": "configuration", "ok": not missing, "detail": missing or "all required settings present"})
+    ok = all(c["ok"] for c in checks)
+    return {"integration_id": integration_id, "success": ok, "status": "connected" if ok else "error", "checks": checks, "tested_at": now()}
+
+
+async def _check_smtp(config: dict[str, Any]) -> dict[str, Any]:
+    import aiosmtplib
+
+    port = int(config.get("port") or 587)
+    security = str(config.get("security") or ("tls" if port == 465 else "starttls")).lower()
+    client = aiosmtplib.SMTP(
+        hostname=str(config.get("host")), port=port, timeout=10, use_tls=security == "tls",
+        start_tls=True if security == "starttls" else (False if security == "none" else None),
+    )
+    try:
+        await client.connect()
+        if config.get("username") and config.get("password"):
+            await client.login(str(config["username"]), str(config["password"]))
+        await client.quit()
+    except aiosmtplib.SMTPAuthenticationError:
+        return {"check": "smtp", "ok": False, "detail": "the server refused the credentials"}
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        return {"check": "smtp", "ok": False, "detail": f"could not connect: {type(exc).__name__}"}
+    return {"check": "smtp", "ok": True, "detail": "connected and authenticated"}
