@@ -64,7 +64,8 @@ class DefinitionsView:
             return named[0] if named else None
         matching = [
             i for i in self.integrations.values()
-            if i.workspace_id == workspace_id and integration_type in (i.provider, i.integration_type) and i.is_active
+            if i.workspace_id == workspace_id and i.is_active
+            and (integration_type in (i.provider, i.integration_type) or i.provider.startswith(f"{integration_type}_"))
         ]
         return max(matching, key=lambda i: i.updated_at) if matching else None
 

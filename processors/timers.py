@@ -85,6 +85,7 @@ class TimerService:
             }
             store.put(partition, _timer_key(data.timer_id), value)
             heapq.heappush(self._heap, (data.fire_at.timestamp(), partition, _timer_key(data.timer_id)))
+            log.debug("timer %s (%s) for %s due %s", data.timer_id, data.purpose, data.execution_id, data.fire_at.isoformat())
         elif isinstance(data, TimerCancelled):
             store.put(partition, _timer_key(data.timer_id), None)
         else:
@@ -92,10 +93,13 @@ class TimerService:
         return []
 
     def restored(self, store: StateStore, partitions: set[int]) -> None:
+        pending = 0
         for partition, key, value in store.items():
             if partition in partitions and key.startswith("timer:") and value:
                 at = datetime.fromisoformat(value["fire_at"]).timestamp()
                 heapq.heappush(self._heap, (at, partition, key))
+                pending += 1
+        log.info("timers: %d pending timers in partitions %s", pending, sorted(partitions))
 
     # -- the clock ------------------------------------------------------------
     async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
@@ -116,10 +120,11 @@ class TimerService:
             at, partition, key = heapq.heappop(self._heap)
             value = store.get(partition, key)
             if partition not in partitions or not value:
-                continue  # cancelled, already fired, or no longer ours
+                continue  # cancelled, already fired, or no longer ours (a restore re-indexes it)
             if datetime.fromisoformat(value["fire_at"]).timestamp() != at:
                 continue  # superseded by a later schedule of the same timer
             store.put(partition, key, None)
+            log.info("firing timer %s (%s) of %s", value["timer_id"], value["purpose"], value["execution_id"])
             fired = TimerFired(
                 timer_id=value["timer_id"],
                 execution_id=value["execution_id"],

@@ -19,6 +19,8 @@ from infra.settings import Settings
 from infra.crypto import SecretBox, SecretError
 from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, IntegrationLookup
 from processors.connectors.email import EMAIL
+from processors.connectors.google import SHEETS
+from processors.connectors.messaging import SLACK, WHATSAPP
 from processors.connectors.guard import GuardedResolver
 from processors.connectors.http import HTTP
 from processors.definitions_view import DefinitionsView
@@ -34,7 +36,7 @@ def _registry(*connectors: Connector) -> dict[str, Connector]:
     return {action_type: c for c in connectors for action_type in c.action_types}
 
 
-CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL)
+CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, SLACK, SHEETS)
 
 
 class NodeWorker:

@@ -82,7 +82,7 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
         "INSERT INTO workflows (id, workspace_id, version, name, description, status, trigger_type,"
         " project, snapshot, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11)"
         " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name,"
         " description = EXCLUDED.description, status = EXCLUDED.status,"
         " trigger_type = EXCLUDED.trigger_type, project = EXCLUDED.project,"
@@ -93,7 +93,7 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     )
     await conn.execute(
         "INSERT INTO workflow_versions (workflow_id, version, workspace_id, snapshot)"
-        " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+        " VALUES ($1, $2, $3, $4::json) ON CONFLICT DO NOTHING",
         w.id, w.version, w.workspace_id, snapshot,
     )
 
@@ -105,7 +105,7 @@ async def _integration(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
         "INSERT INTO integrations (id, workspace_id, version, name, type, provider, description, config,"
         " settings, secret_fields, sealed, is_active, test_mode, created_by, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::json, $9::jsonb, $10, $11, $12, $13, $14, $15, $16)"
         " ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name,"
         " description = EXCLUDED.description, config = EXCLUDED.config, settings = EXCLUDED.settings,"
         " secret_fields = EXCLUDED.secret_fields, sealed = EXCLUDED.sealed, is_active = EXCLUDED.is_active,"
