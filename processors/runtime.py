@@ -242,6 +242,18 @@ class ProcessorRunner:
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self.producer is not None and self.consumer is not None
+        if self.processor.state_topic is not None:
+            # aiokafka starts fetching a newly assigned partition before the
+            # assignment callback has restored its state. Records handled
+            # against an empty store would be lost (their offsets commit), so
+            # put them back until the partition's restore is done.
+            early = [tp for tp in batches if tp.partition not in self.held]
+            for tp in early:
+                self.consumer.seek(tp, batches[tp][0].offset)
+            batches = {tp: records for tp, records in batches.items() if tp not in early}
+            if not batches:
+                await asyncio.sleep(0.05)
+                return
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
         outputs: list[Output] = []
         good: list[Incoming] = []
