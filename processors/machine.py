@@ -75,6 +75,10 @@ DEFAULT_LOOP_ITEMS = 100
 # Node states that keep an execution open.
 OPEN = {"scheduled", "waiting", "delayed", "retrying"}
 NOTIFY_NODE = "__on_failure__"
+# Config fields holding code: never rendered as templates.
+CODE_FIELDS = ("code", "custom_code", "script")
+# Action types run in the code sandbox; they get the execution context as `context`.
+CODE_ACTIONS = {"custom_code", "code", "run_code", "javascript", "python"}
 
 
 def key_of(node_id: str, iteration: int | None) -> str:
@@ -344,6 +348,10 @@ def _run(step: _Step, node: Node, attempt: int, iteration: int | None = None) ->
     key = key_of(node.id, iteration)
     state["nodes"][key] = {"node_id": node.id, "status": "scheduled", "attempt": attempt, "output": {}, "iteration": iteration, "started_at": step.now.isoformat()}
     context = eval_context(state)
+    if node.node_type == NodeType.CONDITION and node.config.get("use_custom_code"):
+        # Seed 003's custom-code condition: the sandbox (a worker) decides the branch.
+        _dispatch(step, node, attempt, iteration, after_delay=False)
+        return
     if node.node_type in INLINE:
         _run_inline(step, node, attempt, iteration, context)
         return
@@ -387,12 +395,18 @@ def _dispatch(step: _Step, node: Node, attempt: int, iteration: int | None, *, a
     state["nodes"][key]["status"] = "scheduled"
     context = eval_context(state)
     try:
-        config = render_value(node.config, context, now=step.now)
+        # Code is passed as written: `{{` in a script is not a template.
+        config = render_value({k: v for k, v in node.config.items() if k not in CODE_FIELDS}, context, now=step.now)
     except TemplateError as exc:
         error = NodeError(code="TEMPLATE_ERROR", message=f"{exc.path}: {exc}")
         _inline_failure(step, node, attempt, iteration, dict(node.config), error)
         return
+    config.update({k: node.config[k] for k in CODE_FIELDS if k in node.config})
+    if node.node_type == NodeType.CONDITION:
+        config["action_type"] = "custom_code"
     action_type = str(config.get("action_type") or node.node_type.value)
+    if action_type in CODE_ACTIONS:
+        config["context"] = {k: v for k, v in context.items() if k != "execution"} | {"execution": context["execution"]}
     step.emit(
         NodeScheduled(execution_id=execution_id, node_id=node.id, node_type=node.node_type, attempt=attempt, iteration=iteration, input=config),
         _rid("scheduled", execution_id, node.id, attempt, iteration),

@@ -120,3 +120,15 @@ class IntegrationPatch(Strict):
     configuration: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
     is_active: bool | None = None
+
+
+class AutomationRun(BaseModel):
+    """Seed 001: run one connector for a lead. camelCase accepted (leadId, workflowId, nodeId)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    lead_id: str = Field(min_length=1, max_length=200, validation_alias=AliasChoices("lead_id", "leadId"))
+    config: dict[str, Any] = Field(default_factory=dict)
+    workflow_id: str | None = Field(default=None, max_length=200, validation_alias=AliasChoices("workflow_id", "workflowId"))
+    node_id: str | None = Field(default=None, max_length=100, validation_alias=AliasChoices("node_id", "nodeId"))
+    lead: dict[str, Any] | None = None
