@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     read_your_writes_timeout_seconds: float = 10.0
     node_timeout_seconds: float = 30.0
     worker_concurrency: int = 64
+    # Sandbox processes per node worker for custom code (JavaScript, Python).
+    code_pool_size: int = 2
     max_event_bytes: int = 256 * 1024
     projection_batch_size: int = 2000
     # How often the timer service looks for due timers and cron fires.

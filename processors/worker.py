@@ -18,12 +18,14 @@ from infra.kafka_io import Output
 from infra.settings import Settings
 from infra.crypto import SecretBox, SecretError
 from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, IntegrationLookup
+from processors.connectors.code import CODE, install_pool
 from processors.connectors.email import EMAIL
 from processors.connectors.google import SHEETS
 from processors.connectors.messaging import SLACK, WHATSAPP
 from processors.connectors.guard import GuardedResolver
 from processors.connectors.http import HTTP
 from processors.definitions_view import DefinitionsView
+from processors.sandbox import CodePool
 from processors.machine import result_id
 from processors.runtime import Incoming, StateStore
 from schemas.envelope import Envelope, RecordData, make_envelope, now
@@ -36,7 +38,7 @@ def _registry(*connectors: Connector) -> dict[str, Connector]:
     return {action_type: c for c in connectors for action_type in c.action_types}
 
 
-CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, SLACK, SHEETS)
+CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, SLACK, SHEETS, CODE)
 
 
 class NodeWorker:
@@ -50,16 +52,23 @@ class NodeWorker:
         self._concurrency = 64
         self.definitions = DefinitionsView()
         self._box: SecretBox | None = None
+        self._code: CodePool | None = None
 
     async def start(self, settings: Settings) -> None:
         self._concurrency = settings.worker_concurrency
         self._limit = asyncio.Semaphore(settings.worker_concurrency)
         self._box = settings.secret_box()
+        self._code = CodePool(size=settings.code_pool_size)
+        await self._code.start()
+        install_pool(self._code)
         await self.definitions.start(settings)
 
     async def stop(self) -> None:
         for session in self._sessions.values():
             await session.close()
+        if self._code is not None:
+            install_pool(None)
+            await self._code.stop()
         await self.definitions.stop()
 
     def _session(self, allowed: tuple[str, ...]) -> aiohttp.ClientSession:

@@ -51,28 +51,26 @@ MEMORY_SLACK_MB: Final = 64
 # Modules whose import is refused up front: the filesystem, processes, the network and the
 # interpreter's own machinery. Monty has no real implementation of any of them (its `os` and
 # `pathlib` are virtual, without a host to call), so this is a clear error, not the fence.
-PY_FORBIDDEN_MODULES: Final = frozenset(
-    {
-        "_thread", "aiohttp", "builtins", "code", "codeop", "ctypes", "dbm", "fcntl",
-        "fileinput", "ftplib", "gc", "glob", "grp", "http", "httpx", "imaplib", "importlib",
-        "inspect", "io", "marshal", "mmap", "multiprocessing", "nt", "os", "pathlib", "pickle",
-        "pkgutil", "platform", "poplib", "posix", "pty", "pwd", "requests", "resource",
-        "runpy", "select", "selectors", "shelve", "shutil", "signal", "smtplib", "socket",
-        "socketserver", "sqlite3", "ssl", "subprocess", "tempfile", "telnetlib", "termios",
-        "threading", "tty", "urllib", "urllib3", "webbrowser", "xmlrpc", "zipimport",
-    }
-)
-PY_FORBIDDEN_NAMES: Final = frozenset(
-    {"__import__", "__builtins__", "breakpoint", "compile", "globals", "input", "locals",
-     "open", "vars"}
-)
-JS_FORBIDDEN_NAMES: Final = frozenset(
-    {
-        "Buffer", "Bun", "Deno", "EventSource", "WebSocket", "Worker", "XMLHttpRequest",
-        "__dirname", "__filename", "document", "exports", "fetch", "importScripts", "module",
-        "navigator", "process", "require", "window",
-    }
-)
+# fmt: off
+PY_FORBIDDEN_MODULES: Final = frozenset({
+    "_thread", "aiohttp", "builtins", "code", "codeop", "ctypes", "dbm", "fcntl",
+    "fileinput", "ftplib", "gc", "glob", "grp", "http", "httpx", "imaplib", "importlib",
+    "inspect", "io", "marshal", "mmap", "multiprocessing", "nt", "os", "pathlib", "pickle",
+    "pkgutil", "platform", "poplib", "posix", "pty", "pwd", "requests", "resource", "runpy",
+    "select", "selectors", "shelve", "shutil", "signal", "smtplib", "socket",
+    "socketserver", "sqlite3", "ssl", "subprocess", "telnetlib", "tempfile", "termios",
+    "threading", "tty", "urllib", "urllib3", "webbrowser", "xmlrpc", "zipimport",
+})
+PY_FORBIDDEN_NAMES: Final = frozenset({
+    "__builtins__", "__import__", "breakpoint", "compile", "globals", "input", "locals",
+    "open", "vars",
+})
+JS_FORBIDDEN_NAMES: Final = frozenset({
+    "Buffer", "Bun", "Deno", "EventSource", "WebSocket", "Worker", "XMLHttpRequest",
+    "__dirname", "__filename", "document", "exports", "fetch", "importScripts", "module",
+    "navigator", "process", "require", "window",
+})
+# fmt: on
 
 # Compiled once per run, in a fresh V8 context, before any user code: it captures the
 # builtins it relies on, so user code that replaces JSON.stringify & co cannot fool it.
@@ -241,9 +239,7 @@ class SelfLimits:
         used = usage.ru_utime + usage.ru_stime
         data_kb = status_kb("self", "VmData")
         self._set(resource.RLIMIT_CPU, math.ceil(used + self.cpu_seconds + CPU_GRACE_SECONDS))
-        self._set(
-            resource.RLIMIT_DATA, data_kb * 1024 + (self.memory_mb + MEMORY_SLACK_MB) * MB
-        )
+        self._set(resource.RLIMIT_DATA, data_kb * 1024 + (self.memory_mb + MEMORY_SLACK_MB) * MB)
 
     def _set(self, which: int, soft: int) -> None:
         current_soft, hard = resource.getrlimit(which)
@@ -312,11 +308,11 @@ def jsonable(value: Any, depth: int = 0) -> Any:
 class PythonEngine:
     def __init__(self) -> None:
         import pydantic_monty
-        from pydantic_monty._binary import find_monty_binary
 
         self.monty = pydantic_monty
+        # The `monty` binary comes from the pydantic-monty-runtime wheel, in this
+        # interpreter's scripts directory, where pydantic_monty looks for it.
         self.pool = pydantic_monty.Monty(
-            binary_path=find_monty_binary(),
             min_processes=1,
             max_processes=1,
             # A fresh interpreter process for every run: nothing carries over.
@@ -348,8 +344,14 @@ class PythonEngine:
         try:
             with self.pool.checkout(limits=limits, script_name="code.py") as session:
                 pid = session.worker_pid
-                if pid is not None:
+                if pid is None:
+                    raise Failure("CODE_UNAVAILABLE", "the Python interpreter is not available")
+                try:
                     limit_child(pid, cpu_seconds, memory_mb)
+                except (OSError, ValueError):
+                    raise Failure(
+                        "CODE_UNAVAILABLE", "the Python interpreter could not be limited"
+                    ) from None
                 value = session.feed_run(code, inputs={"context": context}, print_callback=printed)
                 try:
                     value = session.feed_run("result", print_callback=printed)
@@ -368,7 +370,7 @@ class PythonEngine:
             text = str(exc)
             if exc.timed_out or "SIGXCPU" in text:
                 return Failure("CODE_TIMEOUT", "the code exceeded its CPU time limit")
-            return Failure("CODE_MEMORY", "the code's interpreter ran out of memory and was stopped")
+            return Failure("CODE_MEMORY", "the interpreter ran out of memory and was stopped")
         if isinstance(exc, monty.MontyRuntimeError):
             inner = exc.exception()
             text = exc.display("type-msg")
@@ -487,24 +489,34 @@ class JavaScriptEngine:
         try:
             handles.append(ctx.eval(f"new Function('context', {body})", timeout_sec=cpu_seconds))
         except racer.JSTimeoutException:
-            raise Failure("CODE_TIMEOUT", "the code exceeded its time limit", recycle=True) from None
+            raise js_timeout() from None
         except racer.JSOOMException:
-            raise Failure("CODE_MEMORY", "the code exceeded its memory limit", recycle=True) from None
+            raise js_out_of_memory() from None
         except racer.JSEvalException as exc:
             raise js_compile_failure(str(exc), code) from None
         remaining = max(deadline - time.monotonic(), 0.001)
         try:
             return handles[0](handles[1], context_json, timeout_sec=remaining)
         except racer.JSTimeoutException:
-            raise Failure("CODE_TIMEOUT", "the code exceeded its time limit", recycle=True) from None
+            if ctx.was_hard_memory_limit_reached():  # out of time while fighting for memory
+                raise js_out_of_memory() from None
+            raise js_timeout() from None
         except racer.JSOOMException:
-            raise Failure("CODE_MEMORY", "the code exceeded its memory limit", recycle=True) from None
+            raise js_out_of_memory() from None
         except racer.JSEvalException as exc:
             if ctx.was_hard_memory_limit_reached():
-                raise Failure(
-                    "CODE_MEMORY", "the code exceeded its memory limit", recycle=True
-                ) from None
+                raise js_out_of_memory() from None
             raise Failure("CODE_ERROR", first_line(str(exc)), recycle=True) from None
+
+
+# After a timeout or running out of memory, the worker is replaced: V8 got through it, but
+# a fresh process is the only state we can vouch for.
+def js_timeout() -> Failure:
+    return Failure("CODE_TIMEOUT", "the code exceeded its time limit", recycle=True)
+
+
+def js_out_of_memory() -> Failure:
+    return Failure("CODE_MEMORY", "the code exceeded its memory limit", recycle=True)
 
 
 def first_line(text: str) -> str:
@@ -586,7 +598,7 @@ class Worker:
         for language, engine in (("python", PythonEngine), ("javascript", JavaScriptEngine)):
             try:
                 self.engines[language] = engine()
-            except Exception as exc:  # an engine missing here makes its language unavailable
+            except Exception as exc:  # noqa: BLE001 - that language is unavailable, not the rest
                 self.problems.append(f"{language}: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
@@ -598,7 +610,12 @@ class Worker:
         try:
             value = self.dispatch(request)
             reply = {"ok": True, "value": value}
-            size = len(json.dumps(reply, ensure_ascii=False, allow_nan=False).encode())
+            try:
+                size = len(json.dumps(reply, ensure_ascii=False, allow_nan=False).encode())
+            except (ValueError, RecursionError) as exc:  # e.g. an int too long to print
+                raise Failure(
+                    "CODE_RESULT", f"the result cannot be encoded as JSON: {exc}"
+                ) from None
             if size > MAX_RESULT_BYTES:
                 raise Failure("CODE_RESULT", f"the result is larger than {MAX_RESULT_BYTES} bytes")
             return reply
@@ -616,7 +633,7 @@ class Worker:
                 "message": "the code exceeded its memory limit",
                 "recycle": True,
             }
-        except Exception as exc:  # never let a bug here take our internals to the caller
+        except Exception as exc:  # noqa: BLE001 - no bug of ours may reach the caller raw
             return {
                 "ok": False,
                 "code": "CODE_ERROR",
@@ -636,6 +653,18 @@ class Worker:
             with SelfLimits(cpu_seconds, memory_mb):
                 return engine.run(request["code"], request["context"], cpu_seconds, memory_mb)
         return engine.run(request["code"], request["context"], cpu_seconds, memory_mb)
+
+
+def handle_in_thread(worker: Worker, request: dict[str, Any]) -> dict[str, Any]:
+    """Handle one request in a thread, so that the main thread stays free to act on SIGTERM
+    from the pool at any time, even while an engine blocks in native code."""
+    replies: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: replies.append(worker.handle(request)))
+    thread.start()
+    thread.join()
+    if replies:
+        return replies[0]
+    return {"ok": False, "code": "CODE_ERROR", "message": "internal sandbox error", "recycle": True}
 
 
 def main() -> NoReturn:
@@ -660,15 +689,7 @@ def main() -> NoReturn:
             break
         if request is None:
             break
-        replies: list[dict[str, Any]] = []
-        # The run happens in a thread so that this (main) thread stays free to handle
-        # SIGTERM from the pool at any time, even while an engine blocks in native code.
-        thread = threading.Thread(target=lambda: replies.append(worker.handle(request)))
-        thread.start()
-        thread.join()
-        reply = replies[0] if replies else {
-            "ok": False, "code": "CODE_ERROR", "message": "internal sandbox error", "recycle": True
-        }
+        reply = handle_in_thread(worker, request)
         try:
             channel.send(reply)
         except OSError:

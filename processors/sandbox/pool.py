@@ -42,7 +42,12 @@ ERROR_CODES: Final = frozenset(
         "CODE_UNAVAILABLE",
     }
 )
-LANGUAGES: Final = {"javascript": "javascript", "js": "javascript", "python": "python", "py": "python"}
+LANGUAGES: Final = {
+    "javascript": "javascript",
+    "js": "javascript",
+    "python": "python",
+    "py": "python",
+}
 
 MAX_CODE_BYTES: Final = 1024 * 1024
 STARTUP_TIMEOUT_SECONDS: Final = 30.0
@@ -50,7 +55,11 @@ TERMINATE_GRACE_SECONDS: Final = 1.0
 RUNS_PER_WORKER: Final = 1000  # recycle workers now and then, so nothing accumulates
 _WORKER_SCRIPT: Final = Path(__file__).with_name("_worker.py")
 # The worker's whole environment: no secret of ours reaches it.
-_WORKER_ENV: Final = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+_WORKER_ENV: Final = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+}
 # Deaths by these signals (or an abnormal exit) under a memory limit mean it was exhausted:
 # allocation failures abort, V8's out-of-memory handler traps, the kernel's OOM killer kills.
 _MEMORY_DEATHS: Final = frozenset(
@@ -106,7 +115,7 @@ class _Worker:
         (size,) = struct.unpack(">I", await stdout.readexactly(4))
         message = json.loads(await stdout.readexactly(size))
         if not isinstance(message, dict):
-            raise ValueError("malformed message from a sandbox worker")
+            raise TypeError("malformed message from a sandbox worker")
         return message
 
     async def exchange(self, body: bytes) -> dict[str, Any]:
@@ -228,7 +237,9 @@ class CodePool:
                 raise CodeError("CODE_UNAVAILABLE", "the code sandbox is not running")
         except BaseException as exc:
             await asyncio.shield(self._kill(worker))
-            if isinstance(exc, (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError, ValueError)):
+            if isinstance(
+                exc, (TimeoutError, asyncio.IncompleteReadError, OSError, ValueError, TypeError)
+            ):
                 raise CodeError("CODE_UNAVAILABLE", "a sandbox worker failed to start") from None
             raise
         return worker
@@ -274,15 +285,15 @@ class CodePool:
     async def _exchange(self, worker: _Worker, request: bytes, limits: Limits) -> dict[str, Any]:
         try:
             return await asyncio.wait_for(worker.exchange(request), limits.wall_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CodeError(
                 "CODE_TIMEOUT", f"the code did not finish within {limits.wall_seconds:g} s"
             ) from None
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, TypeError):
             pass
         if not self._running:
             raise CodeError("CODE_UNAVAILABLE", "the code sandbox was stopped")
-        with contextlib.suppress(asyncio.TimeoutError):
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(worker.process.wait(), TERMINATE_GRACE_SECONDS)
         raise _death_error(worker.process.returncode)
 
@@ -294,7 +305,7 @@ class CodePool:
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.send_signal(signal.SIGTERM)
-                with contextlib.suppress(asyncio.TimeoutError):
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), TERMINATE_GRACE_SECONDS)
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
