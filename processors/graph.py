@@ -64,3 +64,22 @@ def incoming(workflow: WorkflowSnapshot, node: Node, body: frozenset[str] | None
     if body is not None and node.id in body:
         edges = [e for e in edges if e.source_node in body or e.source_node == loop_id]
     return edges
+
+
+def linear_edges(workflow: WorkflowSnapshot) -> tuple[Edge, ...]:
+    """Seed 003's linear action lists: a workflow with nodes but no edges runs its
+    triggers, then its other nodes one after the other in `config.order` (then
+    as listed). Each action's own `delay` still applies before it runs."""
+    if workflow.edges or len(workflow.nodes) < 2:
+        return workflow.edges
+    triggers = [n for n in workflow.nodes if n.node_type == NodeType.TRIGGER]
+    rest = [n for n in workflow.nodes if n.node_type != NodeType.TRIGGER]
+
+    def order(item: tuple[int, Node]) -> tuple[float, int]:
+        value = item[1].config.get("order")
+        return (float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float("inf"), item[0])
+
+    chain = [n for _, n in sorted(enumerate(rest), key=order)]
+    edges = [Edge(id=f"linear:{t.id}->{chain[0].id}", source_node=t.id, target_node=chain[0].id) for t in triggers] if chain else []
+    edges += [Edge(id=f"linear:{a.id}->{b.id}", source_node=a.id, target_node=b.id) for a, b in zip(chain, chain[1:], strict=False)]
+    return tuple(edges)

@@ -205,6 +205,8 @@ def advance(state: State | None, envelope: Envelope, data: RecordData, now: date
 # -- transitions ----------------------------------------------------------------
 def _start(envelope: Envelope, data: ExecutionStarted, now: datetime) -> tuple[State, list[Output]]:
     workflow = data.workflow
+    if not workflow.edges:
+        workflow = workflow.model_copy(update={"edges": graph.linear_edges(workflow)})
     state: State = {
         "execution_id": data.execution_id,
         "workspace_id": envelope.workspaceid,

@@ -681,3 +681,20 @@ def test_a_contact_action_without_a_contact_fails_clearly() -> None:
     sim = run(wf)
     failure = of(sim, ExecutionFailed)[0]
     assert failure.error.code == "AUTO_007" and "no contact" in failure.error.message
+
+
+# -- seed 003 linear action lists -------------------------------------------------------------
+def test_a_workflow_without_edges_runs_its_actions_in_order_with_their_delays() -> None:
+    wf = flow(
+        [node("t", "trigger"), hook("third", order=3), hook("first", order=1, delay=5), hook("second", order=2), hook("unordered")],
+        [],
+    )
+    sim = run(wf)
+    assert [w.node_id for w in sim.work] == ["first", "second", "third", "unordered"]
+    assert sim.status == "completed" and sim.clock == T0 + timedelta(seconds=5)
+    assert of(sim, ExecutionCompleted)[0].execution_path == ("t", "first", "second", "third", "unordered")
+
+
+def test_a_single_node_workflow_without_edges_just_runs() -> None:
+    sim = run(flow([node("t", "trigger")], []))
+    assert sim.status == "completed" and of(sim, ExecutionCompleted)[0].execution_path == ("t",)
