@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import IO
+
 import asyncio
 import logging
 import os
@@ -78,10 +80,12 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn(name: str, env: dict[str, str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "infra.cli", "run", name],
         env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
         # Own session: Ctrl-C reaches only the supervisor, which stops children in order.
         start_new_session=True,
     )

@@ -70,7 +70,10 @@ async def settings(services: Settings) -> Settings:
 class Processes:
     """Fluxo components as real OS processes, the way `fluxo up` runs them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, log_dir: Path | None = None) -> None:
+        # With a log_dir, each process writes its output to a file there (tests grep them).
+        self.log_dir = log_dir
+        self.logs: list[Path] = []
         self.env = child_env(settings)
         self.env["FLUXO_ADMIN_EMAIL"] = settings.admin_email
         self.env["FLUXO_ADMIN_PASSWORD"] = settings.admin_password
@@ -79,7 +82,14 @@ class Processes:
 
     def start(self, name: str, **extra_env: str) -> subprocess.Popen[bytes]:
         env = dict(self.env, **extra_env)
-        proc = spawn(name, env)
+        log = None
+        if self.log_dir is not None:
+            path = self.log_dir / f"{name}-{len(self.logs)}.log"
+            self.logs.append(path)
+            log = path.open("ab")
+        proc = spawn(name, env, log)
+        if log is not None:
+            log.close()  # the child holds its own descriptor
         self.running[name] = proc
         return proc
 
@@ -100,8 +110,10 @@ class Processes:
 
 
 @pytest.fixture
-def processes(settings: Settings) -> Iterator[Processes]:
-    procs = Processes(settings)
+def processes(settings: Settings, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Processes]:
+    """Tests marked `process_logs` get every process's output in files (`processes.logs`)."""
+    logged = request.node.get_closest_marker("process_logs") is not None
+    procs = Processes(settings, log_dir=tmp_path if logged else None)
     try:
         yield procs
     finally:

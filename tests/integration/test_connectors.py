@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from conftest import wait_for
+from conftest import Processes, wait_for
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
 from pipeline import Sink, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
@@ -193,3 +195,38 @@ async def _grep_topics(settings: Settings, needle: bytes) -> list[str]:
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
+
+
+@pytest.mark.process_logs
+async def test_no_secret_in_any_topic_log_or_answer(api: httpx.AsyncClient, smtp_server: SMTPStandIn, settings: Settings, processes: Processes) -> None:
+    """Use credentials every way we can (send, fail, test, update), then grep for them everywhere."""
+    good = await _smtp_integration(api, smtp_server)
+    wrong_password = "W-r0ng-Pa55-4-grep"
+    bad = await api.post("/api/v1/integrations", json={"name": "Bad", "type": "email", "provider": "smtp", "configuration": {
+        "host": smtp_server.host, "port": smtp_server.port, "security": "none", "from_email": "x@fluxo.test",
+        "username": smtp_server.username, "password": wrong_password}})
+    answers = [good, bad.json()]
+    for integration_id, name in ((good["id"], "ok"), (bad.json()["id"], "bad")):
+        created = await api.post("/api/v1/workflows", json={
+            "name": f"mail {name}", "trigger_type": "manual",
+            "nodes": [TRIGGER, {"id": "mail", "node_type": "action", "config": {
+                "action_type": "send_email", "integration_id": integration_id, "recipient": "a@b.co", "subject": "s", "body": "b"}}],
+            "edges": [edge("trigger", "mail")],
+        })
+        started = await api.post(f"/api/v1/workflows/{created.json()['id']}/execute", json={})
+        answers.append(await wait_status(api, started.json()["execution_id"], "completed", "failed"))
+        answers.append((await api.post(f"/api/v1/integrations/{integration_id}/test")).json())
+        answers.append((await api.get(f"/api/v1/integrations/{integration_id}")).json())
+    answers.append((await api.patch(f"/api/v1/integrations/{good['id']}", json={"configuration": {"from_name": "x"}})).json())
+    answers.append((await api.get("/api/v1/integrations")).json())
+    answers.append((await api.get("/api/v1/executions", params={"page_size": 100})).json())
+    secrets = [smtp_server.password, wrong_password]
+    for secret in secrets:
+        assert secret not in orjson.dumps(answers).decode(), "a secret in an API answer"
+        assert await _grep_topics(settings, secret.encode()) == [], "a secret in a topic"
+    processes.stop_all()  # flush and close every log
+    assert processes.logs, "the processes should have written logs"
+    for path in processes.logs:
+        text = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in text, f"a secret in {path.name}"
