@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
 from api import errors
-from api.routers import auth, automation, contacts, events, executions, health, integrations, runs, workflows
+from api.routers import auth, automation, contacts, data, events, executions, health, integrations, runs, workflows
 from api.state import AppState
 from infra.settings import Settings, get_settings
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    for module in (auth, workflows, events, executions, contacts, integrations, automation):
+    for module in (auth, workflows, events, executions, contacts, integrations, automation, data):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CONTACT_ACTIONS = frozenset({"add_tag", "remove_tag", "update_user", "set_conversation_status"})
+CONTACT_ACTIONS = frozenset({"add_tag", "remove_tag", "update_user", "set_conversation_status", "add_note"})
+# The profile keeps the latest notes only; the events keep them all.
+MAX_NOTES = 20
 CONVERSATION_STATUSES = frozenset({"open", "pending", "snoozed", "resolved", "closed"})
 # Profile fields an update_user action may set; anything else goes to custom_fields.
 PROFILE_FIELDS = frozenset({"email", "first_name", "last_name", "name", "username", "phone", "language"})
@@ -79,4 +81,11 @@ def contact_change(action_type: str, config: Mapping[str, Any], user: Mapping[st
             raise ContactError(f"config.status must be one of {sorted(CONVERSATION_STATUSES)}")
         profile["conversation_status"] = status.lower()
         return ContactChange("CONVERSATION_STATUS_CHANGED", {"status": status.lower()}, profile, {"status": status.lower()})
+    if action_type == "add_note":
+        note = config.get("note", config.get("content", config.get("text")))
+        if not isinstance(note, str) or not note.strip():
+            raise ContactError("config.note must be a non-empty string")
+        notes = [n for n in profile.get("notes", []) if isinstance(n, str)] + [note.strip()]
+        profile["notes"] = notes[-MAX_NOTES:]
+        return ContactChange("NOTE_ADDED", {"note": note.strip()}, profile, {"note": note.strip(), "notes_count": len(notes)})
     raise ContactError(f"{action_type} is not a contact action")

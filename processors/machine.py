@@ -39,6 +39,7 @@ from processors.policies import DurationError, pre_delay_seconds, retry_policy, 
 from processors.templates import TemplateError, render_value
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
+    DataRecordCreated,
     EventIngested,
     ExecutionCancelled,
     ExecutionCancelRequested,
@@ -368,6 +369,9 @@ def _run(step: _Step, node: Node, attempt: int, iteration: int | None = None) ->
     if node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in CONTACT_ACTIONS:
         _run_contact(step, node, attempt, iteration, context)
         return
+    if node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() == "create_record":
+        _create_record(step, node, attempt, iteration, context)
+        return
     if node.node_type not in DISPATCHED:
         error = NodeError(code="NODE_UNSUPPORTED", message=f"node type {node.node_type.value} is not supported")
         _inline_failure(step, node, attempt, iteration, {}, error)
@@ -496,6 +500,27 @@ def _run_contact(step: _Step, node: Node, attempt: int, iteration: int | None, c
     state["context"]["user"] = change.user
     output = {**change.output, "event_type": change.event_type, "event_id": envelope.id}
     _succeed_inline(step, node, iteration, attempt, config if isinstance(config, dict) else {}, output)
+
+
+def _create_record(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:
+    """A row in a workspace data table: a record on the executions topic, projected to Postgres."""
+    state = step.state
+    try:
+        config = render_value(node.config, context, now=step.now)
+        table = config.get("table") if isinstance(config, dict) else None
+        data = config.get("data") if isinstance(config, dict) else None
+        if not isinstance(table, str) or not isinstance(data, dict):
+            raise TemplateError("config needs table (a name) and data (an object)", path="config")
+        record_id = _rid("record", state["execution_id"], node.id, attempt, iteration)
+        created = DataRecordCreated(record_id=record_id, table=table, data=data, execution_id=state["execution_id"], node_id=node.id)
+    except (TemplateError, ValueError) as exc:
+        _inline_failure(step, node, attempt, iteration, dict(node.config), NodeError(code="AUTO_007", message=f"create_record node {node.id}: {exc}"))
+        return
+    step.emit(created, deterministic_id("record-created", record_id))
+    output: dict[str, Any] = {"record_id": record_id, "id": record_id, "table": table, "data": data}
+    for port in node.outputs:
+        output.setdefault(port.name, record_id)  # seed 004: an output port such as task_id
+    _succeed_inline(step, node, iteration, attempt, config, output)
 
 
 def _run_inline(step: _Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:

@@ -79,6 +79,9 @@ def apply_profile(state: SubjectState, event: EventIngested) -> SubjectState:
     status = event.data.get("status")
     if kind == "CONVERSATION_STATUS_CHANGED" and isinstance(status, str):
         profile["conversation_status"] = status.lower()
+    note = event.data.get("note")
+    if kind == "NOTE_ADDED" and isinstance(note, str):
+        profile["notes"] = ([n for n in state.profile.get("notes", []) if isinstance(n, str)] + [note])[-20:]
     if event.conversation_id and "conversation_status" not in profile:
         profile["conversation_status"] = "open"
     return SubjectState(profile=profile, runs=state.runs)

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from infra.kafka_io import Output
 from infra.settings import Settings
@@ -22,6 +23,7 @@ from processors.connectors.code import CODE, install_pool
 from processors.connectors.email import EMAIL
 from processors.connectors.google import SHEETS
 from processors.connectors.messaging import SLACK, WHATSAPP
+from processors.connectors.records import QUERY, install_db
 from processors.connectors.guard import GuardedResolver
 from processors.connectors.http import HTTP
 from processors.definitions_view import DefinitionsView
@@ -38,7 +40,7 @@ def _registry(*connectors: Connector) -> dict[str, Connector]:
     return {action_type: c for c in connectors for action_type in c.action_types}
 
 
-CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, SLACK, SHEETS, CODE)
+CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, SLACK, SHEETS, CODE, QUERY)
 
 
 class NodeWorker:
@@ -53,6 +55,7 @@ class NodeWorker:
         self.definitions = DefinitionsView()
         self._box: SecretBox | None = None
         self._code: CodePool | None = None
+        self._db: asyncpg.Pool | None = None
 
     async def start(self, settings: Settings) -> None:
         self._concurrency = settings.worker_concurrency
@@ -61,6 +64,9 @@ class NodeWorker:
         self._code = CodePool(size=settings.code_pool_size)
         await self._code.start()
         install_pool(self._code)
+        # Read-only use: database_query nodes read the projected data tables.
+        self._db = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=4)
+        install_db(self._db)
         await self.definitions.start(settings)
 
     async def stop(self) -> None:
@@ -69,6 +75,9 @@ class NodeWorker:
         if self._code is not None:
             install_pool(None)
             await self._code.stop()
+        if self._db is not None:
+            install_db(None)
+            await self._db.close()
         await self.definitions.stop()
 
     def _session(self, allowed: tuple[str, ...]) -> aiohttp.ClientSession:

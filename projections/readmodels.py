@@ -9,6 +9,7 @@ from asyncpg import Connection
 
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
+    DataRecordCreated,
     ExecutionCancelled,
     ExecutionCancelRequested,
     ExecutionCompleted,
@@ -243,6 +244,14 @@ async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         )
 
 
+async def _record_created(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await conn.execute(
+        "INSERT INTO data_records (workspace_id, table_name, id, data, execution_id, node_id, created_at)"
+        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) ON CONFLICT DO NOTHING",
+        env.workspaceid, d.table, d.record_id, _json(d.data), d.execution_id, d.node_id, env.time,
+    )
+
+
 async def _failure_notified(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
         "UPDATE executions SET failure_notified = $2 WHERE id = $1", d.execution_id, f"{d.channel}:{d.target}"
@@ -302,4 +311,5 @@ _HANDLERS: dict[type[RecordData], Any] = {
     ExecutionCancelRequested: _cancel_requested,
     ExecutionCancelled: _cancelled,
     FailureNotified: _failure_notified,
+    DataRecordCreated: _record_created,
 }

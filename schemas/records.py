@@ -267,6 +267,17 @@ class FailureNotified(RecordData):
     target: str
 
 
+class DataRecordCreated(RecordData):
+    """A create_record node wrote a row into one of the workspace's data tables."""
+
+    TYPE = "fluxo.data.record_created.v1"
+    record_id: str
+    table: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")
+    data: dict[str, Any] = Field(default_factory=dict)
+    execution_id: str
+    node_id: str
+
+
 # --- fluxo.timers.v1 ---------------------------------------------------------
 class TimerScheduled(RecordData):
     """Wake an execution at `fire_at`: waits, retry backoffs, timeouts."""
@@ -341,6 +352,7 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         ExecutionCancelRequested,
         ExecutionCancelled,
         FailureNotified,
+        DataRecordCreated,
         TimerScheduled,
         TimerCancelled,
         RecordDeadLettered,

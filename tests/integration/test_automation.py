@@ -87,3 +87,45 @@ async def test_a_custom_code_condition_chooses_the_branch(api: httpx.AsyncClient
     runs = await wait_for(both, timeout=60, what="two executions")
     paths = {r["user_id"]: r["execution_path"] for r in runs}
     assert paths == {"m-1": ["trigger", "logic", "vip"], "m-2": ["trigger", "logic", "std"]}
+
+
+async def test_create_record_then_query_it_back(api: httpx.AsyncClient) -> None:
+    created = await api.post("/api/v1/workflows", json={
+        "name": "new client task", "trigger_type": "manual",
+        "nodes": [TRIGGER, {"id": "task", "name": "Créer Tâche", "node_type": "action",
+                            "outputs": [{"name": "task_id", "type": "integer"}],
+                            "config": {"action_type": "create_record", "table": "taches", "data": {
+                                "titre": "Suivi client {{input_data.client_name}}", "description": "Contacter le nouveau client",
+                                "priorite": "haute", "assigne_a": "commercial@company.com", "date_echeance": "{{now() + 7 days}}"}}}],
+        "edges": [{"source_node": "trigger", "target_node": "task"}],
+    })
+    workflow_id = created.json()["id"]
+    for name in ("Dupont", "Martin"):
+        started = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": {"client_name": name}})
+        await wait_status(api, started.json()["execution_id"], "completed")
+
+    async def two_rows() -> dict[str, Any] | None:
+        r = (await api.get("/api/v1/tables/taches/records")).json()
+        return r if r["count"] >= 2 else None
+
+    rows = await wait_for(two_rows, timeout=30, what="the projected rows")
+    assert {x["data"]["titre"] for x in rows["results"]} >= {"Suivi client Dupont", "Suivi client Martin"}
+    query = await api.post("/api/v1/workflows", json={
+        "name": "find task", "trigger_type": "manual",
+        "nodes": [TRIGGER, {"id": "find", "node_type": "database_query", "config": {
+            "action_type": "database_query", "table": "taches", "where": {"titre": "Suivi client {{input_data.who}}"}, "limit": 5}}],
+        "edges": [{"source_node": "trigger", "target_node": "find"}],
+    })
+    started = await api.post(f"/api/v1/workflows/{query.json()['id']}/execute", json={"input_data": {"who": "Martin"}})
+    done = await wait_status(api, started.json()["execution_id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    found = done["output_data"]
+    assert found["count"] == 1 and found["rows"][0]["priorite"] == "haute"
+    raw_sql = await api.post("/api/v1/workflows", json={
+        "name": "sql", "trigger_type": "manual",
+        "nodes": [TRIGGER, {"id": "q", "node_type": "database_query", "config": {"table": "taches", "query": "DROP TABLE x"}}],
+        "edges": [{"source_node": "trigger", "target_node": "q"}],
+    })
+    started = await api.post(f"/api/v1/workflows/{raw_sql.json()['id']}/execute", json={})
+    refused = await wait_status(api, started.json()["execution_id"], "failed")
+    assert "raw SQL is not accepted" in refused["error_message"]

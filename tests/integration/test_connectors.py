@@ -230,3 +230,23 @@ async def test_no_secret_in_any_topic_log_or_answer(api: httpx.AsyncClient, smtp
         text = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in text, f"a secret in {path.name}"
+
+
+async def test_send_email_over_starttls_and_implicit_tls(api: httpx.AsyncClient) -> None:
+    for mode, server in (("starttls", SMTPStandIn(require_starttls=True)), ("tls", SMTPStandIn(implicit_tls=True))):
+        async with server:
+            r = await api.post("/api/v1/integrations", json={"name": f"SMTP {mode}", "type": "email", "provider": "smtp", "configuration": {
+                "host": server.host, "port": server.port, "security": mode, "verify_tls": False,
+                "from_email": "tls@fluxo.test", "username": server.username, "password": server.password}})
+            created = await api.post("/api/v1/workflows", json={
+                "name": f"mail over {mode}", "trigger_type": "manual",
+                "nodes": [TRIGGER, {"id": "mail", "node_type": "action", "config": {
+                    "action_type": "send_email", "integration_id": r.json()["id"], "recipient": "a@b.co",
+                    "subject": "Über TLS", "html": "<p>Bonjour</p>"}}],
+                "edges": [edge("trigger", "mail")],
+            })
+            started = await api.post(f"/api/v1/workflows/{created.json()['id']}/execute", json={})
+            done = await wait_status(api, started.json()["execution_id"], "completed", "failed")
+            assert done["status"] == "completed", (mode, done)
+            message = (await server.wait_for_messages(1, timeout=30))[0]
+            assert message.tls and message.subject == "Über TLS" and message.html is not None and "Bonjour" in message.html

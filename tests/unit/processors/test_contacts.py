@@ -65,3 +65,12 @@ def test_set_conversation_status(status: str) -> None:
 def test_bad_configurations_are_refused(action: str, config: dict[str, Any]) -> None:
     with pytest.raises(ContactError):
         contact_change(action, config, {})
+
+
+def test_add_note_keeps_the_latest_notes() -> None:
+    user: dict[str, Any] = {"notes": [f"n{i}" for i in range(20)]}
+    change = contact_change("add_note", {"note": " called back "}, user)
+    assert (change.event_type, change.data) == ("NOTE_ADDED", {"note": "called back"})
+    assert change.user["notes"][-1] == "called back" and len(change.user["notes"]) == 20
+    with pytest.raises(ContactError):
+        contact_change("add_note", {"note": "  "}, {})

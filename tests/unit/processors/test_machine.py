@@ -698,3 +698,19 @@ def test_a_workflow_without_edges_runs_its_actions_in_order_with_their_delays() 
 def test_a_single_node_workflow_without_edges_just_runs() -> None:
     sim = run(flow([node("t", "trigger")], []))
     assert sim.status == "completed" and of(sim, ExecutionCompleted)[0].execution_path == ("t",)
+
+
+def test_create_record_emits_a_data_record_and_fills_output_ports() -> None:
+    from schemas.records import DataRecordCreated
+    from schemas.workflow import Port
+
+    task = Node(id="task", node_type=NodeType.ACTION, outputs=(Port(name="task_id"),), config={
+        "action_type": "create_record", "table": "taches",
+        "data": {"titre": "Suivi client {{input_data.k}}", "date_echeance": "{{now() + 7 days}}"}})
+    sim = run(flow([node("t", "trigger"), task, hook("w", payload={"task": "{{nodes.task.task_id}}"})], [edge("t", "task"), edge("task", "w")]))
+    created = of(sim, DataRecordCreated)[0]
+    assert created.table == "taches" and created.data["titre"] == "Suivi client 1"
+    assert created.data["date_echeance"].startswith("2026-01-08")
+    assert sim.work[0].config["payload"] == {"task": created.record_id}
+    bad = run(flow([node("t", "trigger"), node("r", "action", action_type="create_record", table="bad name!", data={})], [edge("t", "r")]))
+    assert bad.status == "failed" and of(bad, ExecutionFailed)[0].error.code == "AUTO_007"

@@ -1,0 +1,45 @@
+"""Workspace data tables: rows written by create_record nodes (read-only here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+
+from api.deps import PrincipalDep, StateDep
+from api.pagination import MAX_PAGE_SIZE, page_response
+
+router = APIRouter(prefix="/tables", tags=["data"])
+
+
+@router.get("")
+async def list_tables(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    rows = await state.pool.fetch(
+        "SELECT table_name, count(*) AS records, max(created_at) AS last_record_at FROM data_records"
+        " WHERE workspace_id = $1 GROUP BY table_name ORDER BY table_name",
+        principal.workspace_id,
+    )
+    return {"count": len(rows), "results": [dict(r) for r in rows]}
+
+
+@router.get("/{table}/records")
+async def list_records(
+    request: Request, state: StateDep, principal: PrincipalDep,
+    table: str = Path(pattern=r"^[A-Za-z0-9_\-]{1,100}$"),
+    page: int = Query(default=1, ge=1), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    count = await state.pool.fetchval(
+        "SELECT count(*) FROM data_records WHERE workspace_id = $1 AND table_name = $2", principal.workspace_id, table
+    )
+    rows = await state.pool.fetch(
+        "SELECT * FROM data_records WHERE workspace_id = $1 AND table_name = $2 ORDER BY created_at DESC, id"
+        " LIMIT $3 OFFSET $4",
+        principal.workspace_id, table, page_size, (page - 1) * page_size,
+    )
+    results = [
+        {"id": r["id"], "data": orjson.loads(r["data"]) if isinstance(r["data"], str) else r["data"],
+         "execution_id": r["execution_id"], "node_id": r["node_id"], "created_at": r["created_at"]}
+        for r in rows
+    ]
+    return page_response(request, count, page, page_size, results)
