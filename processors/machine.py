@@ -76,6 +76,13 @@ DEFAULT_LOOP_ITEMS = 100
 # Node states that keep an execution open.
 OPEN = {"scheduled", "waiting", "delayed", "retrying"}
 NOTIFY_NODE = "__on_failure__"
+# What an action takes from the contact when its config does not say.
+ACTION_DEFAULTS: dict[str, dict[str, str]] = {
+    "send_email": {"recipient": "{{user.email}}"},
+    "send_message": {"to": "{{user.phone}}"},
+    "whatsapp": {"to": "{{user.phone}}"},
+    "send_whatsapp": {"to": "{{user.phone}}"},
+}
 # Config fields holding code: never rendered as templates.
 CODE_FIELDS = ("code", "custom_code", "script")
 # Action types run in the code sandbox; they get the execution context as `context`.
@@ -400,9 +407,12 @@ def _dispatch(step: _Step, node: Node, attempt: int, iteration: int | None, *, a
             return
     state["nodes"][key]["status"] = "scheduled"
     context = eval_context(state)
+    raw = dict(node.config)
+    for name, value in ACTION_DEFAULTS.get(str(raw.get("action_type", "")).lower(), {}).items():
+        raw.setdefault(name, value)  # e.g. the contact's own phone number or email
     try:
         # Code is passed as written: `{{` in a script is not a template.
-        config = render_value({k: v for k, v in node.config.items() if k not in CODE_FIELDS}, context, now=step.now)
+        config = render_value({k: v for k, v in raw.items() if k not in CODE_FIELDS}, context, now=step.now)
     except TemplateError as exc:
         error = NodeError(code="TEMPLATE_ERROR", message=f"{exc.path}: {exc}")
         _inline_failure(step, node, attempt, iteration, dict(node.config), error)
@@ -411,7 +421,8 @@ def _dispatch(step: _Step, node: Node, attempt: int, iteration: int | None, *, a
     if node.node_type == NodeType.CONDITION:
         config["action_type"] = "custom_code"
     action_type = str(config.get("action_type") or node.node_type.value)
-    if action_type in CODE_ACTIONS:
+    if action_type in CODE_ACTIONS or (action_type in ("send_email", "email") and isinstance(config.get("template"), str)):
+        # Code, and named email templates kept in the integration, render in the worker.
         config["context"] = {k: v for k, v in context.items() if k != "execution"} | {"execution": context["execution"]}
     step.emit(
         NodeScheduled(execution_id=execution_id, node_id=node.id, node_type=node.node_type, attempt=attempt, iteration=iteration, input=config),

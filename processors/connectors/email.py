@@ -18,12 +18,14 @@ from typing import Any
 
 import aiosmtplib
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, require
+from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, require
+from processors.templates import TemplateError, render_value
+from schemas.envelope import now
 from schemas.records import NodeWorkOrdered
 
 
 def validate_email(config: Mapping[str, Any]) -> dict[str, str]:
-    problems = require(config, "subject")
+    problems = {} if config.get("template") else require(config, "subject")
     if not (config.get("recipient") or config.get("to")):
         problems["config.recipient"] = "is required"
     if config.get("body") in (None, "") and config.get("html") in (None, "") and not config.get("template"):
@@ -65,12 +67,35 @@ def build_message(order: NodeWorkOrdered, sender: str, sender_name: str | None, 
     return message
 
 
+def apply_template(order: NodeWorkOrdered, integration: Integration) -> NodeWorkOrdered:
+    """A named template (kept in the integration's `templates`) fills subject, body and html
+    that the node does not set itself, rendered against the execution context."""
+    name = order.config.get("template")
+    if not isinstance(name, str):
+        return order
+    templates = integration.value("templates") or {}
+    template = templates.get(name) if isinstance(templates, Mapping) else None
+    if not isinstance(template, Mapping):
+        raise ConnectorError("AUTO_007", f"no email template {name!r} in integration {integration.name}", retryable=False)
+    context = order.config.get("context") if isinstance(order.config.get("context"), Mapping) else {}
+    fields = {k: template[k] for k in ("subject", "body", "html", "is_html") if k in template and k not in order.config}
+    try:
+        rendered = render_value(fields, dict(context), now=now())
+    except TemplateError as exc:
+        raise ConnectorError("TEMPLATE_ERROR", f"email template {name}: {exc.path}: {exc}", retryable=False) from None
+    config = {k: v for k, v in order.config.items() if k != "context"}
+    return order.model_copy(update={"config": {**config, **rendered}})
+
+
 async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
     problems = validate_email(order.config)
     if problems:
         raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     integration = ctx.integration(order.config, "email")
     assert integration is not None
+    order = apply_template(order, integration)
+    if "subject" not in order.config:
+        raise ConnectorError("AUTO_007", "config.subject is required", retryable=False)
     host = integration.value("host") or integration.value("smtp_host")
     port = int(integration.value("port") or integration.value("smtp_port") or 587)
     sender = str(order.config.get("from") or integration.value("from_email") or integration.value("username") or "")

@@ -250,3 +250,32 @@ async def test_send_email_over_starttls_and_implicit_tls(api: httpx.AsyncClient)
             assert done["status"] == "completed", (mode, done)
             message = (await server.wait_for_messages(1, timeout=30))[0]
             assert message.tls and message.subject == "Über TLS" and message.html is not None and "Bonjour" in message.html
+
+
+async def test_a_named_email_template_from_the_integration(api: httpx.AsyncClient, smtp_server: SMTPStandIn) -> None:
+    r = await api.post("/api/v1/integrations", json={"name": "Templated", "type": "email", "provider": "smtp", "configuration": {
+        "host": smtp_server.host, "port": smtp_server.port, "security": "none", "from_email": "hello@fluxo.test",
+        "username": smtp_server.username, "password": smtp_server.password,
+        "templates": {"welcome": {"subject": "Bienvenue {{user.first_name}} !", "body": "Votre code : {{input_data.code}}"}}}})
+    created = await api.post("/api/v1/workflows", json={
+        "name": "templated mail", "trigger_type": "manual",
+        "nodes": [TRIGGER, {"id": "mail", "node_type": "action", "config": {
+            "action_type": "send_email", "integration_id": r.json()["id"], "template": "welcome"}}],
+        "edges": [edge("trigger", "mail")],
+    })
+    started = await api.post(f"/api/v1/workflows/{created.json()['id']}/execute", json={
+        "input_data": {"code": "X-42"}, "execution_context": {"user": {"first_name": "Élodie", "email": "elodie@example.fr"}}})
+    done = await wait_status(api, started.json()["execution_id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    message = (await smtp_server.wait_for_messages(1))[0]
+    assert message.subject == "Bienvenue Élodie !" and message.to == ["elodie@example.fr"]
+    assert message.text is not None and message.text.strip() == "Votre code : X-42"
+    missing = await api.post("/api/v1/workflows", json={
+        "name": "no such template", "trigger_type": "manual",
+        "nodes": [TRIGGER, {"id": "mail", "node_type": "action", "config": {
+            "action_type": "send_email", "integration_id": r.json()["id"], "template": "nope", "recipient": "a@b.co"}}],
+        "edges": [edge("trigger", "mail")],
+    })
+    started = await api.post(f"/api/v1/workflows/{missing.json()['id']}/execute", json={})
+    failed = await wait_status(api, started.json()["execution_id"], "failed")
+    assert "no email template 'nope'" in failed["error_message"]
