@@ -44,9 +44,10 @@ async def apply(conn: Connection, envelope: Envelope, data: RecordData, offset: 
 
 async def _workspace(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
-        "INSERT INTO workspaces (id, name, plan, created_at) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan",
-        d.id, d.name, d.plan, d.created_at,
+        "INSERT INTO workspaces (id, name, plan, created_at, allowed_hosts) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan,"
+        " allowed_hosts = EXCLUDED.allowed_hosts",
+        d.id, d.name, d.plan, d.created_at, list(d.allowed_hosts),
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import aiohttp
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
@@ -19,6 +20,11 @@ from api.pagination import MAX_PAGE_SIZE, page_response
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
+from processors.connectors.base import ConnectorContext, ConnectorError, Integration
+from processors.connectors.google import access_token
+from processors.connectors.guard import GuardedResolver, address_allowed, check_url, host_allowed
+from processors.connectors.http import request
+from processors.connectors.messaging import GRAPH_URL, SLACK_API_URL
 from infra.kafka_io import Output
 from schemas.api import IntegrationIn, IntegrationPatch
 from schemas.envelope import make_envelope, now
@@ -222,18 +228,58 @@ async def test_integration(integration_id: str, state: StateDep, principal: Writ
     secret = state.settings.secret_box().open(row["sealed"], integration_id) if row["sealed"] else {}
     config = {**_loads(row["config"]), **secret}
     provider = row["provider"]
+    allowed = tuple(await state.pool.fetchval("SELECT allowed_hosts FROM workspaces WHERE id = $1", principal.workspace_id) or ())
     checks: list[dict[str, Any]] = []
-    if provider == "smtp":
-        checks.append(await _check_smtp(config))
-    else:
-        missing = _problems(provider, _loads(row["config"]), set(secret))
-        checks.append({"check": "configuration", "ok": not missing, "detail": missing or "all required settings present"})
+    missing = _problems(provider, _loads(row["config"]), set(secret))
+    checks.append({"check": "configuration", "ok": not missing, "detail": missing or "all required settings present"})
+    if not missing:
+        checks.append(await connection_check(provider, config, allowed))
     ok = all(c["ok"] for c in checks)
     return {"integration_id": integration_id, "success": ok, "status": "connected" if ok else "error", "checks": checks, "tested_at": now()}
 
 
-async def _check_smtp(config: dict[str, Any]) -> dict[str, Any]:
+async def connection_check(provider: str, config: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Talk to the service the way its connector will, without sending anything to anyone."""
+    if provider == "smtp":
+        return await _check_smtp(config, allowed)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=GuardedResolver(allowed=allowed)))
+    ctx = ConnectorContext(http=session, allowed_hosts=allowed)
+    integration = Integration(id="check", integration_type=provider, name="check", config=config, secrets={})
+    try:
+        if provider == "whatsapp":
+            base = str(config.get("base_url") or GRAPH_URL).rstrip("/")
+            url = f"{base}/{config.get('api_version') or 'v21.0'}/{config['phone_number_id']}"
+            status, _, body = await request(ctx, "GET", url, headers={"Authorization": f"Bearer {config['access_token']}"}, data=None, params=None, timeout=10)
+            ok = status == 200 and isinstance(body, dict) and "id" in body
+            detail = f"phone number {body.get('display_phone_number')}" if ok and isinstance(body, dict) else f"answered {status}"
+            return {"check": "whatsapp", "ok": ok, "detail": detail}
+        if provider == "slack":
+            if not config.get("bot_token"):
+                return {"check": "slack", "ok": True, "detail": "incoming webhook configured (it can only be checked by posting)"}
+            api = str(config.get("api_url") or SLACK_API_URL).rstrip("/")
+            status, _, body = await request(ctx, "POST", f"{api}/auth.test", headers={"Authorization": f"Bearer {config['bot_token']}"}, data=None, params=None, timeout=10)
+            ok = isinstance(body, dict) and bool(body.get("ok"))
+            return {"check": "slack", "ok": ok, "detail": f"team {body.get('team')}" if ok and isinstance(body, dict) else str(body.get("error") if isinstance(body, dict) else status)}
+        if provider in ("google", "google_sheets", "bigquery"):
+            await access_token(ctx, integration, 10)
+            return {"check": "google", "ok": True, "detail": "service account token obtained"}
+        return {"check": provider, "ok": True, "detail": "no live check for this provider"}
+    except ConnectorError as exc:
+        return {"check": provider, "ok": False, "detail": f"{exc.code}: {exc.message}"}
+    finally:
+        await session.close()
+
+
+async def _check_smtp(config: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
     import aiosmtplib
+
+    try:
+        check_url(f"smtp://{config.get('host')}".replace("smtp://", "http://"), allowed)
+        infos = await asyncio.get_running_loop().getaddrinfo(str(config.get("host")), None)
+    except (ConnectorError, OSError) as exc:
+        return {"check": "smtp", "ok": False, "detail": getattr(exc, "message", f"cannot resolve host: {type(exc).__name__}")}
+    if not host_allowed(str(config.get("host")), allowed) and any(not address_allowed(str(i[4][0])) for i in infos):
+        return {"check": "smtp", "ok": False, "detail": f"refused to connect to {config.get('host')}: not a public address"}
 
     port = int(config.get("port") or 587)
     security = str(config.get("security") or ("tls" if port == 465 else "starttls")).lower()

@@ -85,5 +85,11 @@ class Connector:
         return {"dry_run": True, "action_type": order.action_type, "would_send": order.config}
 
 
+def test_mode_output(order: NodeWorkOrdered, integration: Integration) -> dict[str, Any]:
+    """An integration in test mode: nothing is sent; the output says what would have been."""
+    config = {k: v for k, v in order.config.items() if k != "context"}
+    return {"status": "test_mode", "test_mode": True, "integration_id": integration.id, "would_send": config}
+
+
 def require(config: Mapping[str, Any], *names: str) -> dict[str, str]:
     return {f"config.{n}": "is required" for n in names if config.get(n) in (None, "", [], {})}

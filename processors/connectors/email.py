@@ -18,7 +18,8 @@ from typing import Any
 
 import aiosmtplib
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, require
+from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, require, test_mode_output
+from processors.connectors.guard import address_allowed, host_allowed
 from processors.templates import TemplateError, render_value
 from schemas.envelope import now
 from schemas.records import NodeWorkOrdered
@@ -87,6 +88,19 @@ def apply_template(order: NodeWorkOrdered, integration: Integration) -> NodeWork
     return order.model_copy(update={"config": {**config, **rendered}})
 
 
+async def _guard_host(host: str, allowed: tuple[str, ...]) -> None:
+    """The SSRF rule applies to SMTP servers too: no private addresses unless allowed."""
+    if host_allowed(host, allowed):
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        raise ConnectorError("SMTP_CONNECTION", f"cannot resolve SMTP host {host}", retryable=True) from None
+    for info in infos:
+        if not address_allowed(str(info[4][0])):
+            raise ConnectorError("SSRF_BLOCKED", f"refused to connect to {host}: {info[4][0]} is not a public address", retryable=False)
+
+
 async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
     problems = validate_email(order.config)
     if problems:
@@ -94,6 +108,8 @@ async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     integration = ctx.integration(order.config, "email")
     assert integration is not None
     order = apply_template(order, integration)
+    if integration.test_mode:
+        return test_mode_output(order, integration)
     if "subject" not in order.config:
         raise ConnectorError("AUTO_007", "config.subject is required", retryable=False)
     host = integration.value("host") or integration.value("smtp_host")
@@ -101,6 +117,7 @@ async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     sender = str(order.config.get("from") or integration.value("from_email") or integration.value("username") or "")
     if not host or "@" not in sender:
         raise ConnectorError("AUTO_003", "the email integration needs host and from_email", retryable=False)
+    await _guard_host(str(host), ctx.allowed_hosts)
     security = str(integration.value("security") or ("tls" if port == 465 else "starttls")).lower()
     message = build_message(order, sender, integration.value("from_name"), integration.value("reply_to"))
     context = ssl.create_default_context()

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jwt
 import orjson
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration
+from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, test_mode_output
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
 
@@ -138,6 +138,8 @@ async def run_sheets(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str,
         raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     integration = ctx.integration(order.config, "google")
     assert integration is not None
+    if integration.test_mode:
+        return test_mode_output(order, integration)
     rows, columns = _rows(order.config)
     try:
         return await _append(ctx, integration, order, rows)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, require
+from processors.connectors.base import Connector, ConnectorContext, ConnectorError, require, test_mode_output
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
 
@@ -65,6 +65,8 @@ async def run_whatsapp(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[st
         raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     integration = ctx.integration(order.config, "whatsapp")
     assert integration is not None
+    if integration.test_mode:
+        return test_mode_output(order, integration)
     token = integration.value("access_token") or integration.value("api_key")
     phone_number_id = integration.value("phone_number_id")
     if not token or not phone_number_id:
@@ -107,6 +109,8 @@ async def run_slack(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     config = order.config
     integration = ctx.integration(config, "slack")
     assert integration is not None
+    if integration.test_mode:
+        return test_mode_output(order, integration)
     message: dict[str, Any] = {"text": str(config.get("text") or config.get("message") or "")}
     if config.get("blocks"):
         message["blocks"] = config["blocks"]

@@ -95,3 +95,25 @@ async def test_sheets_rows_with_the_bigquery_fallback(api: httpx.AsyncClient, go
     assert fallback["output_data"]["path"] == "bigquery" and "RESOURCE_EXHAUSTED" in fallback["output_data"]["fallback_reason"]
     assert google.table_rows("analytics", "events") == [{"name": "Mona", "email": "mona@x.io", "city": "الرياض"}]
     assert google.service_account["private_key"] not in str(fallback["execution"])
+
+
+async def test_connection_checks_and_test_mode(api: httpx.AsyncClient, whatsapp: WhatsAppStandIn, slack: SlackStandIn, google: GoogleStandIn) -> None:
+    wa = await _integration(api, {"name": "WA test", "type": "messaging", "provider": "whatsapp", "settings": {"test_mode": True},
+                                  "configuration": {"phone_number_id": whatsapp.phone_number_id, "access_token": whatsapp.access_token,
+                                                    "base_url": whatsapp.base_url, "api_version": whatsapp.api_version}})
+    bot = await _integration(api, {"name": "Slack check", "type": "messaging", "provider": "slack",
+                                   "configuration": {"bot_token": slack.bot_token, "api_url": slack.api_url}})
+    goog = await _integration(api, {"name": "Google check", "type": "storage", "provider": "google_sheets",
+                                    "configuration": {"service_account": google.service_account}})
+    for integration_id in (wa, bot, goog):
+        checked = (await api.post(f"/api/v1/integrations/{integration_id}/test")).json()
+        assert checked["success"] is True and len(checked["checks"]) == 2, checked
+    wrong = await _integration(api, {"name": "Slack wrong", "type": "messaging", "provider": "slack",
+                                     "configuration": {"bot_token": "xoxb-wrong", "api_url": slack.api_url}})
+    failed = (await api.post(f"/api/v1/integrations/{wrong}/test")).json()
+    assert failed["success"] is False and "invalid_auth" in failed["checks"][1]["detail"]
+    # Test mode: the node runs, nothing is sent.
+    step = await _run(api, {"id": "wa", "node_type": "action", "config": {
+        "action_type": "send_message", "integration_id": wa, "to": "971501234567", "message": "hi"}}, {})
+    assert step["status"] == "completed" and step["output_data"]["test_mode"] is True
+    assert whatsapp.messages == []

@@ -209,6 +209,14 @@ class SlackStandIn(StandIn):
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        if method == "auth.test":
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not token:
+                return self._api_error("not_authed")
+            if token != self.bot_token:
+                return self._api_error("invalid_auth")
+            return json_response({"ok": True, "url": "https://fluxo-test.slack.com/", "team": "Fluxo Test",
+                                  "user": "fluxobot", "team_id": "T0000000001", "user_id": "U0000000001", "bot_id": "B0000000001"})
         if method != "chat.postMessage":
             return self._api_error("unknown_method")
         raw = await request.read()

@@ -142,6 +142,7 @@ class WhatsAppStandIn(StandIn):
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_post(r"/{version:v\d+\.\d+}/{phone_number_id}/messages", self._send)
+        app.router.add_get(r"/{version:v\d+\.\d+}/{phone_number_id}", self._phone_number)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
 
     def default_error(self, status: int, request: web.Request) -> web.Response:
@@ -169,6 +170,18 @@ class WhatsAppStandIn(StandIn):
 
     async def _unknown(self, request: web.Request) -> web.Response:
         return graph_error(400, "Unknown path components: " + request.path, 2500)
+
+    async def _phone_number(self, request: web.Request) -> web.Response:
+        """GET /{version}/{phone-number-id}: the business phone number (used to check a connection)."""
+        token = bearer_token(request) or request.query.get("access_token")
+        if not token or token != self.access_token or token in self.expired_tokens:
+            return graph_error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        if request.match_info["phone_number_id"] != self.phone_number_id:
+            return graph_error(400, "Unsupported get request.", 100, subcode=33, error_type="GraphMethodException")
+        return json_response({
+            "verified_name": "Fluxo Test", "display_phone_number": "+1 555-010-0000",
+            "id": self.phone_number_id, "quality_rating": "GREEN",
+        })
 
     async def _send(self, request: web.Request) -> web.Response:
         token = bearer_token(request) or request.query.get("access_token")
