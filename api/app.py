@@ -9,7 +9,18 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
 from api import errors
-from api.routers import auth, automation, contacts, data, events, executions, health, integrations, runs, workflows
+from api.routers import (
+    auth,
+    automation,
+    contacts,
+    data,
+    events,
+    executions,
+    health,
+    integrations,
+    runs,
+    workflows,
+)
 from api.state import AppState
 from infra.settings import Settings, get_settings
 

@@ -27,7 +27,7 @@ class AppState:
     offsets: AIOKafkaConsumer  # group-less consumer, used for end offsets only
 
     @classmethod
-    async def open(cls, settings: Settings) -> "AppState":
+    async def open(cls, settings: Settings) -> AppState:
         pool = await asyncpg.create_pool(settings.dsn, min_size=1, max_size=10, command_timeout=10)
         producer = make_producer(settings)
         await producer.start()

@@ -24,7 +24,7 @@ class Output:
     partition: int | None = None
 
     @classmethod
-    def of(cls, topic: TopicSpec, key: str, envelope: Envelope) -> "Output":
+    def of(cls, topic: TopicSpec, key: str, envelope: Envelope) -> Output:
         return cls(topic, key, encode(envelope))
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,7 +74,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> "Settings":
+    def _refuse_default_secrets(self) -> Settings:
         if self.mode == "production":
             if not self.jwt_secret or len(self.jwt_secret) < 32:
                 raise ValueError("FLUXO_JWT_SECRET must be set (32+ chars) in production mode")
@@ -131,7 +129,7 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
 
-    def secret_box(self) -> "SecretBox":
+    def secret_box(self) -> SecretBox:
         from infra.crypto import SecretBox, local_keys, parse_keys
 
         text = self.secret_keys or local_keys(self.state_dir / "secret_keys")

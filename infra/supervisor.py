@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import IO
-
 import asyncio
 import logging
 import os
@@ -12,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
 
@@ -118,7 +117,7 @@ class Supervisor:
                 self._restart_dead(env)
                 try:
                     await asyncio.wait_for(self._stopping.wait(), 0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             banner.cancel()
         finally:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from infra.kafka_io import Output
+from processors.matching import subject_of
 from schemas.envelope import Envelope, make_envelope
 from schemas.records import EventIngested
 from schemas.topics import EVENTS
-
-from infra.kafka_io import Output
-from processors.matching import subject_of
 
 
 def event_record(event: EventIngested, *, workspace_id: str, source: str) -> tuple[str, Output]:

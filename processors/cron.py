@@ -8,9 +8,8 @@ neither repeats nor skips a fire time (within the catch-up window).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

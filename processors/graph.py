@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 
 # Edge labels that mean "taken when the source node failed" (a failure path).
@@ -81,5 +83,5 @@ def linear_edges(workflow: WorkflowSnapshot) -> tuple[Edge, ...]:
 
     chain = [n for _, n in sorted(enumerate(rest), key=order)]
     edges = [Edge(id=f"linear:{t.id}->{chain[0].id}", source_node=t.id, target_node=chain[0].id) for t in triggers] if chain else []
-    edges += [Edge(id=f"linear:{a.id}->{b.id}", source_node=a.id, target_node=b.id) for a, b in zip(chain, chain[1:], strict=False)]
+    edges += [Edge(id=f"linear:{a.id}->{b.id}", source_node=a.id, target_node=b.id) for a, b in pairwise(chain)]
     return tuple(edges)

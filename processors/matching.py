@@ -38,7 +38,7 @@ class SubjectState:
         return {"profile": self.profile, "runs": self.runs}
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any] | None) -> "SubjectState":
+    def from_json(cls, value: Mapping[str, Any] | None) -> SubjectState:
         if not value:
             return cls()
         return cls(profile=dict(value.get("profile", {})), runs=dict(value.get("runs", {})))

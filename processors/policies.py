@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,7 @@ def _number(value: Any, field: str) -> float:
         number = float(value)
     except (ValueError, OverflowError) as exc:
         raise DurationError(f"{field} must be a finite number, got {str(value)[:40]!r}") from exc
-    if number != number:
+    if math.isnan(number):
         raise DurationError(f"{field} must be a number, not NaN")
     if number < 0:
         raise DurationError(f"{field} must be zero or positive")
@@ -157,12 +158,12 @@ def retry_policy(node: Node, settings: WorkflowSettings) -> RetryPolicy:
 
 
 def _bounded_int(value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return low
     return int(max(low, min(high, value)))
 
 
 def _bounded_float(value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return float(low)
     return float(max(low, min(high, value)))

@@ -172,7 +172,7 @@ async def restore_state(
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: "ProcessorRunner") -> None:
+    def __init__(self, runner: ProcessorRunner) -> None:
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -337,7 +337,7 @@ def per_record(
         mark = store.mark()
         try:
             outputs.extend(handler(item, store))
-        except Exception as exc:  # noqa: BLE001 - any failure of this record alone
+        except Exception as exc:
             store.rollback_to(mark)
             log.exception("%s failed on %s@%d", name, item.record.topic, item.record.offset)
             outputs.append(

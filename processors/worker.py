@@ -15,21 +15,27 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from infra.crypto import SecretBox, SecretError
 from infra.kafka_io import Output
 from infra.settings import Settings
-from infra.crypto import SecretBox, SecretError
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, IntegrationLookup
+from processors.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    Integration,
+    IntegrationLookup,
+)
 from processors.connectors.code import CODE, install_pool
 from processors.connectors.email import EMAIL
 from processors.connectors.google import SHEETS
-from processors.connectors.messaging import SLACK, WHATSAPP
-from processors.connectors.records import QUERY, install_db
 from processors.connectors.guard import GuardedResolver
 from processors.connectors.http import HTTP
+from processors.connectors.messaging import SLACK, WHATSAPP
+from processors.connectors.records import QUERY, install_db
 from processors.definitions_view import DefinitionsView
-from processors.sandbox import CodePool
 from processors.machine import result_id
 from processors.runtime import Incoming, StateStore
+from processors.sandbox import CodePool
 from schemas.envelope import Envelope, RecordData, make_envelope, now
 from schemas.records import NodeError, NodeFailed, NodeSucceeded, NodeWorkOrdered
 from schemas.topics import EXECUTIONS, NODE_WORK, TopicSpec
@@ -156,7 +162,7 @@ class NodeWorker:
                 completed_at=now(),
             )
             kind = "succeeded"
-        except (ConnectorError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, ConnectorError) as exc:
             used = ctx.extra["used"][-1] if ctx is not None and ctx.extra["used"] else None
             error = (
                 NodeError(code=exc.code, message=exc.message, retryable=exc.retryable, integration_id=used)
@@ -165,7 +171,7 @@ class NodeWorker:
             )
             result = _failed(order, error, started)
             kind = "failed"
-        except Exception as exc:  # noqa: BLE001 - a connector bug fails the node, not the worker
+        except Exception as exc:
             log.exception("connector %s crashed", order.action_type)
             result = _failed(order, NodeError(code="CONNECTOR_ERROR", message=type(exc).__name__), started)
             kind = "failed"

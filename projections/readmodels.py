@@ -72,7 +72,7 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         # Deleting a workflow removes its views; the Kafka history stays.
         for table in ("workflows", "workflow_versions", "workflow_stats", "workflow_daily_stats"):
             column = "id" if table == "workflows" else "workflow_id"
-            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", w.id)  # noqa: S608 - fixed names
+            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", w.id)
         await conn.execute(
             "DELETE FROM execution_steps WHERE execution_id IN"
             " (SELECT id FROM executions WHERE workflow_id = $1)",

@@ -48,10 +48,10 @@ async def list_contacts(
         args.append(f"%{search.lower()}%")
         where.append(f"(lower(coalesce(email, '')) LIKE ${len(args)} OR lower(id) LIKE ${len(args)})")
     sql_where = " AND ".join(where)
-    count = await state.pool.fetchval(f"SELECT count(*) FROM contacts WHERE {sql_where}", *args)  # noqa: S608
+    count = await state.pool.fetchval(f"SELECT count(*) FROM contacts WHERE {sql_where}", *args)
     args.extend([page_size, (page - 1) * page_size])
     rows = await state.pool.fetch(
-        f"SELECT * FROM contacts WHERE {sql_where} ORDER BY last_event_at DESC NULLS LAST, id"  # noqa: S608
+        f"SELECT * FROM contacts WHERE {sql_where} ORDER BY last_event_at DESC NULLS LAST, id"
         f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )

@@ -79,10 +79,10 @@ async def list_executions(
             args.append(value)
             where.append(clause.format(len(args)))
     sql_where = " AND ".join(where)
-    count = await state.pool.fetchval(f"SELECT count(*) FROM executions WHERE {sql_where}", *args)  # noqa: S608
+    count = await state.pool.fetchval(f"SELECT count(*) FROM executions WHERE {sql_where}", *args)
     args.extend([page_size, (page - 1) * page_size])
     rows = await state.pool.fetch(
-        f"SELECT * FROM executions WHERE {sql_where} ORDER BY started_at DESC, id"  # noqa: S608
+        f"SELECT * FROM executions WHERE {sql_where} ORDER BY started_at DESC, id"
         f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )

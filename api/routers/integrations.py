@@ -20,12 +20,12 @@ from api.pagination import MAX_PAGE_SIZE, page_response
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
+from infra.kafka_io import Output
 from processors.connectors.base import ConnectorContext, ConnectorError, Integration
 from processors.connectors.google import access_token
 from processors.connectors.guard import GuardedResolver, address_allowed, check_url, host_allowed
 from processors.connectors.http import request
 from processors.connectors.messaging import GRAPH_URL, SLACK_API_URL
-from infra.kafka_io import Output
 from schemas.api import IntegrationIn, IntegrationPatch
 from schemas.envelope import make_envelope, now
 from schemas.errors import InvalidInput, NotFound
@@ -153,10 +153,10 @@ async def list_integrations(
             args.append(value)
             where.append(f"{column} = ${len(args)}")
     clause = " AND ".join(where)
-    count = await state.pool.fetchval(f"SELECT count(*) FROM integrations WHERE {clause}", *args)  # noqa: S608
+    count = await state.pool.fetchval(f"SELECT count(*) FROM integrations WHERE {clause}", *args)
     args += [page_size, (page - 1) * page_size]
     rows = await state.pool.fetch(
-        f"SELECT * FROM integrations WHERE {clause} ORDER BY created_at, id LIMIT ${len(args) - 1} OFFSET ${len(args)}",  # noqa: S608
+        f"SELECT * FROM integrations WHERE {clause} ORDER BY created_at, id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
     return page_response(request, count, page, page_size, [view(r) for r in rows])
@@ -294,6 +294,6 @@ async def _check_smtp(config: dict[str, Any], allowed: tuple[str, ...]) -> dict[
         await client.quit()
     except aiosmtplib.SMTPAuthenticationError:
         return {"check": "smtp", "ok": False, "detail": "the server refused the credentials"}
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
         return {"check": "smtp", "ok": False, "detail": f"could not connect: {type(exc).__name__}"}
     return {"check": "smtp", "ok": True, "detail": "connected and authenticated"}

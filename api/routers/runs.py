@@ -11,7 +11,7 @@ import asyncio
 import hmac
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request
@@ -68,8 +68,9 @@ def _runnable(workflow: WorkflowSnapshot) -> None:
 
 @workflows_router.post("/{workflow_id}/execute", status_code=202)
 async def execute_workflow(
-    workflow_id: str, state: StateDep, principal: WriterDep, body: ExecuteWorkflow = Body(default_factory=ExecuteWorkflow)
+    workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[ExecuteWorkflow | None, Body()] = None
 ) -> ORJSONResponse:
+    body = body or ExecuteWorkflow()
     workflow = await load(state, principal, workflow_id)
     _runnable(workflow)
     input_data = body.input_data if body.input_data is not None else (body.context or {})
@@ -138,8 +139,9 @@ async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep
 
 @workflows_router.post("/{workflow_id}/test")
 async def test_workflow(
-    workflow_id: str, state: StateDep, principal: WriterDep, body: TestWorkflow = Body(default_factory=TestWorkflow)
+    workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[TestWorkflow | None, Body()] = None
 ) -> dict[str, Any]:
+    body = body or TestWorkflow()
     workflow = await load(state, principal, workflow_id)
     problems = graph_problems(workflow)
     validation = {"is_valid": not problems, "issues": [{"field": k, "message": v} for k, v in problems.items()]}
@@ -207,8 +209,9 @@ async def _execution(state: AppState, principal: Principal, execution_id: str) -
 
 @executions_router.post("/{execution_id}/cancel")
 async def cancel_execution(
-    execution_id: str, state: StateDep, principal: WriterDep, body: CancelExecution = Body(default_factory=CancelExecution)
+    execution_id: str, state: StateDep, principal: WriterDep, body: Annotated[CancelExecution | None, Body()] = None
 ) -> ORJSONResponse:
+    body = body or CancelExecution()
     row = await _execution(state, principal, execution_id)
     if row["status"] != "running":
         raise Conflict(f"execution {execution_id} is {row['status']}; only a running execution can be cancelled")

@@ -225,10 +225,10 @@ async def list_workflows(
         args.append(f"%{search}%")
         where.append(f"(w.name ILIKE ${len(args)} OR w.description ILIKE ${len(args)})")
     clause = " AND ".join(where)
-    count = await state.pool.fetchval(f"SELECT count(*) FROM workflows w WHERE {clause}", *args)  # noqa: S608
+    count = await state.pool.fetchval(f"SELECT count(*) FROM workflows w WHERE {clause}", *args)
     args.extend([page_size, (page - 1) * page_size])
     rows = await state.pool.fetch(
-        f"SELECT w.snapshot, s.executions_total, s.successes, s.last_execution_at FROM workflows w"  # noqa: S608
+        f"SELECT w.snapshot, s.executions_total, s.successes, s.last_execution_at FROM workflows w"
         f" LEFT JOIN workflow_stats s ON s.workflow_id = w.id WHERE {clause}"
         f" ORDER BY w.updated_at DESC, w.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,

@@ -18,7 +18,14 @@ from typing import Any
 
 import aiosmtplib
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, require, test_mode_output
+from processors.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    Integration,
+    require,
+    test_mode_output,
+)
 from processors.connectors.guard import address_allowed, host_allowed
 from processors.templates import TemplateError, render_value
 from schemas.envelope import now
@@ -144,7 +151,7 @@ async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     except aiosmtplib.SMTPResponseException as exc:
         retry = 400 <= exc.code < 500
         raise ConnectorError(f"SMTP_{exc.code}", f"the SMTP server answered {exc.code}", retryable=retry) from None
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
         raise ConnectorError("SMTP_CONNECTION", f"could not deliver to {host}:{port}: {type(exc).__name__}", retryable=True) from None
     return {
         "status": "sent",

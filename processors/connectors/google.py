@@ -17,7 +17,13 @@ from urllib.parse import quote
 import jwt
 import orjson
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, Integration, test_mode_output
+from processors.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    Integration,
+    test_mode_output,
+)
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
@@ -54,7 +53,7 @@ async def request(
                 status = response.status
                 response_headers = dict(response.headers)
                 location = response.headers.get("Location")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectorError("AUTO_006", f"{method} {url} timed out after {timeout}s", retryable=True) from None
         except aiohttp.ClientError as exc:
             refused = ssrf_cause(exc)

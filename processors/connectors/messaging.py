@@ -8,7 +8,12 @@ from typing import Any
 
 import orjson
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, require, test_mode_output
+from processors.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    test_mode_output,
+)
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
 
