@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from aiohttp import web
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conftest import Processes, wait_for
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
+from schemas.topics import ALL_TOPICS
 
 
 @dataclass
@@ -128,3 +130,47 @@ async def executions_of(api: httpx.AsyncClient, workflow_id: str, **params: Any)
     r = await api.get("/api/v1/executions", params={"workflow": workflow_id, "page_size": 100, **params})
     assert r.status_code == 200, r.text
     return list(r.json()["results"])
+
+
+async def _grep_topics(settings: Settings, needle: bytes) -> list[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    found: list[str] = []
+    try:
+        tps = []
+        for spec in ALL_TOPICS:
+            topic = settings.topic(spec)
+            for p in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic):
+                tps.append(TopicPartition(topic, p))
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batches.items():
+                for r in records:
+                    blob = (r.value or b"") + (r.key or b"") + b"".join(v for _, v in r.headers or ())
+                    if needle in blob:
+                        found.append(f"{tp.topic}@{r.offset}")
+            remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def assert_secrets_nowhere(settings: Settings, processes: Processes, secrets: list[str]) -> None:
+    """No secret value in any topic of this test's prefix, nor in any process log (stops them)."""
+    for secret in secrets:
+        assert await _grep_topics(settings, secret.encode()) == [], "a secret in a topic"
+    processes.stop_all()
+    assert processes.logs, "run the test with @pytest.mark.process_logs"
+    for path in processes.logs:
+        text = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in text, f"a secret in {path.name}"

@@ -8,12 +8,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conftest import Processes, wait_for
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
-from pipeline import Sink, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
+from pipeline import Sink, _grep_topics, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
 from schemas.topics import ALL_TOPICS
 from standins.fixtures import smtp_server  # noqa: F401 - fixture
 from standins.smtp import SMTPStandIn
@@ -165,36 +164,7 @@ async def wait_status_as(api: httpx.AsyncClient, headers: dict[str, str], execut
     return await wait_for(finished, timeout=60, what="execution end")
 
 
-async def _grep_topics(settings: Settings, needle: bytes) -> list[str]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    found: list[str] = []
-    try:
-        tps = []
-        for spec in ALL_TOPICS:
-            topic = settings.topic(spec)
-            for p in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic):
-                tps.append(TopicPartition(topic, p))
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, records in batches.items():
-                for r in records:
-                    blob = (r.value or b"") + (r.key or b"") + b"".join(v for _, v in r.headers or ())
-                    if needle in blob:
-                        found.append(f"{tp.topic}@{r.offset}")
-            remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
-    finally:
-        await consumer.stop()
-    return found
 
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
 
 
 @pytest.mark.process_logs

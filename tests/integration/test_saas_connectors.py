@@ -7,14 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
-from pipeline import api, wait_status  # noqa: F401 - fixtures
+from conftest import Processes
+from infra.settings import Settings
+from pipeline import api, assert_secrets_nowhere, wait_status  # noqa: F401 - fixtures
 from standins.fixtures import google, slack, whatsapp  # noqa: F401 - fixtures
 from standins.google import GoogleStandIn
 from standins.slack import SlackStandIn
 from standins.whatsapp import WhatsAppStandIn
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
+# Every test here greps the process logs for the credentials it used.
+pytestmark = pytest.mark.process_logs
 
 
 async def _integration(api: httpx.AsyncClient, body: dict[str, Any]) -> str:
@@ -35,7 +40,7 @@ async def _run(api: httpx.AsyncClient, node: dict[str, Any], input_data: dict[st
     return next(s for s in reversed(done["execution_details"]) if s["node_id"] == node["id"]) | {"execution": done}
 
 
-async def test_whatsapp_text_and_template_messages(api: httpx.AsyncClient, whatsapp: WhatsAppStandIn) -> None:
+async def test_whatsapp_text_and_template_messages(api: httpx.AsyncClient, whatsapp: WhatsAppStandIn, settings: Settings, processes: Processes) -> None:
     await _integration(api, {"name": "WA", "type": "messaging", "provider": "whatsapp", "configuration": {
         "phone_number_id": whatsapp.phone_number_id, "access_token": whatsapp.access_token,
         "base_url": whatsapp.base_url, "api_version": whatsapp.api_version}})
@@ -54,9 +59,10 @@ async def test_whatsapp_text_and_template_messages(api: httpx.AsyncClient, whats
     expired = await _run(api, {"id": "wa2", "node_type": "action", "config": {"action_type": "send_message", "to": "971501234567", "message": "x"}}, {})
     assert expired["status"] == "failed" and expired["error"]["code"] == "WHATSAPP_190"
     assert whatsapp.access_token not in str(expired["execution"])
+    await assert_secrets_nowhere(settings, processes, [whatsapp.access_token])
 
 
-async def test_slack_by_webhook_and_by_bot_token(api: httpx.AsyncClient, slack: SlackStandIn) -> None:
+async def test_slack_by_webhook_and_by_bot_token(api: httpx.AsyncClient, slack: SlackStandIn, settings: Settings, processes: Processes) -> None:
     hook_id = await _integration(api, {"name": "Slack hook", "type": "messaging", "provider": "slack",
                                        "configuration": {"webhook_url": slack.webhook_url}})
     step = await _run(api, {"id": "s1", "node_type": "action", "config": {
@@ -76,9 +82,10 @@ async def test_slack_by_webhook_and_by_bot_token(api: httpx.AsyncClient, slack: 
         "action_type": "slack", "integration_id": bot_id, "channel": "general", "text": "y", "retry": {"max_retries": 1, "backoff_seconds": 0.2}}}, {})
     assert limited["status"] == "completed" and limited["attempt"] == 2
     assert slack.webhook_url not in str(step["execution"])
+    await assert_secrets_nowhere(settings, processes, [slack.webhook_url, slack.bot_token])
 
 
-async def test_sheets_rows_with_the_bigquery_fallback(api: httpx.AsyncClient, google: GoogleStandIn) -> None:
+async def test_sheets_rows_with_the_bigquery_fallback(api: httpx.AsyncClient, google: GoogleStandIn, settings: Settings, processes: Processes) -> None:
     await _integration(api, {"name": "Google", "type": "storage", "provider": "google_sheets", "configuration": {
         "service_account": google.service_account, "sheets_base_url": google.sheets_base_url,
         "bigquery_base_url": google.bigquery_base_url, "bigquery_dataset": "analytics", "bigquery_table": "events"}})
@@ -95,6 +102,8 @@ async def test_sheets_rows_with_the_bigquery_fallback(api: httpx.AsyncClient, go
     assert fallback["output_data"]["path"] == "bigquery" and "RESOURCE_EXHAUSTED" in fallback["output_data"]["fallback_reason"]
     assert google.table_rows("analytics", "events") == [{"name": "Mona", "email": "mona@x.io", "city": "الرياض"}]
     assert google.service_account["private_key"] not in str(fallback["execution"])
+    key_body = google.service_account["private_key"].splitlines()[1]  # one line of the PEM body
+    await assert_secrets_nowhere(settings, processes, [key_body])
 
 
 async def test_connection_checks_and_test_mode(api: httpx.AsyncClient, whatsapp: WhatsAppStandIn, slack: SlackStandIn, google: GoogleStandIn) -> None:
