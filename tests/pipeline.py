@@ -14,8 +14,8 @@ import httpx
 import pytest_asyncio
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from conftest import Processes, wait_for
+
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from conftest import wait_for
 from pipeline import api, create_active, executions_of, wait_status  # noqa: F401 - fixtures
 from standins.fixtures import smtp_server  # noqa: F401 - fixture

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
 """Connectors through the whole pipeline: integrations with sealed secrets,
 email over real SMTP, and the SSRF guard on outgoing HTTP."""
 
@@ -8,14 +9,22 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-
 from conftest import Processes, wait_for
-from infra.bootstrap import bootstrap_admin
-from infra.settings import Settings
-from pipeline import Sink, _grep_topics, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
-from schemas.topics import ALL_TOPICS
+from pipeline import (  # noqa: F401 - fixtures
+    Sink,
+    _grep_topics,
+    api,
+    create_active,
+    execution,
+    executions_of,
+    sink,
+    wait_status,
+)
 from standins.fixtures import smtp_server  # noqa: F401 - fixture
 from standins.smtp import SMTPStandIn
+
+from infra.bootstrap import bootstrap_admin
+from infra.settings import Settings
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 

@@ -7,8 +7,8 @@ import base64
 
 import orjson
 import pytest
-
 from conftest import Processes
+
 from infra.kafka_io import make_consumer, make_producer, send_output
 from infra.settings import Settings
 from ingest.events import event_record

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
 """The engine over real Kafka and PostgreSQL, every component a real process.
 
 Covers the behaviours that only show with the real pipeline: two workflows on
@@ -10,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
-
 from conftest import Processes, wait_for
 from pipeline import Sink, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
 
@@ -206,7 +207,7 @@ async def test_a_per_second_cron_fires_each_time_once_across_a_restart(api: http
     counts = Counter(times)
     assert all(n == 1 for n in counts.values()), f"a fire time ran twice: {counts.most_common(3)}"
     ordered = sorted(counts)
-    gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(ordered)]
     assert gaps and all(g == 1.0 for g in gaps), f"missed fire times: {gaps}"
     runs = await executions_of(api, workflow_id)
     assert len(runs) == len(times) and all(r["trigger_type"] == "cron" for r in runs)

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
-
 from conftest import Processes, wait_for
+
 from infra.kafka_io import Output, make_producer, send_output
 from infra.settings import Settings
 from schemas.envelope import deterministic_id, make_envelope, now

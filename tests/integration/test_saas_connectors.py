@@ -8,14 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import Processes
-from infra.settings import Settings
 from pipeline import api, assert_secrets_nowhere, wait_status  # noqa: F401 - fixtures
 from standins.fixtures import google, slack, whatsapp  # noqa: F401 - fixtures
 from standins.google import GoogleStandIn
 from standins.slack import SlackStandIn
 from standins.whatsapp import WhatsAppStandIn
+
+from infra.settings import Settings
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 # Every test here greps the process logs for the credentials it used.

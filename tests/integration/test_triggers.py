@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
 """Trigger kinds and contacts over the real pipeline: webhooks by token, manual
 runs, dry runs, tag actions that trigger workflows, and the loop guard."""
 
@@ -6,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from conftest import wait_for
 from pipeline import Sink, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
 
