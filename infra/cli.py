@@ -92,6 +92,28 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Rebuild the read models from Kafka (stop the projection first), or --check them."""
+    from projections.replay import replay, replay_check
+
+    settings = get_settings()
+    if not args.check:
+        applied = asyncio.run(replay(settings))
+        print(f"replayed {applied} records into the read models")
+        return 0
+    report = asyncio.run(replay_check(settings))
+    print(f"replayed {report.records} records into a scratch schema")
+    for table in report.tables:
+        mark = "same" if table.same else "DIFFERENT"
+        print(f"  {table.table:<24} live {table.live_rows:>8}  replayed {table.replayed_rows:>8}  {mark}")
+        for row in table.only_live:
+            print(f"      only live:     {row[:200]}")
+        for row in table.only_replayed:
+            print(f"      only replayed: {row[:200]}")
+    print("no difference" if report.same else "read models differ from a replay of the log")
+    return 0 if report.same else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fluxo", description="Event-sourced workflow automation")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", default="schemas/json")
     export.set_defaults(func=cmd_schemas_export)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    replay_parser = sub.add_parser("replay", help="rebuild the read models from the Kafka history (running services)")
+    replay_parser.add_argument("--check", action="store_true", help="replay into a scratch schema and compare, change nothing")
+    replay_parser.set_defaults(func=cmd_replay)
     args = parser.parse_args(argv)
     _logging(get_settings().log_level)
     result: int = args.func(args)

@@ -19,9 +19,12 @@ def available() -> list[tuple[int, str, Path]]:
     return found
 
 
-async def migrate(dsn: str) -> list[str]:
-    """Apply pending migrations, each in its own transaction. Returns the ones applied."""
-    conn = await asyncpg.connect(dsn)
+async def migrate(dsn: str, schema: str | None = None) -> list[str]:
+    """Apply pending migrations, each in its own transaction. Returns the ones applied.
+
+    With `schema`, into that schema (a replay check's scratch copy).
+    """
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema} if schema else None)
     applied: list[str] = []
     try:
         # Several processes may start at once; one migrates, the others wait.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -277,15 +278,16 @@ async def _ended(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
         "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, executions_total, successes,"
         " failures, total_duration_ms, fastest_ms, slowest_ms, last_status, last_execution_at)"
-        " VALUES ($1, $2, 1, $3, $4, $5, $5, $5, $6, $7)"
+        " VALUES ($1, $2, 1, $3, $4, $8, $5, $5, $6, $7)"
         " ON CONFLICT (workflow_id) DO UPDATE SET executions_total = s.executions_total + 1,"
         " successes = s.successes + $3, failures = s.failures + $4,"
-        " total_duration_ms = s.total_duration_ms + $5,"
+        " total_duration_ms = s.total_duration_ms + $8,"
         " fastest_ms = LEAST(s.fastest_ms, $5), slowest_ms = GREATEST(s.slowest_ms, $5),"
         " last_status = CASE WHEN s.last_execution_at IS NULL OR s.last_execution_at <= $7"
         "   THEN $6 ELSE s.last_status END,"
         " last_execution_at = GREATEST(s.last_execution_at, $7)",
         d.workflow_id, row["workspace_id"], success, failure, duration_ms, status, d.completed_at,
+        Decimal(repr(duration_ms)),  # exact sum: the same whatever order a replay applies records in
     )
     await conn.execute(
         "INSERT INTO workflow_daily_stats AS s (workflow_id, day, workspace_id, executions,"

@@ -29,9 +29,11 @@ TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS)
 
 
 class ProjectionRunner:
-    def __init__(self, settings: Settings, name: str = PROJECTION) -> None:
+    def __init__(self, settings: Settings, name: str = PROJECTION, schema: str | None = None) -> None:
         self.settings = settings
         self.name = name
+        # Replay checks project into a scratch schema instead of the live one.
+        self.schema = schema
         self._stopping = asyncio.Event()
         self.skipped = 0
 
@@ -59,9 +61,45 @@ class ProjectionRunner:
             else:
                 await consumer.seek_to_beginning(tp)
 
+    async def connect(self) -> asyncpg.Connection:
+        settings = {"search_path": self.schema} if self.schema else None
+        return await asyncpg.connect(self.settings.dsn, server_settings=settings)
+
+    async def run_until(self, targets: dict[tuple[str, int], int]) -> int:
+        """Apply records up to (not including) each partition's target offset, then return.
+
+        Used by replay: the number of records applied is returned.
+        """
+        conn = await self.connect()
+        consumer = make_consumer(self.settings)
+        await consumer.start()
+        applied = 0
+        try:
+            await self._assign(consumer, conn)
+            remaining = {tp for tp in consumer.assignment() if targets.get((tp.topic, tp.partition), 0) > await consumer.position(tp)}
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=self.settings.projection_batch_size)
+                bounded = {
+                    tp: [r for r in records if r.offset < targets.get((tp.topic, tp.partition), 0)]
+                    for tp, records in batches.items()
+                }
+                bounded = {tp: records for tp, records in bounded.items() if records}
+                if bounded:
+                    await self._apply(conn, bounded)
+                    applied += sum(len(r) for r in bounded.values())
+                for tp in list(remaining):
+                    last = bounded.get(tp)
+                    position = last[-1].offset + 1 if last else await consumer.position(tp)
+                    if position >= targets.get((tp.topic, tp.partition), 0):
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+            await conn.close()
+        return applied
+
     async def run(self) -> None:
         max_records = self.settings.projection_batch_size
-        conn = await asyncpg.connect(self.settings.dsn)
+        conn = await self.connect()
         consumer = make_consumer(self.settings)
         await consumer.start()
         try:

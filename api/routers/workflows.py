@@ -159,7 +159,7 @@ async def _stats(state: StateDep, workflow_id: str) -> dict[str, Any]:
         "executions_total": total,
         "success_rate": row["successes"] / total if total else 0.0,
         "error_rate": row["failures"] / total if total else 0.0,
-        "average_execution_time_seconds": row["total_duration_ms"] / total / 1000 if total else 0.0,
+        "average_execution_time_seconds": float(row["total_duration_ms"]) / total / 1000 if total else 0.0,
         "last_execution_status": row["last_status"],
         "last_execution_at": row["last_execution_at"],
     }
