@@ -18,6 +18,7 @@ from api.routers import (
     executions,
     health,
     integrations,
+    metrics,
     runs,
     workflows,
 )
@@ -52,4 +53,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

@@ -200,6 +200,28 @@ async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> No
         d.execution_id, 1 if ok else 0, 0 if ok else 1,
     )
     await _integration_usage(conn, d, ok)
+    await _connector_metrics(conn, env, d, ok)
+
+
+# Upper bounds (seconds) of the automation_execution_duration_seconds histogram buckets.
+METRIC_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+async def _connector_metrics(conn: Connection, env: Envelope, d: Any, ok: bool) -> None:
+    if d.node_type.value not in ("action", "http_request", "database_query") or d.node_id.startswith("__"):
+        return  # inline steps (trigger, condition, ...) are not connector calls
+    seconds = (d.completed_at - d.started_at).total_seconds()
+    connector = str(d.input.get("action_type") or d.node_type.value)
+    increments = [1 if seconds <= bound else 0 for bound in METRIC_BUCKETS]
+    workflow_id = await conn.fetchval("SELECT workflow_id FROM executions WHERE id = $1", d.execution_id) or ""
+    await conn.execute(
+        "INSERT INTO connector_metrics AS m (workspace_id, connector_type, status, workflow_id, count, duration_sum, buckets)"
+        " VALUES ($1, $2, $3, $4, 1, $5, $6)"
+        " ON CONFLICT (workspace_id, connector_type, status, workflow_id) DO UPDATE SET count = m.count + 1,"
+        " duration_sum = m.duration_sum + EXCLUDED.duration_sum,"
+        " buckets = (SELECT array_agg(a + b ORDER BY i) FROM unnest(m.buckets, EXCLUDED.buckets) WITH ORDINALITY AS u(a, b, i))",
+        env.workspaceid, connector, "success" if ok else "failure", workflow_id, Decimal(repr(seconds)), increments,
+    )
 
 
 async def _integration_usage(conn: Connection, d: Any, ok: bool) -> None:

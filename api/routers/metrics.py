@@ -1,0 +1,98 @@
+"""Prometheus metrics, under the names seed 001 specified, plus consumer lag.
+
+Counters come from the `connector_metrics` projection (maintained as results
+arrive); lag is read from Kafka at scrape time. Public like /health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import ORJSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from api.deps import StateDep
+from api.routers.health import PROCESSORS, _processor, _projection, health_report
+from api.state import AppState
+from projections.readmodels import METRIC_BUCKETS
+
+router = APIRouter(tags=["operations"])
+
+
+class _Snapshot:
+    """A collector over metric families computed before the scrape is rendered."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+
+
+async def _families(state: AppState) -> list[Metric]:
+    executions = CounterMetricFamily(
+        "automation_executions", "Connector executions (node steps that call out), by outcome",
+        labels=["connector_type", "status", "workflow_id"],
+    )
+    duration = HistogramMetricFamily(
+        "automation_execution_duration_seconds", "Duration of connector executions",
+        labels=["connector_type", "workflow_id"],
+    )
+    rows = await state.pool.fetch(
+        "SELECT connector_type, status, workflow_id, sum(count) AS count, sum(duration_sum) AS duration_sum,"
+        " array_agg(buckets) AS buckets FROM connector_metrics GROUP BY connector_type, status, workflow_id"
+    )
+    histograms: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        executions.add_metric([row["connector_type"], row["status"], row["workflow_id"]], float(row["count"]))
+        entry = histograms.setdefault((row["connector_type"], row["workflow_id"]), {"count": 0.0, "sum": 0.0, "buckets": [0] * len(METRIC_BUCKETS)})
+        entry["count"] += float(row["count"])
+        entry["sum"] += float(row["duration_sum"])
+        for buckets in row["buckets"]:
+            entry["buckets"] = [a + b for a, b in zip(entry["buckets"], buckets, strict=False)]
+    for (connector, workflow_id), entry in histograms.items():
+        bounds = [(str(bound), float(count)) for bound, count in zip(METRIC_BUCKETS, entry["buckets"], strict=True)]
+        duration.add_metric([connector, workflow_id], bounds + [("+Inf", entry["count"])], entry["sum"])
+    lag = GaugeMetricFamily("fluxo_consumer_lag", "Records not yet processed, per consumer group and partition",
+                            labels=["group", "topic", "partition"])
+    queue = GaugeMetricFamily("automation_queue_size", "Work orders waiting for a node worker")
+    views: dict[str, Any] = {}
+    for name, specs in PROCESSORS.items():
+        try:
+            views[name] = await asyncio.wait_for(_processor(state, name, specs), 3.0)
+        except Exception:  # noqa: BLE001 - a scrape reports what it can
+            continue
+    try:
+        views["projection"] = await asyncio.wait_for(_projection(state), 3.0)
+    except Exception:  # noqa: BLE001
+        pass
+    for name, view in views.items():
+        for p in view.get("partitions", []):
+            lag.add_metric([view.get("group", name), p["topic"], str(p["partition"])], float(p["lag"]))
+    queue.add_metric([], float(views.get("worker", {}).get("lag", 0)))
+    return [executions, duration, lag, queue]
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: StateDep) -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(await _families(state)))  # type: ignore[arg-type]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/health")
+@router.get("/api/automation/health")
+async def health_aliases(state: StateDep) -> ORJSONResponse:
+    ready, report = await health_report(state)
+    return ORJSONResponse(report, status_code=200 if ready else 503)
+
+
+@router.get("/queue/status")
+@router.get("/api/automation/queue/status")
+async def queue_status(state: StateDep) -> dict[str, Any]:
+    worker = await _processor(state, "worker", PROCESSORS["worker"])
+    return {"queue_size": worker["lag"], "workers": worker["members"], "partitions": worker["partitions"]}
