@@ -7,13 +7,19 @@ arrive); lag is read from Kafka at scrape time. Public like /health.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import ORJSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from api.deps import StateDep
 from api.routers.health import PROCESSORS, _processor, _projection, health_report
@@ -21,6 +27,7 @@ from api.state import AppState
 from projections.readmodels import METRIC_BUCKETS
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("fluxo.api")
 
 
 class _Snapshot:
@@ -64,12 +71,13 @@ async def _families(state: AppState) -> list[Metric]:
     for name, specs in PROCESSORS.items():
         try:
             views[name] = await asyncio.wait_for(_processor(state, name, specs), 3.0)
-        except Exception:  # noqa: BLE001 - a scrape reports what it can
+        except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+            log.warning("metrics: no lag for %s: %s", name, type(exc).__name__)
             continue
     try:
         views["projection"] = await asyncio.wait_for(_projection(state), 3.0)
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception as exc:  # noqa: BLE001
+        log.warning("metrics: no projection lag: %s", type(exc).__name__)
     for name, view in views.items():
         for p in view.get("partitions", []):
             lag.add_metric([view.get("group", name), p["topic"], str(p["partition"])], float(p["lag"]))
