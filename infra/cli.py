@@ -64,11 +64,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     from processors.executor import Executor
     from processors.matcher import TriggerMatcher
-    from processors.runtime import run_processor
+    from processors.runtime import Processor, run_processor
     from processors.timers import TimerService
     from processors.worker import NodeWorker
 
-    processors = {"matcher": TriggerMatcher, "executor": Executor, "worker": NodeWorker, "timers": TimerService}
+    processors: dict[str, type[Processor]] = {
+        "matcher": TriggerMatcher, "executor": Executor, "worker": NodeWorker, "timers": TimerService,
+    }
     run_processor(settings, processors[name]())
     return 0
 

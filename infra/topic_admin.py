@@ -14,7 +14,7 @@ from schemas.topics import ALL_TOPICS, TopicSpec
 
 
 def _configs(spec: TopicSpec) -> dict[str, str]:
-    configs = {"cleanup.policy": spec.cleanup}
+    configs: dict[str, str] = {"cleanup.policy": spec.cleanup}
     if spec.retention_ms is not None and spec.cleanup == "delete":
         configs["retention.ms"] = str(spec.retention_ms)
     if spec.cleanup == "compact":

@@ -317,7 +317,7 @@ def _on_timer(step: _Step, data: TimerFired) -> None:
     key = key_of(data.node_id, data.iteration)
     info = state["nodes"].get(key)
     node = step.workflow.node(data.node_id)
-    if info is None or node is None or info["attempt"] != data.attempt:
+    if info is None or node is None or data.attempt is None or info["attempt"] != data.attempt:
         return
     if data.purpose == "wait" and info["status"] == "waiting":
         output = {"waited_seconds": info.get("wait_seconds", 0), "resumed_at": step.now.isoformat()}

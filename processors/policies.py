@@ -133,7 +133,7 @@ class RetryPolicy:
         """
         if self.backoff_seconds <= 0:
             return 0.0
-        ceiling = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
+        ceiling = float(min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** (attempt - 1)))
         digest = hashlib.sha256(f"{key}:{attempt}".encode()).digest()
         fraction = int.from_bytes(digest[:8], "big") / 2**64
         return ceiling / 2 + fraction * ceiling / 2

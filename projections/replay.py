@@ -69,7 +69,7 @@ async def _end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
     consumer = make_consumer(settings)
     await consumer.start()
     try:
-        tps = []
+        tps: list[TopicPartition] = []
         for spec in TOPICS:
             topic = settings.topic(spec)
             partitions = consumer.partitions_for_topic(topic)

@@ -40,7 +40,8 @@ async def list_contacts(
     page: int = Query(default=1, ge=1),
     page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
-    where, args = ["workspace_id = $1"], [principal.workspace_id]
+    where: list[str] = ["workspace_id = $1"]
+    args: list[Any] = [principal.workspace_id]
     if tag:
         args.append(tag)
         where.append(f"${len(args)} = ANY(tags)")

@@ -147,7 +147,8 @@ async def list_integrations(
     provider: str | None = Query(default=None, max_length=50),
     page: int = Query(default=1, ge=1), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
-    where, args = ["workspace_id = $1"], [principal.workspace_id]
+    where: list[str] = ["workspace_id = $1"]
+    args: list[Any] = [principal.workspace_id]
     for column, value in (("type", type), ("provider", provider)):
         if value:
             args.append(value)

@@ -88,7 +88,7 @@ async def _families(state: AppState) -> list[Metric]:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(state: StateDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(await _families(state)))  # type: ignore[arg-type]
+    registry.register(_Snapshot(await _families(state)))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -75,7 +75,7 @@ async def execute_workflow(
     _runnable(workflow)
     input_data = body.input_data if body.input_data is not None else (body.context or {})
     extra = body.execution_context or {}
-    user = extra.get("user") if isinstance(extra.get("user"), dict) else {}
+    user: dict[str, Any] = extra["user"] if isinstance(extra.get("user"), dict) else {}
     execution_id = str(uuid.uuid4())
     context = {
         "event": {"id": execution_id, "type": "manual", "data": input_data, "timestamp": now().isoformat()},

@@ -54,7 +54,8 @@ async def run_code(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, A
     if _pool is None:
         raise ConnectorError("CODE_UNAVAILABLE", "the code sandbox is not running in this worker", retryable=True)
     code = str(config.get("code", config.get("custom_code")))
-    context = config.get("context") if isinstance(config.get("context"), Mapping) else {}
+    raw_context = config.get("context")
+    context: Mapping[str, Any] = raw_context if isinstance(raw_context, Mapping) else {}
     language = str(config.get("language", "python")).lower()
     try:
         result = await _pool.run(language, code, dict(context), _limits(config, order.timeout_seconds))

@@ -85,7 +85,8 @@ def apply_template(order: NodeWorkOrdered, integration: Integration) -> NodeWork
     template = templates.get(name) if isinstance(templates, Mapping) else None
     if not isinstance(template, Mapping):
         raise ConnectorError("AUTO_007", f"no email template {name!r} in integration {integration.name}", retryable=False)
-    context = order.config.get("context") if isinstance(order.config.get("context"), Mapping) else {}
+    raw_context = order.config.get("context")
+    context: Mapping[str, Any] = raw_context if isinstance(raw_context, Mapping) else {}
     fields = {k: template[k] for k in ("subject", "body", "html", "is_html") if k in template and k not in order.config}
     try:
         rendered = render_value(fields, dict(context), now=now())

@@ -110,7 +110,7 @@ async def _append(ctx: ConnectorContext, integration: Integration, order: NodeWo
 
 async def _insert(ctx: ConnectorContext, integration: Integration, order: NodeWorkOrdered, rows: list[list[Any]], columns: list[str] | None) -> dict[str, Any]:
     config = order.config
-    target = config.get("bigquery") if isinstance(config.get("bigquery"), Mapping) else {}
+    target: Mapping[str, Any] = config["bigquery"] if isinstance(config.get("bigquery"), Mapping) else {}
     project = target.get("project_id") or integration.value("bigquery_project") or _service_account(integration).get("project_id")
     dataset = target.get("dataset") or integration.value("bigquery_dataset")
     table = target.get("table") or integration.value("bigquery_table")
