@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.settings import Settings
 from schemas.codec import STRUCTURED_HEADERS, encode
@@ -66,3 +67,16 @@ async def send_output(producer: AIOKafkaProducer, settings: Settings, out: Outpu
         headers=out.headers,
         partition=out.partition,
     )
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, settings: Settings, specs: Iterable[TopicSpec]) -> list[TopicPartition]:
+    """Every partition of these topics, refreshing metadata once if the consumer has none yet."""
+    tps: list[TopicPartition] = []
+    for spec in specs:
+        topic = settings.topic(spec)
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+    return tps

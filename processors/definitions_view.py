@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from infra.kafka_io import make_consumer
+from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
@@ -79,13 +79,8 @@ class DefinitionsView:
 
     async def start(self, settings: Settings) -> None:
         self._consumer = make_consumer(settings)
-        topic = settings.topic(DEFINITIONS)
         await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await self._consumer._client.force_metadata_update()
-            partitions = self._consumer.partitions_for_topic(topic) or set()
-        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._tps = await topic_partitions(self._consumer, settings, [DEFINITIONS])
         self._consumer.assign(self._tps)
         await self._consumer.seek_to_beginning(*self._tps)
         await self.catch_up()

@@ -105,6 +105,20 @@ def result_id(kind: str, order: NodeWorkOrdered) -> str:
     return _rid(kind, order.execution_id, order.node_id, order.attempt, order.iteration)
 
 
+def work_result(
+    order: NodeWorkOrdered, outcome: dict[str, Any] | NodeError, started: datetime, completed: datetime
+) -> tuple[str, NodeSucceeded | NodeFailed]:
+    """The record a node worker (or the simulator standing in for one) writes for a work order."""
+    common: dict[str, Any] = {
+        "execution_id": order.execution_id, "node_id": order.node_id, "node_type": order.node_type,
+        "attempt": order.attempt, "iteration": order.iteration, "input": order.config,
+        "started_at": started, "completed_at": completed,
+    }
+    if isinstance(outcome, NodeError):
+        return "failed", NodeFailed(error=outcome, **common)
+    return "succeeded", NodeSucceeded(output=outcome, **common)
+
+
 class _Step:
     """Collects what one call to `advance` emits."""
 
@@ -360,7 +374,7 @@ def _run(step: _Step, node: Node, attempt: int, iteration: int | None = None) ->
     context = eval_context(state)
     if node.node_type == NodeType.CONDITION and node.config.get("use_custom_code"):
         # Seed 003's custom-code condition: the sandbox (a worker) decides the branch.
-        _dispatch(step, node, attempt, iteration, after_delay=False)
+        _dispatch(step, node, attempt, iteration, after_delay=False, context=context)
         return
     if node.node_type in INLINE:
         _run_inline(step, node, attempt, iteration, context)
@@ -383,10 +397,12 @@ def _run(step: _Step, node: Node, attempt: int, iteration: int | None = None) ->
         error = NodeError(code="NODE_UNSUPPORTED", message=f"node type {node.node_type.value} is not supported")
         _inline_failure(step, node, attempt, iteration, {}, error)
         return
-    _dispatch(step, node, attempt, iteration, after_delay=False)
+    _dispatch(step, node, attempt, iteration, after_delay=False, context=context)
 
 
-def _dispatch(step: _Step, node: Node, attempt: int, iteration: int | None, *, after_delay: bool) -> None:
+def _dispatch(
+    step: _Step, node: Node, attempt: int, iteration: int | None, *, after_delay: bool, context: dict[str, Any] | None = None
+) -> None:
     state = step.state
     key = key_of(node.id, iteration)
     execution_id = state["execution_id"]
@@ -406,7 +422,8 @@ def _dispatch(step: _Step, node: Node, attempt: int, iteration: int | None, *, a
             )
             return
     state["nodes"][key]["status"] = "scheduled"
-    context = eval_context(state)
+    if context is None:
+        context = eval_context(state)
     raw = dict(node.config)
     for name, value in ACTION_DEFAULTS.get(str(raw.get("action_type", "")).lower(), {}).items():
         raw.setdefault(name, value)  # e.g. the contact's own phone number or email

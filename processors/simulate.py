@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from processors.machine import State, advance, result_id
+from processors.machine import State, advance, result_id, work_result
 from schemas.codec import decode
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
     ExecutionStarted,
     NodeError,
-    NodeFailed,
-    NodeSucceeded,
     NodeWorkOrdered,
     TimerCancelled,
     TimerFired,
@@ -131,20 +129,7 @@ def simulate(
 
 
 def _perform(order: NodeWorkOrdered, perform: Perform, clock: datetime, cause: Envelope) -> tuple[Envelope, RecordData]:
-    result = perform(order)
-    data: RecordData
-    if isinstance(result, NodeError):
-        kind = "failed"
-        data = NodeFailed(
-            execution_id=order.execution_id, node_id=order.node_id, node_type=order.node_type, attempt=order.attempt,
-            iteration=order.iteration, input=order.config, error=result, started_at=clock, completed_at=clock,
-        )
-    else:
-        kind = "succeeded"
-        data = NodeSucceeded(
-            execution_id=order.execution_id, node_id=order.node_id, node_type=order.node_type, attempt=order.attempt,
-            iteration=order.iteration, input=order.config, output=result, started_at=clock, completed_at=clock,
-        )
+    kind, data = work_result(order, perform(order), clock, clock)
     env = make_envelope(
         data, id=result_id(kind, order), source="simulate", workspace_id=cause.workspaceid,
         execution_id=order.execution_id, time=clock, causation_id=cause.id,

@@ -52,6 +52,7 @@ class TimerService:
         # (fire_at timestamp, partition, timer id): an index over state so a tick
         # pops what is due instead of scanning every pending timer.
         self._heap: list[tuple[float, int, str]] = []
+        self._definitions_read_at = 0.0
 
     async def start(self, settings: Settings) -> None:
         self.tick_seconds = settings.timer_tick_seconds
@@ -105,7 +106,10 @@ class TimerService:
     async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
         current = now()
         outputs = self._due_timers(store, partitions, current)
-        await self.definitions.catch_up()
+        # Reading the definitions' end offsets is a broker round trip: once a second is plenty for cron.
+        if current.timestamp() - self._definitions_read_at >= 1.0:
+            await self.definitions.catch_up()
+            self._definitions_read_at = current.timestamp()
         for workflow in list(self.definitions.workflows.values()):
             if workflow.trigger_type == TriggerType.CRON:
                 partition = cron_partition(workflow.id, self.partitions)

@@ -24,6 +24,7 @@ from processors.connectors.base import (
     ConnectorError,
     Integration,
     IntegrationLookup,
+    test_mode_output,
 )
 from processors.connectors.code import CODE, install_pool
 from processors.connectors.email import EMAIL
@@ -33,11 +34,11 @@ from processors.connectors.http import HTTP
 from processors.connectors.messaging import SLACK, WHATSAPP
 from processors.connectors.records import QUERY, install_db
 from processors.definitions_view import DefinitionsView
-from processors.machine import result_id
+from processors.machine import result_id, work_result
 from processors.runtime import Incoming, StateStore
 from processors.sandbox import CodePool
 from schemas.envelope import Envelope, RecordData, make_envelope, now
-from schemas.records import NodeError, NodeFailed, NodeSucceeded, NodeWorkOrdered
+from schemas.records import NodeError, NodeWorkOrdered
 from schemas.topics import EXECUTIONS, NODE_WORK, TopicSpec
 
 log = logging.getLogger("fluxo.worker")
@@ -138,6 +139,7 @@ class NodeWorker:
         connector = CONNECTORS.get(order.action_type)
         result: RecordData
         ctx: ConnectorContext | None = None
+        outcome: dict[str, Any] | NodeError
         try:
             if connector is None:
                 raise ConnectorError(
@@ -147,49 +149,34 @@ class NodeWorker:
                 )
             ctx = self.context(item.envelope.workspaceid)
             async with self._limit:
-                output = await asyncio.wait_for(connector.run(order, ctx), order.timeout_seconds + 1)
+                output = await asyncio.wait_for(_call(connector, order, ctx), order.timeout_seconds + 1)
             if ctx.extra["used"]:
                 output = {**output, "integration_id": ctx.extra["used"][-1]}
-            result = NodeSucceeded(
-                execution_id=order.execution_id,
-                node_id=order.node_id,
-                node_type=order.node_type,
-                attempt=order.attempt,
-                iteration=order.iteration,
-                input=order.config,
-                output=output,
-                started_at=started,
-                completed_at=now(),
-            )
-            kind = "succeeded"
+            outcome = output
         except (TimeoutError, ConnectorError) as exc:
             used = ctx.extra["used"][-1] if ctx is not None and ctx.extra["used"] else None
-            error = (
+            outcome = (
                 NodeError(code=exc.code, message=exc.message, retryable=exc.retryable, integration_id=used)
                 if isinstance(exc, ConnectorError)
                 else NodeError(code="AUTO_006", message="node timed out", retryable=True, integration_id=used)
             )
-            result = _failed(order, error, started)
-            kind = "failed"
         except Exception as exc:
             log.exception("connector %s crashed", order.action_type)
-            result = _failed(order, NodeError(code="CONNECTOR_ERROR", message=type(exc).__name__), started)
-            kind = "failed"
+            outcome = NodeError(code="CONNECTOR_ERROR", message=type(exc).__name__)
+        kind, result = work_result(order, outcome, started, now())
         return Output.of(EXECUTIONS, order.execution_id, _envelope(item.envelope, order, result, kind))
 
 
-def _failed(order: NodeWorkOrdered, error: NodeError, started: Any) -> NodeFailed:
-    return NodeFailed(
-        execution_id=order.execution_id,
-        node_id=order.node_id,
-        node_type=order.node_type,
-        attempt=order.attempt,
-        iteration=order.iteration,
-        input=order.config,
-        error=error,
-        started_at=started,
-        completed_at=now(),
-    )
+async def _call(connector: Connector, order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
+    """What every connector gets for free: config validation, and test mode for its integration."""
+    problems = connector.validate(order.config)
+    if problems:
+        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
+    if connector.integration_type is not None:
+        integration = ctx.integration(order.config, connector.integration_type)
+        if integration is not None and integration.test_mode:
+            return test_mode_output(order, integration)
+    return await connector.run(order, ctx)
 
 
 def _envelope(cause: Envelope, order: NodeWorkOrdered, data: RecordData, kind: str) -> Envelope:

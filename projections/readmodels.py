@@ -213,14 +213,13 @@ async def _connector_metrics(conn: Connection, env: Envelope, d: Any, ok: bool) 
     seconds = (d.completed_at - d.started_at).total_seconds()
     connector = str(d.input.get("action_type") or d.node_type.value)
     increments = [1 if seconds <= bound else 0 for bound in METRIC_BUCKETS]
-    workflow_id = await conn.fetchval("SELECT workflow_id FROM executions WHERE id = $1", d.execution_id) or ""
     await conn.execute(
         "INSERT INTO connector_metrics AS m (workspace_id, connector_type, status, workflow_id, count, duration_sum, buckets)"
-        " VALUES ($1, $2, $3, $4, 1, $5, $6)"
+        " VALUES ($1, $2, $3, COALESCE((SELECT workflow_id FROM executions WHERE id = $4), ''), 1, $5, $6)"
         " ON CONFLICT (workspace_id, connector_type, status, workflow_id) DO UPDATE SET count = m.count + 1,"
         " duration_sum = m.duration_sum + EXCLUDED.duration_sum,"
         " buckets = (SELECT array_agg(a + b ORDER BY i) FROM unnest(m.buckets, EXCLUDED.buckets) WITH ORDINALITY AS u(a, b, i))",
-        env.workspaceid, connector, "success" if ok else "failure", workflow_id, Decimal(repr(seconds)), increments,
+        env.workspaceid, connector, "success" if ok else "failure", d.execution_id, Decimal(repr(seconds)), increments,
     )
 
 

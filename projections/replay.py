@@ -16,9 +16,8 @@ from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import TopicPartition
 
-from infra.kafka_io import make_consumer
+from infra.kafka_io import make_consumer, topic_partitions
 from infra.migrations import migrate
 from infra.settings import Settings
 from projections.runner import PROJECTION, TOPICS, ProjectionRunner
@@ -69,14 +68,7 @@ async def _end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
     consumer = make_consumer(settings)
     await consumer.start()
     try:
-        tps: list[TopicPartition] = []
-        for spec in TOPICS:
-            topic = settings.topic(spec)
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-            tps.extend(TopicPartition(topic, p) for p in partitions)
+        tps = await topic_partitions(consumer, settings, TOPICS)
         ends = await consumer.end_offsets(tps)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     finally:

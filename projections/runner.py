@@ -15,7 +15,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from infra.kafka_io import make_consumer
+from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
 from projections.readmodels import apply
 from schemas.codec import decode
@@ -41,14 +41,7 @@ class ProjectionRunner:
         self._stopping.set()
 
     async def _assign(self, consumer: AIOKafkaConsumer, conn: asyncpg.Connection) -> None:
-        tps: list[TopicPartition] = []
-        for spec in TOPICS:
-            topic = self.settings.topic(spec)
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-            tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
+        tps = await topic_partitions(consumer, self.settings, TOPICS)
         consumer.assign(tps)
         rows = await conn.fetch(
             "SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1",

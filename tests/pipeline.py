@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest_asyncio
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from conftest import Processes, wait_for
 
 from infra.bootstrap import bootstrap_admin
+from infra.kafka_io import topic_partitions
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
 from schemas.topics import ALL_TOPICS
@@ -74,10 +76,10 @@ async def sink() -> AsyncIterator[Sink]:
     await runner.cleanup()
 
 
-@pytest_asyncio.fixture
-async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
-    """Every component running, and an API client logged in as the workspace owner."""
-    await bootstrap_admin(settings)
+@asynccontextmanager
+async def running_pipeline(settings: Settings, processes: Processes) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """Every component running; a client logged in as the workspace owner, and the workspace id."""
+    workspace_id, _ = await bootstrap_admin(settings)
     for name in COMPONENTS:
         processes.start(name)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
@@ -98,6 +100,12 @@ async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.A
 
         token = await wait_for(logged_in, timeout=30, interval=0.2, what="admin login")
         client.headers["Authorization"] = f"Bearer {token}"
+        yield client, workspace_id
+
+
+@pytest_asyncio.fixture
+async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_pipeline(settings, processes) as (client, _):
         yield client
 
 
@@ -137,11 +145,7 @@ async def _grep_topics(settings: Settings, needle: bytes) -> list[str]:
     await consumer.start()
     found: list[str] = []
     try:
-        tps = []
-        for spec in ALL_TOPICS:
-            topic = settings.topic(spec)
-            for p in consumer.partitions_for_topic(topic) or await _partitions(consumer, topic):
-                tps.append(TopicPartition(topic, p))
+        tps = await topic_partitions(consumer, settings, ALL_TOPICS)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
@@ -158,10 +162,6 @@ async def _grep_topics(settings: Settings, needle: bytes) -> list[str]:
         await consumer.stop()
     return found
 
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
 
 
 async def assert_secrets_nowhere(settings: Settings, processes: Processes, secrets: list[str]) -> None:

@@ -11,6 +11,7 @@ from fastapi.responses import ORJSONResponse
 
 from api.deps import StateDep
 from api.state import AppState
+from infra.kafka_io import topic_partitions
 from projections.runner import PROJECTION
 from projections.runner import TOPICS as PROJECTED_TOPICS
 from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
@@ -27,15 +28,7 @@ _TIMEOUT = 3.0
 
 
 async def _partitions(state: AppState, specs: tuple[TopicSpec, ...]) -> list[TopicPartition]:
-    tps: list[TopicPartition] = []
-    for spec in specs:
-        topic = state.settings.topic(spec)
-        partitions = state.offsets.partitions_for_topic(topic)
-        if not partitions:
-            await state.offsets._client.force_metadata_update()
-            partitions = state.offsets.partitions_for_topic(topic) or set()
-        tps.extend(TopicPartition(topic, p) for p in sorted(partitions))
-    return tps
+    return await topic_partitions(state.offsets, state.settings, specs)
 
 
 def _lag_view(end: dict[TopicPartition, int], done: dict[TopicPartition, int]) -> dict[str, Any]:

@@ -78,11 +78,6 @@ class Connector:
     # Which integration type the connector needs (None: none).
     integration_type: str | None = None
 
-    def dry_run(self, order: NodeWorkOrdered) -> dict[str, Any]:
-        problems = self.validate(order.config)
-        if problems:
-            raise ConnectorError("AUTO_007", "; ".join(f"{k}: {v}" for k, v in problems.items()), retryable=False)
-        return {"dry_run": True, "action_type": order.action_type, "would_send": order.config}
 
 
 def test_mode_output(order: NodeWorkOrdered, integration: Integration) -> dict[str, Any]:

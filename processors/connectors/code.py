@@ -48,9 +48,6 @@ def _limits(config: Mapping[str, Any], timeout: float) -> Limits:
 
 async def run_code(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
     config = order.config
-    problems = validate_code(config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     if _pool is None:
         raise ConnectorError("CODE_UNAVAILABLE", "the code sandbox is not running in this worker", retryable=True)
     code = str(config.get("code", config.get("custom_code")))

@@ -24,7 +24,6 @@ from processors.connectors.base import (
     ConnectorError,
     Integration,
     require,
-    test_mode_output,
 )
 from processors.connectors.guard import address_allowed, host_allowed
 from processors.templates import TemplateError, render_value
@@ -110,14 +109,9 @@ async def _guard_host(host: str, allowed: tuple[str, ...]) -> None:
 
 
 async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
-    problems = validate_email(order.config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     integration = ctx.integration(order.config, "email")
     assert integration is not None
     order = apply_template(order, integration)
-    if integration.test_mode:
-        return test_mode_output(order, integration)
     if "subject" not in order.config:
         raise ConnectorError("AUTO_007", "config.subject is required", retryable=False)
     host = integration.value("host") or integration.value("smtp_host")

@@ -22,7 +22,6 @@ from processors.connectors.base import (
     ConnectorContext,
     ConnectorError,
     Integration,
-    test_mode_output,
 )
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
@@ -139,13 +138,8 @@ async def _insert(ctx: ConnectorContext, integration: Integration, order: NodeWo
 
 
 async def run_sheets(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
-    problems = validate_sheets(order.config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     integration = ctx.integration(order.config, "google")
     assert integration is not None
-    if integration.test_mode:
-        return test_mode_output(order, integration)
     rows, columns = _rows(order.config)
     try:
         return await _append(ctx, integration, order, rows)

@@ -75,9 +75,6 @@ async def request(
 
 async def run_http(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
     config = order.config
-    problems = validate_http(config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     url = str(config["url"])
     method = str(config.get("method", "POST")).upper()
     headers = {str(k): str(v) for k, v in (config.get("headers") or {}).items()}

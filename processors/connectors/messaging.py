@@ -12,7 +12,6 @@ from processors.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorError,
-    test_mode_output,
 )
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
@@ -65,13 +64,8 @@ def whatsapp_payload(order: NodeWorkOrdered) -> dict[str, Any]:
 
 
 async def run_whatsapp(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
-    problems = validate_whatsapp(order.config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     integration = ctx.integration(order.config, "whatsapp")
     assert integration is not None
-    if integration.test_mode:
-        return test_mode_output(order, integration)
     token = integration.value("access_token") or integration.value("api_key")
     phone_number_id = integration.value("phone_number_id")
     if not token or not phone_number_id:
@@ -108,14 +102,9 @@ def validate_slack(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 async def run_slack(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
-    problems = validate_slack(order.config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     config = order.config
     integration = ctx.integration(config, "slack")
     assert integration is not None
-    if integration.test_mode:
-        return test_mode_output(order, integration)
     message: dict[str, Any] = {"text": str(config.get("text") or config.get("message") or "")}
     if config.get("blocks"):
         message["blocks"] = config["blocks"]

@@ -46,9 +46,6 @@ def validate_query(config: Mapping[str, Any]) -> dict[str, str]:
 
 async def run_query(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
     config = order.config
-    problems = validate_query(config)
-    if problems:
-        raise ConnectorError("AUTO_007", "; ".join(f"{k} {v}" for k, v in problems.items()), retryable=False)
     if _pool is None:
         raise ConnectorError("DB_UNAVAILABLE", "the data tables are not reachable from this worker", retryable=True)
     where = dict(config.get("where", config.get("filters", {})))

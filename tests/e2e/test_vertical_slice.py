@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
 """The foundation slice, for real: API -> Kafka -> matcher -> executor -> worker -> projection -> API.
 
 Every component runs as its own process against the real broker and database;
@@ -14,11 +15,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from conftest import wait_for
+from pipeline import api  # noqa: F401 - fixture
 
-from conftest import Processes, wait_for
-from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
-from infra.supervisor import COMPONENTS
 
 
 class Sink:
@@ -48,32 +48,6 @@ async def sink() -> AsyncIterator[Sink]:
     target.url = f"http://127.0.0.1:{port}/hook"
     yield target
     await runner.cleanup()
-
-
-@pytest_asyncio.fixture
-async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
-    await bootstrap_admin(settings)
-    for name in COMPONENTS:
-        processes.start(name)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
-        async def healthy() -> bool:
-            try:
-                return (await client.get("/health")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await wait_for(healthy, timeout=90, interval=0.3, what="/health ready")
-
-        async def logged_in() -> str | None:
-            r = await client.post(
-                "/api/v1/auth/login",
-                json={"email": settings.admin_email, "password": settings.admin_password},
-            )
-            return r.json()["access_token"] if r.status_code == 200 else None
-
-        token = await wait_for(logged_in, timeout=30, interval=0.2, what="admin login")
-        client.headers["Authorization"] = f"Bearer {token}"
-        yield client
 
 
 def slice_workflow(sink_url: str) -> dict[str, Any]:

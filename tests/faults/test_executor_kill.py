@@ -35,10 +35,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from conftest import Processes, wait_for
+from pipeline import running_pipeline
 
-from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
-from infra.supervisor import COMPONENTS
 from schemas.topics import EVENTS, EXECUTIONS, EXECUTOR_STATE, NODE_WORK, TopicSpec
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -101,27 +100,7 @@ async def sink() -> AsyncIterator[CountingSink]:
 @pytest_asyncio.fixture
 async def api(settings: Settings, processes: Processes) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """Every component running; an authenticated client and the workspace id."""
-    workspace_id, _ = await bootstrap_admin(settings)
-    for name in COMPONENTS:
-        processes.start(name)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
-        async def healthy() -> bool:
-            try:
-                return (await client.get("/health")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await wait_for(healthy, timeout=90, interval=0.3, what="/health ready")
-
-        async def logged_in() -> str | None:
-            r = await client.post(
-                "/api/v1/auth/login",
-                json={"email": settings.admin_email, "password": settings.admin_password},
-            )
-            return r.json()["access_token"] if r.status_code == 200 else None
-
-        token = await wait_for(logged_in, timeout=30, interval=0.2, what="admin login")
-        client.headers["Authorization"] = f"Bearer {token}"
+    async with running_pipeline(settings, processes) as (client, workspace_id):
         yield client, workspace_id
 
 

@@ -193,7 +193,14 @@ async def test_a_per_second_cron_fires_each_time_once_across_a_restart(api: http
     await wait_for(lambda: _at_least(sink, "tick", 3), timeout=30, what="three cron fires")
     processes.kill("timers")
     before = len(sink.to("tick"))
-    await asyncio.sleep(2.5)  # fire times pass while the scheduler is down
+
+    async def scheduler_gone() -> bool:
+        # The broker drops the killed member once its session expires: by then
+        # several fire times have passed with no scheduler running.
+        timers = (await api.get("/health")).json()["processors"]["timers"]
+        return timers.get("members") == 0
+
+    await wait_for(scheduler_gone, timeout=60, interval=0.5, what="the broker to drop the killed scheduler")
     processes.start("timers")
     await wait_for(lambda: _at_least(sink, "tick", before + 5), timeout=60, what="fires after the restart")
     r = await api.post(f"/api/v1/workflows/{workflow_id}/deactivate")
