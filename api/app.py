@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
 from api import errors
+from api.limits import BodyLimit
 from api.routers import (
     auth,
     automation,
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     v1 = APIRouter(prefix="/api/v1")
     # Specific run routes first: /workflows/{id}/{action} would otherwise catch /execute.
     v1.include_router(runs.public_router)

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra.kafka_io import Output, make_consumer, make_producer
 from infra.settings import Settings
 from projections.runner import PROJECTION
-from schemas.errors import Unavailable
+from schemas.errors import PayloadTooLarge, Unavailable
 
 _POLL_SECONDS = 0.01
 
@@ -46,6 +46,11 @@ class AppState:
     async def publish(self, out: Output) -> tuple[str, int, int]:
         """Write one record; returns (topic, partition, offset) once the broker has it."""
         topic = self.settings.topic(out.topic)
+        if out.value is not None and len(out.value) > self.settings.max_record_bytes:
+            raise PayloadTooLarge(
+                f"the record would be {len(out.value)} bytes, over {self.settings.max_record_bytes}",
+                fields={"body": "too large once combined with the workflow definition"},
+            )
         try:
             meta = await self.producer.send_and_wait(
                 topic, value=out.value, key=out.key.encode(), headers=out.headers

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # Sandbox processes per node worker for custom code (JavaScript, Python).
     code_pool_size: int = 2
     max_event_bytes: int = 256 * 1024
+    # Any API request body, and any record the API writes (Kafka's default limit is 1 MiB).
+    max_request_bytes: int = 512 * 1024
+    max_record_bytes: int = 1_000_000
     projection_batch_size: int = 2000
     # How often the timer service looks for due timers and cron fires.
     timer_tick_seconds: float = 0.1

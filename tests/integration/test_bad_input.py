@@ -1,0 +1,97 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
+"""Malformed and hostile input to the endpoints the engine and connectors added:
+a clear 4xx naming the field at fault, and nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from pipeline import api, executions_of, wait_status  # noqa: F401 - fixtures
+
+TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
+
+
+def fields(r: httpx.Response) -> dict[str, Any]:
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["code"], body
+    return dict(body["error"]["fields"])
+
+
+async def _manual(api: httpx.AsyncClient, **extra: Any) -> str:
+    created = await api.post("/api/v1/workflows", json={
+        "name": "manual", "trigger_type": "manual", "nodes": [TRIGGER], "edges": [], **extra})
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_run_endpoints_refuse_bad_bodies_and_write_nothing(api: httpx.AsyncClient) -> None:
+    workflow_id = await _manual(api)
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": [1, 2]})
+    assert r.status_code == 422 and "input_data" in fields(r)
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": {}, "surprise": True})
+    assert r.status_code == 422 and "surprise" in fields(r)
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/execute", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    huge = {"input_data": {"blob": "x" * 600_000}}
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json=huge)
+    assert r.status_code == 413 and "body" in fields(r)
+    assert await executions_of(api, workflow_id) == []
+    assert (await api.post("/api/v1/workflows/nope/execute", json={})).status_code == 404
+    assert (await api.post(f"/api/v1/workflows/{workflow_id}/test", json={"test_data": "text"})).status_code == 422
+    r = await api.post(f"/api/v1/executions/nope/cancel", json={"reason": "x" * 600})
+    assert r.status_code == 422 and "reason" in fields(r)
+    assert (await api.post("/api/v1/executions/nope/retry")).status_code == 404
+    done = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={})
+    finished = await wait_status(api, done.json()["execution_id"], "completed")
+    assert (await api.post(f"/api/v1/executions/{finished['id']}/retry")).status_code == 409
+    assert (await api.post(f"/api/v1/executions/{finished['id']}/cancel")).status_code == 409
+
+
+async def test_a_record_too_large_for_kafka_is_a_413_not_a_broker_error(api: httpx.AsyncClient) -> None:
+    # Each request is under the body limit; the execution record (definition + input) would not be.
+    big = {"id": "big", "node_type": "transform", "config": {"mapping": {"pad": "y" * 450_000}}}
+    workflow_id = await _manual(api, nodes=[TRIGGER, big], edges=[{"source_node": "trigger", "target_node": "big"}])
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": {"pad": "z" * 450_000}})
+    assert r.status_code == 413 and "body" in fields(r)
+    assert await executions_of(api, workflow_id) == []
+
+
+async def test_webhook_and_automation_endpoints_refuse_bad_input(api: httpx.AsyncClient) -> None:
+    created = await api.post("/api/v1/workflows", json={"name": "hook", "trigger_type": "webhook", "nodes": [TRIGGER], "edges": []})
+    workflow = created.json()
+    await api.post(f"/api/v1/workflows/{workflow['id']}/activate")
+    token = workflow["trigger_config"]["webhook_token"]
+    public = httpx.AsyncClient(base_url=str(api.base_url))
+    async with public:
+        path = f"/api/v1/workflows/{workflow['id']}/trigger"
+        r = await public.post(path, params={"token": token}, content=b"x" * 300_000)
+        assert r.status_code == 413
+        r = await public.post(path, params={"token": token}, content=b"\xff\xfe garbage")
+        assert r.status_code == 422 and "body" in fields(r)
+        r = await public.post(path, params={"token": "t" * 500}, json={})
+        assert r.status_code == 422 and "token" in fields(r)
+    assert await executions_of(api, workflow["id"]) == []
+    r = await api.post("/api/v1/automation/email/send", json={"leadId": "", "config": {}})
+    assert r.status_code == 422 and "leadId" in fields(r)  # named as the caller sent it
+    r = await api.post("/api/v1/automation/code/execute", json={"lead_id": "l", "config": "return 1"})
+    assert r.status_code == 422 and "config" in fields(r)
+
+
+async def test_integration_and_read_endpoints_refuse_bad_input(api: httpx.AsyncClient) -> None:
+    r = await api.post("/api/v1/integrations", json={"name": "x", "type": "Email!", "provider": "smtp", "configuration": {}})
+    assert r.status_code == 422 and "type" in fields(r)
+    r = await api.post("/api/v1/integrations", json={"name": "x", "type": "email", "provider": "smtp", "configuration": "host=a"})
+    assert r.status_code == 422 and "configuration" in fields(r)
+    r = await api.post("/api/v1/integrations", json={"name": "", "type": "email", "provider": "smtp", "configuration": {"host": "h", "from_email": "a@b.c"}})
+    assert r.status_code == 422 and "name" in fields(r)
+    assert (await api.patch("/api/v1/integrations/nope", json={"name": "y"})).status_code == 404
+    r = await api.patch("/api/v1/integrations/nope", json={"secret_sauce": 1})
+    assert r.status_code == 422 and "secret_sauce" in fields(r)
+    assert (await api.get("/api/v1/integrations", params={"type": "x" * 100})).status_code == 422
+    assert (await api.get("/api/v1/tables/bad name!/records")).status_code == 422
+    assert (await api.get("/api/v1/contacts", params={"page_size": 1000})).status_code == 422
+    assert (await api.get("/api/v1/executions/nope")).status_code == 404
+    listed = (await api.get("/api/v1/integrations")).json()["results"]
+    assert all(i["name"] != "x" for i in listed), "a refused integration must not exist"
