@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from pipeline import api, executions_of, wait_status  # noqa: F401 - fixtures
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
@@ -40,7 +39,7 @@ async def test_run_endpoints_refuse_bad_bodies_and_write_nothing(api: httpx.Asyn
     assert await executions_of(api, workflow_id) == []
     assert (await api.post("/api/v1/workflows/nope/execute", json={})).status_code == 404
     assert (await api.post(f"/api/v1/workflows/{workflow_id}/test", json={"test_data": "text"})).status_code == 422
-    r = await api.post(f"/api/v1/executions/nope/cancel", json={"reason": "x" * 600})
+    r = await api.post("/api/v1/executions/nope/cancel", json={"reason": "x" * 600})
     assert r.status_code == 422 and "reason" in fields(r)
     assert (await api.post("/api/v1/executions/nope/retry")).status_code == 404
     done = await api.post(f"/api/v1/workflows/{workflow_id}/execute", json={})
