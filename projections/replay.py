@@ -43,6 +43,8 @@ class TableDiff:
 class ReplayReport:
     records: int
     tables: list[TableDiff]
+    # The live projection applied more records while we compared: differences may be in-flight ones.
+    live_moved: bool = False
 
     @property
     def same(self) -> bool:
@@ -62,6 +64,11 @@ async def _rows(conn: asyncpg.Connection, schema: str, table: str) -> set[str]:
     # Each row as canonical JSON: json columns compare by content, not by whitespace.
     records = await conn.fetch(f'SELECT to_jsonb(t) AS row FROM "{schema}"."{table}" t')
     return {orjson.dumps(orjson.loads(r["row"]), option=orjson.OPT_SORT_KEYS).decode() for r in records}
+
+
+async def _live_offsets(conn: asyncpg.Connection) -> dict[tuple[str, int], int]:
+    rows = await conn.fetch("SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1", PROJECTION)
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
 async def _end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
@@ -93,10 +100,7 @@ async def replay_check(settings: Settings, sample: int = 5) -> ReplayReport:
     conn = await asyncpg.connect(settings.dsn)
     schema = f"replay_check_{uuid.uuid4().hex[:8]}"
     try:
-        live = await conn.fetch(
-            "SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1", PROJECTION
-        )
-        targets = {(r["topic"], r["partition"]): r["next_offset"] for r in live}
+        targets = await _live_offsets(conn)
         await conn.execute(f'CREATE SCHEMA "{schema}"')
         await migrate(settings.dsn, schema=schema)
         records = await ProjectionRunner(settings, schema=schema).run_until(targets)
@@ -110,7 +114,7 @@ async def replay_check(settings: Settings, sample: int = 5) -> ReplayReport:
                     sorted(live_rows - replayed)[:sample], sorted(replayed - live_rows)[:sample],
                 )
             )
-        return ReplayReport(records, diffs)
+        return ReplayReport(records, diffs, live_moved=await _live_offsets(conn) != targets)
     finally:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()

@@ -71,7 +71,17 @@ async def _mix(api: httpx.AsyncClient, sink: Sink) -> str:
         return len(runs) == 4 and all(r["status"] != "running" for r in runs)
 
     await wait_for(settled, timeout=60, what="the mix to finish")
+    await wait_for(lambda: _events_seen(api, {"buyer-0": 4, "buyer-1": 4}), timeout=60, what="every tag event projected")
     return workflow_id
+
+
+async def _events_seen(api: httpx.AsyncClient, expected: dict[str, int]) -> bool:
+    """Each buyer's ORDER events and the TAG_ADDED events its executions emitted, all projected."""
+    for contact, count in expected.items():
+        r = await api.get(f"/api/v1/contacts/{contact}")
+        if r.status_code != 200 or r.json()["events_count"] != count:
+            return False
+    return True
 
 
 async def _answers(api: httpx.AsyncClient, workflow_id: str) -> dict[str, Any]:
@@ -93,6 +103,7 @@ async def test_replay_rebuilds_identical_read_models(api: httpx.AsyncClient, sin
     before = await _answers(api, workflow_id)
 
     report = await replay_check(settings)
+    assert not report.live_moved
     assert report.records > 0
     assert report.same, [t for t in report.tables if not t.same]
 
