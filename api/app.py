@@ -14,13 +14,16 @@ from api.routers import (
     auth,
     automation,
     contacts,
+    dashboard,
     data,
     events,
     executions,
     health,
+    history,
     integrations,
     metrics,
     runs,
+    statistics,
     workflows,
 )
 from api.state import AppState
@@ -51,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    for module in (auth, workflows, events, executions, contacts, integrations, automation, data):
+    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics.
+    v1.include_router(statistics.router)
+    for module in (auth, workflows, events, executions, contacts, integrations, automation, data, dashboard, history):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

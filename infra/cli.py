@@ -49,6 +49,9 @@ def cmd_prepare(_: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     name = args.component
+    from schemas.envelope import set_clock_offset
+
+    set_clock_offset(settings.clock_offset_seconds)
     if name == "api":
         import uvicorn
 

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     # Cron fires missed while the scheduler was down are caught up within this window.
     cron_catchup_seconds: int = 3600
 
+    # Seconds added to this process's clock (schemas.envelope.now); local mode only,
+    # for tests and demos that need executions on other days.
+    clock_offset_seconds: float = 0.0
+    # Execution detail (executions, their steps, event logs) older than this many
+    # days is pruned from PostgreSQL; counters and the Kafka history stay. 0 keeps all.
+    execution_retention_days: int = Field(default=90, ge=0)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -85,6 +93,8 @@ class Settings(BaseSettings):
                 raise ValueError("FLUXO_SECRET_KEYS must be set in production mode")
             if self.admin_password == _DEFAULT_ADMIN_PASSWORD:
                 raise ValueError("FLUXO_ADMIN_PASSWORD must not be the default in production mode")
+            if self.clock_offset_seconds:
+                raise ValueError("FLUXO_CLOCK_OFFSET_SECONDS is for local mode only")
             if not self.kafka_bootstrap_servers or not self.database_url:
                 raise ValueError(
                     "production mode needs FLUXO_KAFKA_BOOTSTRAP_SERVERS and FLUXO_DATABASE_URL"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,28 @@ def _str(value: Any) -> str | None:
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _hour(moment: datetime) -> datetime:
+    """The UTC hour an execution is counted in (computed here: SQL's date_trunc follows the session zone)."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _exact(milliseconds: float) -> Decimal:
+    # Exact sums: the same whatever order a replay applies records in.
+    return Decimal(repr(milliseconds))
+
+
+async def _count_hour(
+    conn: Connection, workflow_id: str, workspace_id: str, started_at: datetime, column: str, duration_ms: float = 0.0
+) -> None:
+    assert column in ("started", "completed", "failed", "cancelled")
+    await conn.execute(
+        f"INSERT INTO execution_hourly_stats AS s (workflow_id, hour, workspace_id, {column}, duration_ms)"
+        f" VALUES ($1, $2, $3, 1, $4) ON CONFLICT (workflow_id, hour) DO UPDATE SET"
+        f" {column} = s.{column} + 1, duration_ms = s.duration_ms + EXCLUDED.duration_ms",
+        workflow_id, _hour(started_at), workspace_id, _exact(duration_ms),
+    )
 
 
 async def apply(conn: Connection, envelope: Envelope, data: RecordData, offset: int) -> None:
@@ -71,7 +94,7 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     w = d.workflow
     if w.deleted:
         # Deleting a workflow removes its views; the Kafka history stays.
-        for table in ("workflows", "workflow_versions", "workflow_stats", "workflow_daily_stats"):
+        for table in ("workflows", "workflow_versions", "workflow_stats", "execution_hourly_stats", "node_stats"):
             column = "id" if table == "workflows" else "workflow_id"
             await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", w.id)
         await conn.execute(
@@ -149,16 +172,23 @@ async def _trigger_evaluated(conn: Connection, env: Envelope, d: Any, _: int) ->
 async def _started(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     w = d.workflow
     nodes = {n.id: {"name": n.name, "type": n.node_type.value} for n in w.nodes}
-    await conn.execute(
+    inserted = await conn.fetchval(
         "INSERT INTO executions (id, workspace_id, workflow_id, workflow_version, workflow_name,"
         " status, trigger_type, event_id, subject, performed_by, nodes, input_data, started_at,"
         " context, retry_of, resume_from)"
         " VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12,"
-        " $13::jsonb, $14, $15) ON CONFLICT DO NOTHING",
+        " $13::jsonb, $14, $15) ON CONFLICT DO NOTHING RETURNING true",
         d.execution_id, env.workspaceid, w.id, w.version, w.name, d.trigger_type, d.event_id,
         d.subject, d.performed_by, _json(nodes), _json(d.context.get("input_data") or {}), env.time,
         _json(d.context), d.retry_of, d.resume_from,
     )
+    if inserted:
+        await _count_hour(conn, w.id, env.workspaceid, env.time, "started")
+        await conn.execute(
+            "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, started) VALUES ($1, $2, 1)"
+            " ON CONFLICT (workflow_id) DO UPDATE SET started = s.started + 1",
+            w.id, env.workspaceid,
+        )
 
 
 def _iteration(d: Any) -> int:
@@ -201,6 +231,24 @@ async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> No
     )
     await _integration_usage(conn, d, ok)
     await _connector_metrics(conn, env, d, ok)
+    await _node_stats(conn, env, d, ok, duration_ms)
+
+
+async def _node_stats(conn: Connection, env: Envelope, d: Any, ok: bool, duration_ms: float) -> None:
+    if d.node_id.startswith("__"):
+        return  # side-channel steps (the failure notification) are not nodes of the workflow
+    await conn.execute(
+        "INSERT INTO node_stats AS n (workflow_id, node_id, workspace_id, node_type, executions, successes,"
+        " failures, duration_ms, fastest_ms, slowest_ms, last_executed_at)"
+        " SELECT e.workflow_id, $2, $3, $4, 1, $5, $6, $7, $8, $8, $9 FROM executions e WHERE e.id = $1"
+        " ON CONFLICT (workflow_id, node_id) DO UPDATE SET executions = n.executions + 1,"
+        " successes = n.successes + EXCLUDED.successes, failures = n.failures + EXCLUDED.failures,"
+        " duration_ms = n.duration_ms + EXCLUDED.duration_ms, node_type = EXCLUDED.node_type,"
+        " fastest_ms = LEAST(n.fastest_ms, EXCLUDED.fastest_ms), slowest_ms = GREATEST(n.slowest_ms, EXCLUDED.slowest_ms),"
+        " last_executed_at = GREATEST(n.last_executed_at, EXCLUDED.last_executed_at)",
+        d.execution_id, d.node_id, env.workspaceid, d.node_type.value, 1 if ok else 0, 0 if ok else 1,
+        _exact(duration_ms), duration_ms, d.completed_at,
+    )
 
 
 # Upper bounds (seconds) of the automation_execution_duration_seconds histogram buckets.
@@ -256,10 +304,11 @@ async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     row = await conn.fetchrow(
         "UPDATE executions SET status = 'cancelled', error_message = $2, execution_path = $3::jsonb,"
         " completed_at = $4, duration_ms = $5, cancel_reason = $2"
-        " WHERE id = $1 AND status = 'running' RETURNING workspace_id",
+        " WHERE id = $1 AND status = 'running' RETURNING workspace_id, started_at",
         d.execution_id, d.reason, _json(list(d.execution_path)), d.completed_at, duration_ms,
     )
     if row is not None:
+        await _count_hour(conn, d.workflow_id, row["workspace_id"], row["started_at"], "cancelled")
         await conn.execute(
             "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, cancellations)"
             " VALUES ($1, $2, 1) ON CONFLICT (workflow_id) DO UPDATE SET cancellations = s.cancellations + 1",
@@ -288,7 +337,7 @@ async def _ended(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     row = await conn.fetchrow(
         "UPDATE executions SET status = $2, output_data = $3::jsonb, error_message = $4,"
         " failed_node = $5, execution_path = $6::jsonb, completed_at = $7, duration_ms = $8"
-        " WHERE id = $1 AND status = 'running' RETURNING workspace_id",
+        " WHERE id = $1 AND status = 'running' RETURNING workspace_id, started_at",
         d.execution_id, status, _json(d.output) if ok else None,
         None if ok else d.error.message, None if ok else d.failed_node,
         _json(list(d.execution_path)), d.completed_at, duration_ms,
@@ -308,15 +357,9 @@ async def _ended(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         "   THEN $6 ELSE s.last_status END,"
         " last_execution_at = GREATEST(s.last_execution_at, $7)",
         d.workflow_id, row["workspace_id"], success, failure, duration_ms, status, d.completed_at,
-        Decimal(repr(duration_ms)),  # exact sum: the same whatever order a replay applies records in
+        _exact(duration_ms),
     )
-    await conn.execute(
-        "INSERT INTO workflow_daily_stats AS s (workflow_id, day, workspace_id, executions,"
-        " successes, failures) VALUES ($1, $2, $3, 1, $4, $5)"
-        " ON CONFLICT (workflow_id, day) DO UPDATE SET executions = s.executions + 1,"
-        " successes = s.successes + $4, failures = s.failures + $5",
-        d.workflow_id, d.completed_at.date(), row["workspace_id"], success, failure,
-    )
+    await _count_hour(conn, d.workflow_id, row["workspace_id"], row["started_at"], status, duration_ms)
 
 
 _HANDLERS: dict[type[RecordData], Any] = {

@@ -20,6 +20,7 @@ import orjson
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.migrations import migrate
 from infra.settings import Settings
+from projections.retention import cutoff, prune
 from projections.runner import PROJECTION, TOPICS, ProjectionRunner
 
 # Bookkeeping, not read models.
@@ -93,7 +94,15 @@ async def replay(settings: Settings) -> int:
             await conn.execute("DELETE FROM projection_offsets WHERE projection = $1", PROJECTION)
     finally:
         await conn.close()
-    return await ProjectionRunner(settings).run_until(await _end_offsets(settings))
+    applied = await ProjectionRunner(settings).run_until(await _end_offsets(settings))
+    before = cutoff(settings)
+    if before is not None:
+        conn = await asyncpg.connect(settings.dsn)
+        try:
+            await prune(conn, before)  # what retention had removed stays removed
+        finally:
+            await conn.close()
+    return applied
 
 
 async def replay_check(settings: Settings, sample: int = 5) -> ReplayReport:
@@ -104,6 +113,15 @@ async def replay_check(settings: Settings, sample: int = 5) -> ReplayReport:
         await conn.execute(f'CREATE SCHEMA "{schema}"')
         await migrate(settings.dsn, schema=schema)
         records = await ProjectionRunner(settings, schema=schema).run_until(targets)
+        before = cutoff(settings)
+        if before is not None:
+            # The live side prunes on a timer; prune both at one cutoff so they compare.
+            await prune(conn, before)
+            scratch = await asyncpg.connect(settings.dsn, server_settings={"search_path": schema})
+            try:
+                await prune(scratch, before)
+            finally:
+                await scratch.close()
         diffs = []
         for table in await _tables(conn, "public"):
             live_rows = await _rows(conn, "public", table)

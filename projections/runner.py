@@ -18,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
 from projections.readmodels import apply
+from projections.retention import run_retention
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
 from schemas.topics import DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
@@ -98,10 +99,12 @@ class ProjectionRunner:
         try:
             await self._assign(consumer, conn)
             log.info("projection %s started", self.name)
+            retention = asyncio.create_task(run_retention(self.settings, self._stopping, self.schema))
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
                 if batches:
                     await self._apply(conn, batches)
+            await retention
         finally:
             await consumer.stop()
             await conn.close()

@@ -9,7 +9,7 @@ nothing of ours to read it. Extension names follow the CloudEvents rule
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import orjson
@@ -49,8 +49,19 @@ class Envelope(BaseModel):
         return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
 
 
+# Shifts this process's clock: lets a test or a demo produce history on other
+# days through the real pipeline. Set once at start from the settings.
+_clock_offset = timedelta(0)
+
+
+def set_clock_offset(seconds: float) -> None:
+    global _clock_offset
+    _clock_offset = timedelta(seconds=seconds)
+
+
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The time every record and every decision of this process uses."""
+    return datetime.now(UTC) + _clock_offset
 
 
 def new_id() -> str:

@@ -6,11 +6,13 @@ Import the fixtures into a test module (`from pipeline import api, sink`) to use
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest_asyncio
 from aiohttp import web
@@ -74,6 +76,29 @@ async def sink() -> AsyncIterator[Sink]:
     target.base = f"http://127.0.0.1:{port}"
     yield target
     await runner.cleanup()
+
+
+async def isolated_settings(services: Settings) -> Settings:
+    """Settings with a database of their own: for tests that compare whole tables (replay checks)."""
+    from conftest import free_port
+
+    from infra.migrations import migrate
+    from infra.topic_admin import ensure_topics
+
+    name = f"fluxo_own_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(services.dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = services.dsn.rsplit("/", 1)[0]
+    mine = services.model_copy(update={
+        "topic_prefix": f"{services.topic_prefix}{uuid.uuid4().hex[:6]}.", "api_port": free_port(),
+        "database_url": f"{base}/{name}",
+    })
+    await ensure_topics(mine)
+    await migrate(mine.dsn)
+    return mine
 
 
 @asynccontextmanager

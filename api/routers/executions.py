@@ -10,18 +10,19 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
 from api.pagination import MAX_PAGE_SIZE, page_response
-from schemas.errors import NotFound
+from api.state import AppState
+from schemas.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
-_STATUSES = {"queued", "running", "completed", "failed", "cancelled"}
+STATUSES = {"queued", "running", "completed", "failed", "cancelled"}
 
 
 def _loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _summary(row: Any) -> dict[str, Any]:
+def summary(row: Any) -> dict[str, Any]:
     duration = row["duration_ms"]
     return {
         "id": row["id"],
@@ -49,25 +50,24 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("")
-async def list_executions(
+async def execution_page(
     request: Request,
-    state: StateDep,
-    principal: PrincipalDep,
-    workflow: str | None = Query(default=None, max_length=100),
-    status: str | None = Query(default=None, max_length=20),
-    user: str | None = Query(default=None, max_length=200),
+    state: AppState,
+    workspace_id: str,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    user: str | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    page: int = 1,
+    page_size: int = 20,
 ) -> dict[str, Any]:
+    """One page of executions, newest first; every list of executions goes through here."""
     where = ["workspace_id = $1"]
-    args: list[Any] = [principal.workspace_id]
-    if status is not None and status.lower() not in _STATUSES:
-        from schemas.errors import InvalidInput
-
-        raise InvalidInput("unknown status", fields={"status": f"one of {sorted(_STATUSES)}"})
+    args: list[Any] = [workspace_id]
+    if status is not None and status.lower() not in STATUSES:
+        raise InvalidInput("unknown status", fields={"status": f"one of {sorted(STATUSES)}"})
     for clause, value in (
         ("workflow_id = ${}", workflow),
         ("status = ${}", status.lower() if status else None),
@@ -86,13 +86,36 @@ async def list_executions(
         f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
-    return page_response(request, count, page, page_size, [_summary(r) for r in rows])
+    return page_response(request, count, page, page_size, [summary(r) for r in rows])
+
+
+@router.get("")
+async def list_executions(
+    request: Request,
+    state: StateDep,
+    principal: PrincipalDep,
+    workflow: str | None = Query(default=None, max_length=100),
+    status: str | None = Query(default=None, max_length=20),
+    user: str | None = Query(default=None, max_length=200),
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    page: int = Query(default=1, ge=1, le=100000),
+    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    return await execution_page(
+        request, state, principal.workspace_id, workflow=workflow, status=status, user=user,
+        date_from=date_from, date_to=date_to, page=page, page_size=page_size,
+    )
 
 
 @router.get("/{execution_id}")
 async def get_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    return await execution_detail(state, principal.workspace_id, execution_id)
+
+
+async def execution_detail(state: AppState, workspace_id: str, execution_id: str) -> dict[str, Any]:
     row = await state.pool.fetchrow(
-        "SELECT * FROM executions WHERE id = $1 AND workspace_id = $2", execution_id, principal.workspace_id
+        "SELECT * FROM executions WHERE id = $1 AND workspace_id = $2", execution_id, workspace_id
     )
     if row is None:
         raise NotFound(f"execution {execution_id} not found")
@@ -120,11 +143,11 @@ async def get_execution(execution_id: str, state: StateDep, principal: Principal
                 "error": _loads(step["error"]),
             }
         )
-    view = _summary(row)
+    view = summary(row)
     view["retried_by"] = [
         r["id"] for r in await state.pool.fetch(
             "SELECT id FROM executions WHERE retry_of = $1 AND workspace_id = $2 ORDER BY started_at",
-            execution_id, principal.workspace_id,
+            execution_id, workspace_id,
         )
     ]
     view["failure_notified"] = row["failure_notified"]

@@ -7,18 +7,15 @@ own topics produced.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest_asyncio
-
 from conftest import Processes, wait_for
-from infra.migrations import migrate
+from pipeline import Sink, api, create_active, executions_of, isolated_settings, sink, wait_status  # noqa: F401 - fixtures
+
 from infra.settings import Settings
-from infra.topic_admin import ensure_topics
-from pipeline import Sink, api, create_active, executions_of, sink, wait_status  # noqa: F401 - fixtures
 from projections.replay import replay, replay_check
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
@@ -26,22 +23,7 @@ TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 
 @pytest_asyncio.fixture(scope="module")
 async def settings(services: Settings) -> Settings:
-    name = f"fluxo_replay_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(services.dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = services.dsn.rsplit("/", 1)[0]
-    from conftest import free_port
-
-    mine = services.model_copy(update={
-        "topic_prefix": f"{services.topic_prefix}{uuid.uuid4().hex[:6]}.", "api_port": free_port(),
-        "database_url": f"{base}/{name}",
-    })
-    await ensure_topics(mine)
-    await migrate(mine.dsn)
-    return mine
+    return await isolated_settings(services)
 
 
 async def _mix(api: httpx.AsyncClient, sink: Sink) -> str:
