@@ -21,6 +21,7 @@ from api.routers import (
     integrations,
     metrics,
     runs,
+    webhooks,
     workflows,
 )
 from api.state import AppState
@@ -51,7 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    for module in (auth, workflows, events, executions, contacts, integrations, automation, data):
+    # Public inbound calls first: /webhooks/execute/{token} is not a webhook id.
+    v1.include_router(webhooks.public_router)
+    for module in (auth, workflows, events, executions, contacts, integrations, webhooks, automation, data):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
