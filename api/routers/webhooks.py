@@ -462,15 +462,17 @@ async def _public(token: str, request: Request, state: AppState) -> ORJSONRespon
 Token = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-@public_router.api_route("/hooks/{token}", methods=PUBLIC_METHODS, status_code=202)
 async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
+    """Call an inbound webhook: it starts its workflow (the webhook's methods, auth and response mode apply)."""
     return await _public(token, request, state)
 
 
-@public_router.api_route("/webhooks/execute/{token}", methods=PUBLIC_METHODS, status_code=202)
-async def execute_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
-    """Seed 002's path for the same call."""
-    return await _public(token, request, state)
+# One route per method and path (the second path is seed 002's), so each has its own OpenAPI operation id.
+for _path, _name in (("/hooks/{token}", "call_hook"), ("/webhooks/execute/{token}", "execute_hook")):
+    for _method in PUBLIC_METHODS:
+        public_router.add_api_route(
+            _path, call_hook, methods=[_method], name=f"{_name}_{_method.lower()}", status_code=202
+        )
 
 
 @router.post("/{webhook_id}/test")
