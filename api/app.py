@@ -24,6 +24,7 @@ from api.routers import (
     metrics,
     runs,
     statistics,
+    webhooks,
     workflows,
 )
 from api.state import AppState
@@ -56,7 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.executions_router)
     # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics.
     v1.include_router(statistics.router)
-    for module in (auth, workflows, events, executions, contacts, integrations, automation, data, dashboard, history):
+    # Public inbound calls first: /webhooks/execute/{token} is not a webhook id.
+    v1.include_router(webhooks.public_router)
+    modules = (auth, workflows, events, executions, contacts, integrations, webhooks, automation, data, dashboard, history)
+    for module in modules:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

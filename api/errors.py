@@ -14,6 +14,7 @@ from schemas.errors import (
     FluxoError,
     Forbidden,
     InvalidInput,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
@@ -25,6 +26,7 @@ log = logging.getLogger("fluxo.api")
 _STATUS: list[tuple[type[FluxoError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
+    (MethodNotAllowed, 405),
     (PayloadTooLarge, 413),
     (InvalidInput, 422),
     (Unauthenticated, 401),
@@ -37,14 +39,23 @@ def _body(code: str, message: str, fields: dict[str, object] | None = None) -> d
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+def status_of(exc: FluxoError) -> int:
+    return next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+
+
+def answer(exc: FluxoError) -> tuple[int, dict[str, object]]:
+    """The status and body an error answers with (also what an inbound webhook's log records)."""
+    return status_of(exc), _body(exc.code, exc.message, exc.fields)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FluxoError)
     async def _fluxo(_: Request, exc: FluxoError) -> ORJSONResponse:
-        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+        status, body = answer(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status == 500:
             log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
-        return ORJSONResponse(_body(exc.code, exc.message, exc.fields), status_code=status, headers=headers)
+        return ORJSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:

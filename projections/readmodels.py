@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from asyncpg import Connection
 
+from projections.webhooks import webhook_called, webhook_defined
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
     DataRecordCreated,
@@ -25,6 +26,8 @@ from schemas.records import (
     NodeSucceeded,
     TriggerEvaluated,
     UserDefined,
+    WebhookCalled,
+    WebhookDefined,
     WorkflowDefined,
     WorkspaceDefined,
 )
@@ -379,4 +382,6 @@ _HANDLERS: dict[type[RecordData], Any] = {
     ExecutionCancelled: _cancelled,
     FailureNotified: _failure_notified,
     DataRecordCreated: _record_created,
+    WebhookDefined: webhook_defined,
+    WebhookCalled: webhook_called,
 }

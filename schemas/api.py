@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -132,3 +132,54 @@ class AutomationRun(BaseModel):
     workflow_id: str | None = Field(default=None, max_length=200, validation_alias=AliasChoices("workflow_id", "workflowId"))
     node_id: str | None = Field(default=None, max_length=100, validation_alias=AliasChoices("node_id", "nodeId"))
     lead: dict[str, Any] | None = None
+
+
+WebhookMethodIn = Literal["GET", "POST", "PUT", "PATCH"]
+
+
+def _default_methods() -> list[WebhookMethodIn]:
+    return ["POST"]
+
+
+def _upper_all(value: Any) -> Any:
+    return [v.upper() if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+
+class WebhookIn(Strict):
+    """An inbound webhook bound to a workflow. `secret` (HMAC mode) is write-only."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str = Field(default="", max_length=2000)
+    workflow_id: str = Field(min_length=1, max_length=200, validation_alias=AliasChoices("workflow_id", "workflow"))
+    methods: list[WebhookMethodIn] = Field(default_factory=_default_methods, min_length=1, max_length=4)
+    auth_mode: Literal["none", "hmac"] = "none"
+    secret: str | None = Field(default=None, min_length=16, max_length=512)
+    response_mode: Literal["immediate", "last_node"] = "immediate"
+    response_timeout_seconds: float = Field(default=10, gt=0, le=30)
+    is_active: bool = True
+
+    _methods = field_validator("methods", mode="before")(_upper_all)
+
+
+class WebhookPatch(Strict):
+    """PUT/PATCH: fields left out keep their value; a secret left out keeps the stored one."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=2000)
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=200, validation_alias=AliasChoices("workflow_id", "workflow"))
+    methods: list[WebhookMethodIn] | None = Field(default=None, min_length=1, max_length=4)
+    auth_mode: Literal["none", "hmac"] | None = None
+    secret: str | None = Field(default=None, min_length=16, max_length=512)
+    response_mode: Literal["immediate", "last_node"] | None = None
+    response_timeout_seconds: float | None = Field(default=None, gt=0, le=30)
+    is_active: bool | None = None
+
+    _methods = field_validator("methods", mode="before")(_upper_all)
+
+
+class WebhookTest(Strict):
+    """POST /webhooks/{id}/test: a sample call, sent through the same path as a real one."""
+
+    body: dict[str, Any] | None = None
+    query: dict[str, str] = Field(default_factory=dict)
+    method: WebhookMethodIn | None = None

@@ -35,6 +35,12 @@ class PayloadTooLarge(InvalidInput):
     code = "AUTO_007"
 
 
+class MethodNotAllowed(DomainError):
+    """The resource exists but does not take this HTTP method (an inbound webhook's allowed methods)."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+
 class Unauthenticated(DomainError):
     code = "AUTH_001"
 

@@ -95,6 +95,36 @@ class IntegrationDefined(RecordData):
     deleted: bool = False
 
 
+WebhookMethod = Literal["GET", "POST", "PUT", "PATCH"]
+
+
+class WebhookDefined(RecordData):
+    """The full snapshot of an inbound webhook version (a deletion is a snapshot with deleted=true).
+
+    The token is the public credential in the webhook's URL; the HMAC secret
+    travels only sealed (AES-GCM, the webhook id as associated data).
+    """
+
+    TYPE = "fluxo.webhook.defined.v1"
+    id: str
+    workspace_id: str
+    version: int = Field(ge=1)
+    name: str
+    description: str = ""
+    workflow_id: str
+    token: str = Field(min_length=24)
+    methods: tuple[WebhookMethod, ...] = ("POST",)
+    auth_mode: Literal["none", "hmac"] = "none"
+    secret_sealed: str | None = None
+    response_mode: Literal["immediate", "last_node"] = "immediate"
+    response_timeout_seconds: float = Field(default=10, gt=0, le=30)
+    is_active: bool = True
+    deleted: bool = False
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
 # --- fluxo.trigger-log.v1 ----------------------------------------------------
 class TriggerEvaluation(RecordData):
     TYPE = "fluxo.trigger.evaluation.v1"
@@ -117,6 +147,35 @@ class TriggerEvaluated(RecordData):
     evaluations: tuple[TriggerEvaluation, ...] = ()
     # The subject's contact profile after this event (projected to `contacts`).
     profile: dict[str, Any] | None = None
+
+
+
+class WebhookCalled(RecordData):
+    """One inbound call of a webhook: what came in, what it started (if anything) and what we answered.
+
+    Headers are filtered (no credentials, cookies or signatures) and bodies are bounded.
+    """
+
+    TYPE = "fluxo.webhook.called.v1"
+    call_id: str
+    webhook_id: str
+    workflow_id: str
+    execution_id: str | None = None
+    test: bool = False
+    method: str
+    path: str
+    query: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    request_body: Any = None
+    request_size: int = Field(ge=0)
+    request_truncated: bool = False
+    response_status: int
+    response_body: Any = None
+    response_truncated: bool = False
+    duration_ms: float = Field(ge=0)
+    outcome: str  # accepted | completed | failed | timeout | rejected
+    error: str | None = None
+    received_at: datetime
 
 
 # --- fluxo.executions.v1 -----------------------------------------------------
@@ -339,7 +398,9 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         UserDefined,
         WorkflowDefined,
         IntegrationDefined,
+        WebhookDefined,
         TriggerEvaluated,
+        WebhookCalled,
         ExecutionStarted,
         NodeScheduled,
         NodeSucceeded,

@@ -31,13 +31,14 @@ DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
     key="workspace_id:kind:id",
     cleanup="compact",
-    holds="full snapshots of workspaces, users, workflows",
+    holds="full snapshots of workspaces, users, workflows, integrations, webhooks",
 )
 TRIGGER_LOG = TopicSpec(
     "fluxo.trigger-log.v1",
-    key="workspace_id:subject",
+    key="workspace_id:subject (the webhook id for webhook calls)",
     cleanup="delete",
-    holds="one fluxo.trigger.evaluated.v1 per event: what matched and why not",
+    holds="why executions started: one fluxo.trigger.evaluated.v1 per event (what matched and"
+    " why not), one fluxo.webhook.called.v1 per inbound webhook call",
 )
 EXECUTIONS = TopicSpec(
     "fluxo.executions.v1",

@@ -120,21 +120,42 @@ async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep
         raise InvalidInput("the body is not valid JSON", fields={"body": "must be a JSON object"}) from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", fields={"body": "must be a JSON object"})
-    # A caller's Idempotency-Key makes re-sending the same hook start nothing new.
-    key = request.headers.get("idempotency-key")
-    execution_id = deterministic_id("webhook", workflow_id, key[:200]) if key else str(uuid.uuid4())
+    execution_id = await start_by_webhook(
+        state, workflow, data, idempotency=(workflow_id,), idempotency_key=request.headers.get("idempotency-key"),
+        webhook={"query": {k: v for k, v in request.query_params.items() if k != "token"}, "content_type": request.headers.get("content-type")},
+    )
+    return ORJSONResponse({"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id}, status_code=202)
+
+
+async def start_by_webhook(
+    state: AppState,
+    workflow: WorkflowSnapshot,
+    data: dict[str, Any],
+    *,
+    idempotency: tuple[str, ...],
+    idempotency_key: str | None,
+    webhook: dict[str, Any],
+) -> str:
+    """Start `workflow` for an inbound webhook call; returns the execution id once it is listed.
+
+    A caller's Idempotency-Key makes re-sending the same hook start nothing new:
+    the execution id is derived from `idempotency` + the key, and the executor
+    ignores a second start of an execution it knows.
+    """
+    key = idempotency_key
+    execution_id = deterministic_id("webhook", *idempotency, key[:200]) if key else str(uuid.uuid4())
     received = now()
     context = {
         "event": {"id": execution_id, "type": "webhook", "data": data, "timestamp": received.isoformat()},
         "user": data.get("user") if isinstance(data.get("user"), dict) else {},
         "conversation": {},
         "input_data": data,
-        "webhook": {"query": {k: v for k, v in request.query_params.items() if k != "token"}, "content_type": request.headers.get("content-type")},
+        "webhook": webhook,
     }
     started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")
     principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
     await _start(state, principal, started)
-    return ORJSONResponse({"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id}, status_code=202)
+    return execution_id
 
 
 @workflows_router.post("/{workflow_id}/test")

@@ -1,0 +1,506 @@
+"""Inbound webhooks (seed 002): token URLs bound to a workflow, with an optional HMAC signature.
+
+Definitions are full snapshots on the definitions topic (the HMAC secret only
+sealed); every call of a known webhook, accepted or refused, becomes a
+`fluxo.webhook.called.v1` record on the trigger-log topic, projected to
+`webhook_logs`. Executions start the way the workflow trigger URL starts them
+(`runs.start_by_webhook`). The pure parts (signatures, what a log keeps) are in
+`ingest/webhooks.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi.responses import ORJSONResponse
+
+from api.deps import PrincipalDep, StateDep, WriterDep
+from api.errors import answer
+from api.pagination import MAX_PAGE_SIZE, page_response
+from api.routers.runs import start_by_webhook
+from api.security import Principal
+from api.state import AppState
+from infra.crypto import SecretError
+from infra.kafka_io import Output
+from ingest.webhooks import (
+    SIGNATURE_HEADER,
+    BodyError,
+    bounded,
+    logged_headers,
+    new_token,
+    parse_input,
+    sign,
+    signature_valid,
+)
+from schemas.api import WebhookIn, WebhookPatch, WebhookTest
+from schemas.envelope import make_envelope, now
+from schemas.errors import (
+    Conflict,
+    FluxoError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+from schemas.records import WebhookCalled, WebhookDefined
+from schemas.topics import DEFINITIONS, TRIGGER_LOG
+from schemas.workflow import WorkflowSnapshot, WorkflowStatus
+
+log = logging.getLogger("fluxo.api.webhooks")
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+# No JWT here: the token in the URL (and the signature, in HMAC mode) is the credential.
+public_router = APIRouter(tags=["webhooks"])
+
+PUBLIC_METHODS = ["GET", "POST", "PUT", "PATCH"]
+_POLL_SECONDS = 0.05
+_TEST_BODY: dict[str, Any] = {"test": True, "message": "Fluxo webhook test"}
+
+
+# -- definitions ---------------------------------------------------------------
+def _loads(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def view(row: Any, base_url: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "workflow_id": row["workflow_id"],
+        "workflow": row["workflow_id"],
+        "token": row["token"],
+        "url": f"{base_url}/api/v1/hooks/{row['token']}",
+        "methods": list(row["methods"]),
+        "auth_mode": row["auth_mode"],
+        "secret_configured": row["sealed"] is not None,
+        "signature_header": SIGNATURE_HEADER if row["auth_mode"] == "hmac" else None,
+        "response_mode": row["response_mode"],
+        "response_timeout_seconds": row["response_timeout_seconds"],
+        "is_active": row["is_active"],
+        "statistics": {
+            "calls_total": row["calls_total"],
+            "calls_failed": row["calls_failed"],
+            "last_called_at": row["last_called_at"],
+        },
+        "version": row["version"],
+        "created_by": row["created_by"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+_SELECT = (
+    "SELECT h.*, coalesce(s.calls_total, 0) AS calls_total, coalesce(s.calls_failed, 0) AS calls_failed,"
+    " s.last_called_at FROM webhooks h LEFT JOIN LATERAL (SELECT count(*) AS calls_total,"
+    " count(*) FILTER (WHERE NOT l.success) AS calls_failed, max(l.received_at) AS last_called_at"
+    " FROM webhook_logs l WHERE l.webhook_id = h.id) s ON true"
+)
+
+
+async def _row(state: AppState, principal: Principal, webhook_id: str) -> Any:
+    # Scoped by workspace: another workspace's id is simply not found.
+    row = await state.pool.fetchrow(
+        f"{_SELECT} WHERE h.id = $1 AND h.workspace_id = $2 AND NOT h.deleted", webhook_id, principal.workspace_id
+    )
+    if row is None:
+        raise NotFound(f"webhook {webhook_id} not found")
+    return row
+
+
+async def _check_workflow(state: AppState, principal: Principal, workflow_id: str) -> None:
+    found = await state.pool.fetchval(
+        "SELECT 1 FROM workflows WHERE id = $1 AND workspace_id = $2", workflow_id, principal.workspace_id
+    )
+    if found is None:
+        raise InvalidInput(
+            f"no workflow {workflow_id} in this workspace", fields={"workflow_id": "no such workflow in this workspace"}
+        )
+
+
+def _open_secret(state: AppState, sealed: str | None, webhook_id: str) -> str | None:
+    if sealed is None:
+        return None
+    try:
+        value = state.settings.secret_box().open(sealed, webhook_id).get("secret")
+    except SecretError as exc:
+        raise Conflict(f"the stored webhook secret cannot be opened: {exc}", fields={"secret": "set the secret again"}) from None
+    return value if isinstance(value, str) else None
+
+
+async def _save(state: AppState, principal: Principal, record: WebhookDefined) -> None:
+    envelope = make_envelope(record, source="api/webhooks", workspace_id=principal.workspace_id, subject=record.id)
+    key = f"{principal.workspace_id}:webhook:{record.id}"
+    topic, partition, offset = await state.publish(Output.of(DEFINITIONS, key, envelope))
+    await state.wait_projected(topic, partition, offset)
+
+
+@router.post("", status_code=201)
+async def create_webhook(body: WebhookIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    await _check_workflow(state, principal, body.workflow_id)
+    if body.auth_mode == "hmac" and not body.secret:
+        raise InvalidInput("an HMAC webhook needs a secret", fields={"secret": "required when auth_mode is hmac"})
+    webhook_id = str(uuid.uuid4())
+    stamp = now()
+    sealed = (
+        state.settings.secret_box().seal({"secret": body.secret}, webhook_id)
+        if body.auth_mode == "hmac" and body.secret else None
+    )
+    record = WebhookDefined(
+        id=webhook_id, workspace_id=principal.workspace_id, version=1, name=body.name,
+        description=body.description, workflow_id=body.workflow_id, token=new_token(),
+        methods=tuple(dict.fromkeys(body.methods)), auth_mode=body.auth_mode, secret_sealed=sealed,
+        response_mode=body.response_mode, response_timeout_seconds=body.response_timeout_seconds,
+        is_active=body.is_active, created_by=principal.email, created_at=stamp, updated_at=stamp,
+    )
+    await _save(state, principal, record)
+    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+
+
+@router.get("")
+async def list_webhooks(
+    request: Request, state: StateDep, principal: PrincipalDep,
+    search: str | None = Query(default=None, max_length=200),
+    workflow: str | None = Query(default=None, max_length=200),
+    is_active: bool | None = Query(default=None),
+    page: int = Query(default=1, ge=1, le=100000), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    where = ["h.workspace_id = $1", "NOT h.deleted"]
+    args: list[Any] = [principal.workspace_id]
+    if workflow:
+        args.append(workflow)
+        where.append(f"h.workflow_id = ${len(args)}")
+    if is_active is not None:
+        args.append(is_active)
+        where.append(f"h.is_active = ${len(args)}")
+    if search:
+        args.append(f"%{search}%")
+        where.append(f"(h.name ILIKE ${len(args)} OR h.description ILIKE ${len(args)})")
+    clause = " AND ".join(where)
+    count = await state.pool.fetchval(f"SELECT count(*) FROM webhooks h WHERE {clause}", *args)
+    args += [page_size, (page - 1) * page_size]
+    rows = await state.pool.fetch(
+        f"{_SELECT} WHERE {clause} ORDER BY h.created_at, h.id LIMIT ${len(args) - 1} OFFSET ${len(args)}", *args
+    )
+    return page_response(request, count, page, page_size, [view(r, state.settings.api_url) for r in rows])
+
+
+@router.get("/{webhook_id}")
+async def get_webhook(webhook_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+
+
+def _next_version(row: Any, principal: Principal, **changes: Any) -> WebhookDefined:
+    fields: dict[str, Any] = {
+        "id": row["id"], "workspace_id": principal.workspace_id, "version": row["version"] + 1,
+        "name": row["name"], "description": row["description"], "workflow_id": row["workflow_id"],
+        "token": row["token"], "methods": tuple(row["methods"]), "auth_mode": row["auth_mode"],
+        "secret_sealed": row["sealed"], "response_mode": row["response_mode"],
+        "response_timeout_seconds": row["response_timeout_seconds"], "is_active": row["is_active"],
+        "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": now(),
+    }
+    fields.update(changes)
+    return WebhookDefined(**fields)
+
+
+@router.patch("/{webhook_id}")
+@router.put("/{webhook_id}")
+async def update_webhook(webhook_id: str, body: WebhookPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    row = await _row(state, principal, webhook_id)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"secret"})
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if "workflow_id" in changes:
+        await _check_workflow(state, principal, changes["workflow_id"])
+    if "methods" in changes:
+        changes["methods"] = tuple(dict.fromkeys(changes["methods"]))
+    auth_mode = changes.get("auth_mode", row["auth_mode"])
+    sealed: str | None = row["sealed"]
+    if body.secret:
+        sealed = state.settings.secret_box().seal({"secret": body.secret}, webhook_id)
+    if auth_mode == "none":
+        sealed = None  # a secret is only kept while it is used
+    elif sealed is None:
+        raise InvalidInput("an HMAC webhook needs a secret", fields={"secret": "required when auth_mode is hmac"})
+    record = _next_version(row, principal, secret_sealed=sealed, **changes)
+    await _save(state, principal, record)
+    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+
+
+@router.delete("/{webhook_id}", status_code=204)
+async def delete_webhook(webhook_id: str, state: StateDep, principal: WriterDep) -> Response:
+    row = await _row(state, principal, webhook_id)
+    # The tombstone keeps no secret; the token stops working at once.
+    await _save(state, principal, _next_version(row, principal, is_active=False, deleted=True, secret_sealed=None))
+    return Response(status_code=204)
+
+
+@router.post("/{webhook_id}/regenerate_token")
+async def regenerate_token(webhook_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    row = await _row(state, principal, webhook_id)
+    await _save(state, principal, _next_version(row, principal, token=new_token()))
+    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+
+
+def _log_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "webhook_id": row["webhook_id"],
+        "workflow_id": row["workflow_id"],
+        "execution_id": row["execution_id"],
+        "execution_status": row["execution_status"],
+        "test": row["test"],
+        "success": row["success"],
+        "outcome": row["outcome"],
+        "error": row["error"],
+        "request": {
+            "method": row["method"], "path": row["path"], "query": _loads(row["query"]),
+            "headers": _loads(row["headers"]), "body": _loads(row["request_body"]),
+            "size": row["request_size"], "truncated": row["request_truncated"],
+        },
+        "response": {
+            "status": row["response_status"], "body": _loads(row["response_body"]),
+            "truncated": row["response_truncated"],
+        },
+        "duration_ms": row["duration_ms"],
+        "received_at": row["received_at"],
+    }
+
+
+@router.get("/{webhook_id}/logs")
+async def webhook_logs(
+    webhook_id: str, request: Request, state: StateDep, principal: PrincipalDep,
+    success: bool | None = Query(default=None),
+    status: int | None = Query(default=None, ge=100, le=599),
+    test: bool | None = Query(default=None),
+    page: int = Query(default=1, ge=1, le=100000), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    await _row(state, principal, webhook_id)
+    where = ["l.webhook_id = $1", "l.workspace_id = $2"]
+    args: list[Any] = [webhook_id, principal.workspace_id]
+    for column, value in (("success", success), ("response_status", status), ("test", test)):
+        if value is not None:
+            args.append(value)
+            where.append(f"l.{column} = ${len(args)}")
+    clause = " AND ".join(where)
+    count = await state.pool.fetchval(f"SELECT count(*) FROM webhook_logs l WHERE {clause}", *args)
+    args += [page_size, (page - 1) * page_size]
+    rows = await state.pool.fetch(
+        f"SELECT l.*, e.status AS execution_status FROM webhook_logs l LEFT JOIN executions e ON e.id = l.execution_id"
+        f" WHERE {clause} ORDER BY l.received_at DESC, l.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        *args,
+    )
+    return page_response(request, count, page, page_size, [_log_view(r) for r in rows])
+
+
+# -- calls -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Inbound:
+    """One call as it arrived (or as the test endpoint makes it up)."""
+
+    method: str
+    path: str
+    body: bytes
+    content_type: str | None
+    query: dict[str, str]
+    headers: list[tuple[str, str]]
+    signature: str | None
+    idempotency_key: str | None
+    test: bool = False
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    execution_id: str | None = None
+    error: str | None = None
+
+
+async def _by_token(state: AppState, token: str) -> Any:
+    row = await state.pool.fetchrow("SELECT * FROM webhooks WHERE token = $1 AND NOT deleted", token)
+    if row is None:
+        raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
+    return row
+
+
+async def _workflow(state: AppState, hook: Any) -> WorkflowSnapshot:
+    raw = await state.pool.fetchval(
+        "SELECT snapshot FROM workflows WHERE id = $1 AND workspace_id = $2", hook["workflow_id"], hook["workspace_id"]
+    )
+    if raw is None:
+        raise NotFound(
+            f"the webhook's workflow {hook['workflow_id']} no longer exists",
+            fields={"workflow_id": "no such workflow in this workspace"},
+        )
+    workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
+    if workflow.status != WorkflowStatus.ACTIVE:
+        raise Conflict(
+            f"workflow {workflow.id} is {workflow.status.value}, not active",
+            fields={"workflow_id": f"the workflow is {workflow.status.value}; activate it to take calls"},
+        )
+    return workflow
+
+
+async def _start(state: AppState, hook: Any, call: Inbound, deadline: float) -> Answer:
+    if call.method not in hook["methods"]:
+        raise MethodNotAllowed(
+            f"this webhook takes {', '.join(hook['methods'])}", fields={"method": f"{call.method} is not allowed"}
+        )
+    if hook["auth_mode"] == "hmac":
+        secret = _open_secret(state, hook["sealed"], hook["id"])
+        if call.signature is None:
+            raise Unauthenticated("the signature is missing", fields={SIGNATURE_HEADER: "required: sha256=<hex HMAC of the body>"})
+        if secret is None or not signature_valid(secret, call.body, call.signature):
+            raise Unauthenticated("the signature does not match the body", fields={SIGNATURE_HEADER: "does not match"})
+    if not hook["is_active"]:
+        raise Conflict("this webhook is disabled", fields={"is_active": "the webhook is disabled"})
+    if len(call.body) > state.settings.max_event_bytes:
+        raise PayloadTooLarge(f"body over {state.settings.max_event_bytes} bytes", fields={"body": "too large"})
+    try:
+        data = parse_input(call.body, call.content_type, call.query, call.method)
+    except BodyError as exc:
+        raise InvalidInput(str(exc), fields={"body": f"{exc}; send a JSON object"}) from None
+    workflow = await _workflow(state, hook)
+    execution_id = await start_by_webhook(
+        state, workflow, data, idempotency=("endpoint", hook["id"]), idempotency_key=call.idempotency_key,
+        webhook={"id": hook["id"], "method": call.method, "query": call.query, "content_type": call.content_type, "test": call.test},
+    )
+    base = {"execution_id": execution_id, "workflow_id": workflow.id, "webhook_id": hook["id"]}
+    if hook["response_mode"] != "last_node":
+        return Answer(202, {**base, "status": "queued"}, "accepted", execution_id)
+    return await _wait_result(state, base, execution_id, deadline, float(hook["response_timeout_seconds"]))
+
+
+async def _wait_result(state: AppState, base: dict[str, Any], execution_id: str, deadline: float, bound: float) -> Answer:
+    """last_node mode: wait (bounded) for the execution to end, answer with its last node's output."""
+    while True:
+        row = await state.pool.fetchrow(
+            "SELECT status, output_data, execution_path, error_message, failed_node FROM executions WHERE id = $1",
+            execution_id,
+        )
+        if row is not None and row["status"] != "running":
+            break
+        if time.monotonic() >= deadline:
+            body = {**base, "status": "running", "message": f"still running after {bound:g}s; follow it by its execution id"}
+            return Answer(202, body, "timeout", execution_id)
+        await asyncio.sleep(_POLL_SECONDS)
+    path = [p for p in _loads(row["execution_path"]) or [] if isinstance(p, str)]
+    if row["status"] != "completed":
+        body = {**base, "status": row["status"], "error": row["error_message"], "failed_node": row["failed_node"]}
+        return Answer(200, body, "failed", execution_id, row["error_message"])
+    last = path[-1] if path else None
+    output = None
+    if last is not None:
+        output = _loads(await state.pool.fetchval(
+            "SELECT output_data FROM execution_steps WHERE execution_id = $1 AND node_id = $2 AND status = 'completed'"
+            " ORDER BY iteration DESC, attempt DESC LIMIT 1",
+            execution_id, last,
+        ))
+    body = {**base, "status": "completed", "last_node": last, "output": output, "execution_output": _loads(row["output_data"])}
+    return Answer(200, body, "completed", execution_id)
+
+
+async def handle_call(state: AppState, hook: Any, call: Inbound) -> tuple[Answer, str]:
+    """Run one call of a known webhook and log it, whatever happens. Returns the answer and the log record's id."""
+    clock = time.monotonic()
+    received = now()
+    try:
+        result = await _start(state, hook, call, clock + float(hook["response_timeout_seconds"]))
+    except FluxoError as exc:
+        status, body = answer(exc)
+        result = Answer(status, body, "rejected", None, exc.message)
+    duration_ms = (time.monotonic() - clock) * 1000
+    request_body, request_cut = bounded(call.body)
+    response_body, response_cut = bounded(result.body)
+    call_id = str(uuid.uuid4())
+    record = WebhookCalled(
+        call_id=call_id, webhook_id=hook["id"], workflow_id=hook["workflow_id"], execution_id=result.execution_id,
+        test=call.test, method=call.method, path=call.path, query=call.query, headers=logged_headers(call.headers),
+        request_body=request_body, request_size=len(call.body), request_truncated=request_cut,
+        response_status=result.status, response_body=response_body, response_truncated=response_cut,
+        duration_ms=duration_ms, outcome=result.outcome, error=result.error[:1000] if result.error else None,
+        received_at=received,
+    )
+    envelope = make_envelope(
+        record, source="api/webhooks", workspace_id=hook["workspace_id"], subject=hook["id"],
+        execution_id=result.execution_id, depth=1,
+    )
+    try:
+        topic, partition, offset = await state.publish(Output.of(TRIGGER_LOG, f"{hook['workspace_id']}:{hook['id']}", envelope))
+    except (Unavailable, PayloadTooLarge) as exc:
+        # The call's own answer stands; only its log line is lost (and said so here).
+        log.warning("webhook %s call not logged: %s", hook["id"], exc.message)
+        return result, call_id
+    if call.test:
+        await state.wait_projected(topic, partition, offset)  # the test's log line is listed when we answer
+    return result, call_id
+
+
+async def _public(token: str, request: Request, state: AppState) -> ORJSONResponse:
+    hook = await _by_token(state, token)
+    call = Inbound(
+        method=request.method, path=request.url.path, body=await request.body(),
+        content_type=request.headers.get("content-type"), query=dict(request.query_params),
+        headers=list(request.headers.items()), signature=request.headers.get(SIGNATURE_HEADER),
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    result, _ = await handle_call(state, hook, call)
+    headers = {"WWW-Authenticate": "Signature"} if result.status == 401 else None
+    return ORJSONResponse(result.body, status_code=result.status, headers=headers)
+
+
+Token = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
+    """Call an inbound webhook: it starts its workflow (the webhook's methods, auth and response mode apply)."""
+    return await _public(token, request, state)
+
+
+# One route per method and path (the second path is seed 002's), so each has its own OpenAPI operation id.
+for _path, _name in (("/hooks/{token}", "call_hook"), ("/webhooks/execute/{token}", "execute_hook")):
+    for _method in PUBLIC_METHODS:
+        public_router.add_api_route(
+            _path, call_hook, methods=[_method], name=f"{_name}_{_method.lower()}", status_code=202
+        )
+
+
+@router.post("/{webhook_id}/test")
+async def test_webhook(
+    webhook_id: str, state: StateDep, principal: WriterDep, body: Annotated[WebhookTest | None, Body()] = None
+) -> dict[str, Any]:
+    """Send a sample call through the same path as a real one (signed with the stored secret).
+
+    It starts a real execution when the call is accepted; its log line is marked `test`.
+    """
+    body = body or WebhookTest()
+    row = await _row(state, principal, webhook_id)
+    method = body.method or ("POST" if "POST" in row["methods"] else row["methods"][0])
+    raw = orjson.dumps(body.body if body.body is not None else {**_TEST_BODY, "sent_at": now().isoformat()})
+    secret = _open_secret(state, row["sealed"], webhook_id) if row["auth_mode"] == "hmac" else None
+    call = Inbound(
+        method=method, path=f"/api/v1/webhooks/{webhook_id}/test", body=b"" if method == "GET" else raw,
+        content_type="application/json", query=body.query,
+        headers=[("content-type", "application/json"), ("user-agent", "fluxo-webhook-test")],
+        signature=sign(secret, b"" if method == "GET" else raw) if secret else None, idempotency_key=None, test=True,
+    )
+    result, log_id = await handle_call(state, row, call)
+    return {
+        "test": True,
+        "success": result.outcome in ("accepted", "completed"),
+        "status_code": result.status,
+        "outcome": result.outcome,
+        "execution_id": result.execution_id,
+        "response": result.body,
+        "log_id": log_id,
+    }
