@@ -21,6 +21,7 @@ from api.routers import (
     integrations,
     metrics,
     runs,
+    streams,
     workflows,
 )
 from api.state import AppState
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    for module in (auth, workflows, events, executions, contacts, integrations, automation, data):
+    for module in (auth, workflows, events, executions, contacts, integrations, automation, data, streams):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
