@@ -91,6 +91,13 @@ def test_the_committed_asyncapi_document_is_current() -> None:
     assert orjson.loads(ASYNCAPI.read_bytes()) == asyncapi_document(), f"docs/streams/asyncapi.json is stale: {REEXPORT}"
 
 
+def test_the_consumer_guide_names_every_topic_and_record_type() -> None:
+    guide = (ROOT / "docs" / "streams.md").read_text()
+    missing = [t.name for t in ALL_TOPICS if f"`{t.name}`" not in guide]
+    missing += [name for name in RECORD_TYPES if f"`{name}`" not in guide]
+    assert not missing, f"docs/streams.md does not mention {missing}"
+
+
 # -- the AsyncAPI document ------------------------------------------------------
 def _resolve(document: dict[str, Any], ref: str) -> Any:
     assert ref.startswith("#/"), ref
