@@ -32,7 +32,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 schemas: install
-	$(VENV)/bin/fluxo schemas export --out schemas/json
+	$(VENV)/bin/fluxo schemas export --out schemas/json --asyncapi docs/streams/asyncapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -24,6 +24,7 @@ from api.routers import (
     metrics,
     runs,
     statistics,
+    streams,
     webhooks,
     workflows,
 )
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(statistics.router)
     # Public inbound calls first: /webhooks/execute/{token} is not a webhook id.
     v1.include_router(webhooks.public_router)
-    modules = (auth, workflows, events, executions, contacts, integrations, webhooks, automation, data, dashboard, history)
+    modules = (
+        auth, workflows, events, executions, contacts, integrations, webhooks, automation, data, dashboard, history, streams,
+    )
     for module in modules:
         v1.include_router(module.router)
     app.include_router(v1)

@@ -78,14 +78,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_bytes(value: object, *, sort_keys: bool = True) -> bytes:
+    option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    return orjson.dumps(value, option=option) + b"\n"
+
+
 def cmd_schemas_export(args: argparse.Namespace) -> int:
+    """Write the JSON Schemas and the AsyncAPI document; refuse a breaking change to what is there."""
+    from schemas.asyncapi import asyncapi_document
+    from schemas.compat import breaking, compare, snapshot_of
     from schemas.export import json_schemas
 
     out = Path(args.out)
+    files = json_schemas()
+    present = sorted(out.glob("*.json")) if out.is_dir() else []
+    if present and not args.allow_breaking:
+        try:
+            published = {p.name: orjson.loads(p.read_bytes()) for p in present}
+        except orjson.JSONDecodeError as exc:
+            print(f"cannot read the schemas in {out} ({exc}); pass --allow-breaking to overwrite them")
+            return 1
+        refused = breaking(compare(snapshot_of(published), snapshot_of(files)))
+        if refused:
+            print(f"refusing to overwrite {out}: these changes break consumers of the published streams:")
+            for change in refused:
+                print(f"  {change}")
+            print("Make a new record type (….v2: a new model plus an upcaster) instead, "
+                  "or pass --allow-breaking if consumers have been told.")
+            return 1
     out.mkdir(parents=True, exist_ok=True)
-    for name, schema in json_schemas().items():
-        (out / name).write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-    print(f"wrote {len(json_schemas())} schemas to {out}")
+    for name, schema in files.items():
+        (out / name).write_bytes(_json_bytes(schema))
+    # A schema that is no longer generated must disappear from the snapshot too.
+    for path in present:
+        if path.name not in files:
+            path.unlink()
+    asyncapi = Path(args.asyncapi)
+    asyncapi.parent.mkdir(parents=True, exist_ok=True)
+    asyncapi.write_bytes(_json_bytes(asyncapi_document(), sort_keys=False))
+    print(f"wrote {len(files)} schemas to {out} and the AsyncAPI document to {asyncapi}")
     return 0
 
 
@@ -132,8 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     schemas = sub.add_parser("schemas", help="record schemas")
     schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
-    export = schemas_sub.add_parser("export", help="write the JSON Schemas of every record type")
+    export = schemas_sub.add_parser(
+        "export", help="write the JSON Schemas of every record type and the AsyncAPI document of the topics"
+    )
     export.add_argument("--out", default="schemas/json")
+    export.add_argument("--asyncapi", default="docs/streams/asyncapi.json")
+    export.add_argument("--allow-breaking", action="store_true", help="overwrite even if consumers would break")
     export.set_defaults(func=cmd_schemas_export)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     replay_parser = sub.add_parser("replay", help="rebuild the read models from the Kafka history (running services)")

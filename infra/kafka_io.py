@@ -26,6 +26,10 @@ class Output:
 
     @classmethod
     def of(cls, topic: TopicSpec, key: str, envelope: Envelope) -> Output:
+        # The registry is the published stream contract: a record type the
+        # topic does not declare would reach consumers undocumented.
+        if envelope.type not in topic.type_names:
+            raise ValueError(f"{envelope.type} is not declared on {topic.name} (schemas/topics.py)")
         return cls(topic, key, encode(envelope))
 
 

@@ -1,13 +1,17 @@
 """The topic registry: the only place a topic name is spelled.
 
 Everything else refers to these specs; `Settings.topic(spec)` adds the
-deployment's prefix.
+deployment's prefix. Each spec names the record types its values carry: the
+published stream contract (schemas/asyncapi.py) is generated from them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from schemas import records as r
+from schemas.envelope import RecordData
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,15 @@ class TopicSpec:
     holds: str
     # Retention for delete topics; None keeps the broker default.
     retention_ms: int | None = None
+    # The record types (CloudEvents `type`s) a value on this topic can be.
+    records: tuple[type[RecordData], ...] = ()
+    # A processor's private state changelog: plain JSON values and tombstones,
+    # not CloudEvents, and no contract for anyone outside that processor.
+    internal: bool = False
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        return tuple(model.TYPE for model in self.records)
 
 
 EVENTS = TopicSpec(
@@ -26,49 +39,69 @@ EVENTS = TopicSpec(
     cleanup="delete",
     holds="incoming business events (fluxo.event.ingested.v1)",
     retention_ms=14 * 24 * 3600 * 1000,
+    records=(r.EventIngested,),
 )
 DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
     key="workspace_id:kind:id",
     cleanup="compact",
     holds="full snapshots of workspaces, users, workflows, integrations, webhooks",
+    records=(r.WorkspaceDefined, r.UserDefined, r.WorkflowDefined, r.IntegrationDefined, r.WebhookDefined),
 )
 TRIGGER_LOG = TopicSpec(
     "fluxo.trigger-log.v1",
-    key="workspace_id:subject (the webhook id for webhook calls)",
+    key="workspace_id:subject",
     cleanup="delete",
     holds="why executions started: one fluxo.trigger.evaluated.v1 per event (what matched and"
-    " why not), one fluxo.webhook.called.v1 per inbound webhook call",
+    " why not), one fluxo.webhook.called.v1 per inbound webhook call (subject: the webhook id)",
+    records=(r.TriggerEvaluated, r.WebhookCalled),
 )
 EXECUTIONS = TopicSpec(
     "fluxo.executions.v1",
     key="execution_id",
     cleanup="delete",
     holds="the execution lifecycle: started, node steps, completed/failed",
+    records=(
+        r.ExecutionStarted,
+        r.NodeScheduled,
+        r.NodeSucceeded,
+        r.NodeFailed,
+        r.NodeRetryScheduled,
+        r.TimerFired,
+        r.ExecutionCancelRequested,
+        r.ExecutionCompleted,
+        r.ExecutionFailed,
+        r.ExecutionCancelled,
+        r.FailureNotified,
+        r.DataRecordCreated,
+    ),
 )
 NODE_WORK = TopicSpec(
     "fluxo.node-work.v1",
     key="execution_id",
     cleanup="delete",
     holds="work orders for node workers (fluxo.node.work_ordered.v1)",
+    records=(r.NodeWorkOrdered,),
 )
 TIMERS = TopicSpec(
     "fluxo.timers.v1",
     key="execution_id",
     cleanup="delete",
     holds="durable wake-ups: waits, retries with backoff, cron fires",
+    records=(r.TimerScheduled, r.TimerCancelled),
 )
 DEADLETTER = TopicSpec(
     "fluxo.deadletter.v1",
     key="original key",
     cleanup="delete",
     holds="records that failed validation, with the reason and the original bytes",
+    records=(r.RecordDeadLettered,),
 )
 AUDIT = TopicSpec(
     "fluxo.audit.v1",
     key="workspace_id",
     cleanup="delete",
-    holds="who did what through the API",
+    holds="who did what through the API (reserved: no record type is written to it yet)",
 )
 # Processor state changelogs: compacted, partitioned like the input they follow.
 MATCHER_STATE = TopicSpec(
@@ -76,18 +109,21 @@ MATCHER_STATE = TopicSpec(
     key="workspace_id:subject",
     cleanup="compact",
     holds="trigger matcher state per subject: contact profile and per-workflow run history",
+    internal=True,
 )
 EXECUTOR_STATE = TopicSpec(
     "fluxo.executor-state.v1",
     key="execution_id",
     cleanup="compact",
     holds="executor state per execution (tombstoned when the execution ends)",
+    internal=True,
 )
 TIMER_STATE = TopicSpec(
     "fluxo.timer-state.v1",
     key="timer id, or cron:workflow_id",
     cleanup="compact",
     holds="pending durable timers and the last fire time of each cron schedule",
+    internal=True,
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
