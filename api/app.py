@@ -26,6 +26,7 @@ from api.routers import (
     statistics,
     streams,
     webhooks,
+    websites,
     workflows,
 )
 from api.state import AppState
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(webhooks.public_router)
     modules = (
         auth, workflows, events, executions, contacts, integrations, webhooks, automation, data, dashboard, history, streams,
+        websites,
     )
     for module in modules:
         v1.include_router(module.router)

@@ -104,6 +104,9 @@ def event_context(
             else {}
         ),
         "input_data": event.data,
+        # Short names the seeds write templates with: `{{data.email}}`, seed 000's `{{visitor.email}}`.
+        "data": event.data,
+        "visitor": dict(profile),
     }
 
 
