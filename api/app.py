@@ -13,10 +13,12 @@ from api.limits import BodyLimit
 from api.routers import (
     auth,
     automation,
+    catalog,
     contacts,
     data,
     events,
     executions,
+    graph,
     health,
     integrations,
     metrics,
@@ -51,6 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
+    # Before workflows: /workflows/nodes/... (seed 002) and /workflows/{id}/nodes|edges are
+    # not workflow ids nor transition actions.
+    v1.include_router(catalog.router)
+    v1.include_router(graph.router)
     for module in (auth, workflows, events, executions, contacts, integrations, automation, data):
         v1.include_router(module.router)
     app.include_router(v1)

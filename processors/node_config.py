@@ -101,11 +101,11 @@ def config_problems(node_type: NodeType, config: Mapping[str, Any]) -> dict[str,
             for error in validate_condition(spec):
                 where = f".{error.path}" if error.path else ""
                 problems.setdefault(f"config.condition{where}", str(error))
-    action_type = action_type_of(node_type, config)
-    connector = CONNECTORS.get(action_type) if action_type else None
+    kind = action_type_of(node_type, config)
+    connector = CONNECTORS.get(kind) if kind else None
     if connector is not None:
         effective = dict(config)
-        for name, value in ACTION_DEFAULTS.get(action_type or "", {}).items():
+        for name, value in ACTION_DEFAULTS.get(kind or "", {}).items():
             effective.setdefault(name, value)
         for key, message in connector.validate(effective).items():
             problems.setdefault(key, message)

@@ -156,8 +156,13 @@ class CustomCodeConfig(ActionCommon):
     memory_mb: int | None = Field(default=None, ge=16, le=512)
 
 
-class QueryRecordsConfig(ActionCommon, DatabaseQueryConfig):
-    pass
+class QueryRecordsConfig(ActionCommon):
+    table: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,100}$")
+    where: dict[str, Any] | None = None
+    filters: dict[str, Any] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    # Here `order` is the sort order (asc / desc), not the position in a linear workflow.
+    order: Literal["asc", "desc", "ASC", "DESC"] | Number | None = "desc"  # type: ignore[assignment]
 
 
 class TagConfig(ActionCommon):
@@ -186,7 +191,7 @@ class CreateRecordConfig(ActionCommon):
 
 
 class WaitConfig(ActionCommon, DelayConfig):
-    delay: Number | dict[str, Any] | str | None = None  # type: ignore[assignment] - a wait's own length here
+    delay: Number | dict[str, Any] | str | None = None  # type: ignore[assignment]  # a wait's own length
 
 
 NODE_CONFIGS: dict[NodeType, type[Config]] = {
