@@ -13,11 +13,13 @@ from api.limits import BodyLimit
 from api.routers import (
     auth,
     automation,
+    catalog,
     contacts,
     dashboard,
     data,
     events,
     executions,
+    graph,
     health,
     history,
     integrations,
@@ -57,8 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics.
+    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics,
+    # /workflows/nodes/... (seed 002) and /workflows/{id}/nodes|edges.
+    v1.include_router(catalog.router)
     v1.include_router(statistics.router)
+    v1.include_router(graph.router)
     # Public inbound calls first: /webhooks/execute/{token} is not a webhook id.
     v1.include_router(webhooks.public_router)
     modules = (

@@ -186,3 +186,30 @@ async def all_time(conn: asyncpg.Pool, workspace_id: str, workflow_id: str | Non
         *args,
     )
     return _counts(row)
+
+
+async def workflow_figures(pool: asyncpg.Pool, workspace_id: str, workflow_id: str, tz_name: str | None = None) -> dict[str, Any]:
+    """The `statistics` block of a workflow (also embedded in the workflow's detail)."""
+    tz = zone(tz_name)
+    day = today(tz)
+    start_today = day_start(day, tz)
+    end = start_today + timedelta(days=1)
+    total = await all_time(pool, workspace_id, workflow_id)
+    on_day = await window(pool, workspace_id, start_today, end, workflow_id)
+    week = await window(pool, workspace_id, start_today - timedelta(days=6), end, workflow_id)
+    last = await pool.fetchrow(
+        "SELECT last_status, last_execution_at FROM workflow_stats WHERE workflow_id = $1", workflow_id
+    )
+    return {
+        "executions_total": total.started,
+        "executions_today": on_day.started,
+        "executions_this_week": week.started,
+        "successful_executions": total.completed,
+        "failed_executions": total.failed,
+        "cancelled_executions": total.cancelled,
+        "success_rate": total.rate(total.completed),
+        "error_rate": total.rate(total.failed),
+        "average_execution_time_seconds": total.average_seconds,
+        "last_execution_status": last["last_status"] if last else None,
+        "last_execution_at": last["last_execution_at"] if last else None,
+    }

@@ -183,3 +183,59 @@ class WebhookTest(Strict):
     body: dict[str, Any] | None = None
     query: dict[str, str] = Field(default_factory=dict)
     method: WebhookMethodIn | None = None
+
+
+class WorkflowPatch(Strict):
+    """PATCH /workflows/{id}: the fields given change; `settings` and `trigger_config` merge
+    into the current ones. `status` moves only along the allowed transitions."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=5000)
+    project: str | None = Field(default=None, max_length=100)
+    status: WorkflowStatus | None = None
+    trigger_type: TriggerType | None = None
+    trigger_config: dict[str, Any] | None = None
+    settings: dict[str, Any] | None = None
+    max_executions: int | None = Field(default=None, ge=0)
+    delay_between_executions: int | None = Field(default=None, ge=0)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    nodes: list[NodeIn] | None = Field(default=None, max_length=500)
+    edges: list[EdgeIn] | None = Field(default=None, max_length=2000)
+
+    _status = field_validator("status", "trigger_type", mode="before")(_lower)
+
+
+class WorkflowPut(WorkflowPatch):
+    """PUT /workflows/{id}: `name` is required and every field given replaces the current
+    value whole (settings, trigger_config included); fields left out keep their value
+    (seed 004's PUT example sends only what it changes)."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+
+
+class NodePatch(Strict):
+    name: str | None = Field(default=None, max_length=MAX_NAME)
+    node_type: NodeType | None = Field(default=None, validation_alias=AliasChoices("node_type", "type"))
+    position: Position | None = None
+    config: dict[str, Any] | None = None
+    inputs: list[Port] | None = Field(default=None, max_length=100)
+    outputs: list[Port] | None = Field(default=None, max_length=100)
+
+
+class NodePut(NodePatch):
+    """PUT a node: `name` required; the fields given replace the current ones whole."""
+
+    name: str = Field(max_length=MAX_NAME)
+
+
+class NodeCheck(Strict):
+    """POST /nodes/validate and /nodes/test: one node, and (for a test) its input."""
+
+    node_type: NodeType = Field(validation_alias=AliasChoices("node_type", "type"))
+    config: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(default="", max_length=MAX_NAME)
+    inputs: list[Port] = Field(default_factory=list, max_length=100)
+    outputs: list[Port] = Field(default_factory=list, max_length=100)
+    input_data: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("input_data", "test_data", "input"))
+    user: dict[str, Any] | None = None

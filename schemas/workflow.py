@@ -65,6 +65,8 @@ class Node(Frozen):
     config: dict[str, Any] = Field(default_factory=dict)
     inputs: tuple[Port, ...] = ()
     outputs: tuple[Port, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class Edge(Frozen):
@@ -74,6 +76,7 @@ class Edge(Frozen):
     condition: str | None = Field(default=None, max_length=4000)
     label: str | None = Field(default=None, max_length=200)
     style: dict[str, Any] | None = None
+    created_at: datetime | None = None
 
 
 class WorkflowSettings(Frozen):

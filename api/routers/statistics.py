@@ -64,33 +64,6 @@ async def _workflow_row(state: AppState, workspace_id: str, workflow_id: str) ->
     return row
 
 
-async def workflow_figures(state: AppState, workspace_id: str, workflow_id: str, tz_name: str | None = None) -> dict[str, Any]:
-    """The `statistics` block of a workflow (also embedded in the workflow's detail)."""
-    tz = stats.zone(tz_name)
-    day = stats.today(tz)
-    start_today = stats.day_start(day, tz)
-    end = start_today + timedelta(days=1)
-    total = await stats.all_time(state.pool, workspace_id, workflow_id)
-    today = await stats.window(state.pool, workspace_id, start_today, end, workflow_id)
-    week = await stats.window(state.pool, workspace_id, start_today - timedelta(days=6), end, workflow_id)
-    last = await state.pool.fetchrow(
-        "SELECT last_status, last_execution_at FROM workflow_stats WHERE workflow_id = $1", workflow_id
-    )
-    return {
-        "executions_total": total.started,
-        "executions_today": today.started,
-        "executions_this_week": week.started,
-        "successful_executions": total.completed,
-        "failed_executions": total.failed,
-        "cancelled_executions": total.cancelled,
-        "success_rate": total.rate(total.completed),
-        "error_rate": total.rate(total.failed),
-        "average_execution_time_seconds": total.average_seconds,
-        "last_execution_status": last["last_status"] if last else None,
-        "last_execution_at": last["last_execution_at"] if last else None,
-    }
-
-
 @router.get("/{workflow_id}/statistics")
 async def workflow_statistics(
     workflow_id: str,
@@ -103,7 +76,7 @@ async def workflow_statistics(
     ws = principal.workspace_id
     row = await _workflow_row(state, ws, workflow_id)
     zone = stats.zone(tz)
-    figures = await workflow_figures(state, ws, workflow_id, tz)
+    figures = await stats.workflow_figures(state.pool, ws, workflow_id, tz)
     extremes = await state.pool.fetchrow(
         "SELECT fastest_ms, slowest_ms FROM workflow_stats WHERE workflow_id = $1", workflow_id
     )

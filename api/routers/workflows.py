@@ -9,19 +9,29 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
 
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_PAGE_SIZE, page_response
 from api.security import Principal
+from api.statistics import workflow_figures
 from infra.kafka_io import Output
 from processors.conditions import validate_condition
 from processors.cron import CronError, schedule_of, validate_schedule
-from schemas.api import WorkflowCreate
+from processors.workflow_checks import IntegrationRef, Report, validate_workflow
+from schemas.api import EdgeIn, NodeIn, WorkflowCreate, WorkflowPatch, WorkflowPut
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.records import WorkflowDefined
 from schemas.topics import DEFINITIONS
-from schemas.workflow import Edge, Node, TriggerType, WorkflowSnapshot, WorkflowStatus
+from schemas.workflow import (
+    Edge,
+    Node,
+    TriggerType,
+    WorkflowSettings,
+    WorkflowSnapshot,
+    WorkflowStatus,
+)
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -32,6 +42,12 @@ _TRANSITIONS: dict[str, tuple[WorkflowStatus, set[WorkflowStatus]]] = {
     "pause": (WorkflowStatus.PAUSED, {WorkflowStatus.ACTIVE, WorkflowStatus.SCHEDULED}),
     "archive": (WorkflowStatus.ARCHIVED, {WorkflowStatus.DRAFT, WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED, WorkflowStatus.INACTIVE, WorkflowStatus.SCHEDULED}),
     "reset": (WorkflowStatus.DRAFT, {WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED, WorkflowStatus.INACTIVE, WorkflowStatus.SCHEDULED, WorkflowStatus.ARCHIVED}),
+}
+# `ordering` values of the list (a leading "-" sorts descending) and their columns.
+_ORDERING = {
+    "name": "w.name", "created_at": "w.created_at", "updated_at": "w.updated_at", "status": "w.status",
+    "version": "w.version", "trigger_type": "w.trigger_type", "executions_count": "COALESCE(s.executions_total, 0)",
+    "last_executed": "s.last_execution_at",
 }
 _PAST = {"activate": "activated", "deactivate": "deactivated", "pause": "paused", "archive": "archived", "reset": "reset"}
 
@@ -82,31 +98,56 @@ def activation_problems(workflow: WorkflowSnapshot) -> dict[str, str]:
     return problems
 
 
-def _nodes(body: WorkflowCreate) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
-    nodes = tuple(
-        Node(
-            id=n.id or f"node-{uuid.uuid4().hex[:12]}",
-            name=n.name,
-            node_type=n.node_type,
-            position=n.position,
-            config=n.config,
-            inputs=tuple(n.inputs),
-            outputs=tuple(n.outputs),
-        )
-        for n in body.nodes
+def new_node(n: NodeIn, stamp: datetime | None = None, existing: Node | None = None) -> Node:
+    return Node(
+        id=n.id or f"node-{uuid.uuid4().hex[:12]}",
+        name=n.name,
+        node_type=n.node_type,
+        position=n.position,
+        config=n.config,
+        inputs=tuple(n.inputs),
+        outputs=tuple(n.outputs),
+        created_at=existing.created_at if existing is not None else stamp,
+        updated_at=stamp,
     )
-    edges = tuple(
-        Edge(
-            id=e.id or f"edge-{uuid.uuid4().hex[:12]}",
-            source_node=e.source_node,
-            target_node=e.target_node,
-            condition=e.condition,
-            label=e.label,
-            style=e.style,
-        )
-        for e in body.edges
+
+
+def new_edge(e: EdgeIn, stamp: datetime | None = None) -> Edge:
+    return Edge(
+        id=e.id or f"edge-{uuid.uuid4().hex[:12]}",
+        source_node=e.source_node,
+        target_node=e.target_node,
+        condition=e.condition,
+        label=e.label,
+        style=e.style,
+        created_at=stamp,
     )
-    return nodes, edges
+
+
+def _nodes(body: WorkflowCreate, stamp: datetime | None = None) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
+    return tuple(new_node(n, stamp) for n in body.nodes), tuple(new_edge(e, stamp) for e in body.edges)
+
+
+async def integrations_of(state: StateDep, workspace_id: str) -> list[IntegrationRef]:
+    rows = await state.pool.fetch(
+        "SELECT id, name, type, provider, is_active, test_mode FROM integrations WHERE workspace_id = $1", workspace_id,
+    )
+    return [IntegrationRef(r["id"], r["name"], r["type"], r["provider"], r["is_active"], r["test_mode"]) for r in rows]
+
+
+async def validation_report(state: StateDep, principal: Principal, workflow: WorkflowSnapshot) -> Report:
+    return validate_workflow(workflow, await integrations_of(state, principal.workspace_id))
+
+
+async def check_activation(state: StateDep, principal: Principal, workflow: WorkflowSnapshot, message: str) -> None:
+    """An active workflow must pass every check of GET /validate: refused with 422 otherwise."""
+    problems = activation_problems(workflow)
+    report = await validation_report(state, principal, workflow)
+    fields = {**problems, **report.fields()}
+    if fields:
+        error = InvalidInput(f"{message}: " + "; ".join(i.message for i in report.issues[:10]) if report.issues else message, fields=fields)
+        error.code = report.code or error.code
+        raise error
 
 
 def to_view(w: WorkflowSnapshot, base_url: str, stats: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -150,25 +191,15 @@ async def save(state: StateDep, principal: Principal, workflow: WorkflowSnapshot
 
 
 async def _stats(state: StateDep, workflow_id: str) -> dict[str, Any]:
-    row = await state.pool.fetchrow("SELECT * FROM workflow_stats WHERE workflow_id = $1", workflow_id)
-    if row is None:
-        return {"executions_total": 0, "success_rate": 0.0, "average_execution_time_seconds": 0.0,
-                "last_execution_status": None, "last_execution_at": None}
-    total = row["executions_total"]
-    return {
-        "executions_total": total,
-        "success_rate": row["successes"] / total if total else 0.0,
-        "error_rate": row["failures"] / total if total else 0.0,
-        "average_execution_time_seconds": float(row["total_duration_ms"]) / total / 1000 if total else 0.0,
-        "last_execution_status": row["last_status"],
-        "last_execution_at": row["last_execution_at"],
-    }
+    # Called after `load`, which scoped the workflow to the caller's workspace.
+    workspace_id = await state.pool.fetchval("SELECT workspace_id FROM workflows WHERE id = $1", workflow_id)
+    return await workflow_figures(state.pool, str(workspace_id), workflow_id)
 
 
 @router.post("", status_code=201)
 async def create_workflow(body: WorkflowCreate, state: StateDep, principal: WriterDep) -> dict[str, Any]:
-    nodes, edges = _nodes(body)
     stamp = now()
+    nodes, edges = _nodes(body, stamp)
     trigger_config = dict(body.trigger_config)
     if body.trigger_type == TriggerType.WEBHOOK and not trigger_config.get("webhook_token"):
         # The secret in the public URL that lets a caller start this workflow.
@@ -195,10 +226,10 @@ async def create_workflow(body: WorkflowCreate, state: StateDep, principal: Writ
         updated_at=stamp,
     )
     problems = graph_problems(workflow)
-    if workflow.status == WorkflowStatus.ACTIVE:
-        problems.update(activation_problems(workflow))
     if problems:
         raise InvalidInput("the workflow definition is invalid", fields=problems)
+    if workflow.status == WorkflowStatus.ACTIVE:
+        await check_activation(state, principal, workflow, "the workflow definition is invalid")
     await save(state, principal, workflow)
     return to_view(workflow, state.settings.api_url)
 
@@ -212,9 +243,20 @@ async def list_workflows(
     trigger_type: str | None = Query(default=None, max_length=20),
     project: str | None = Query(default=None, max_length=100),
     search: str | None = Query(default=None, max_length=200),
+    ordering: str = Query(default="-updated_at", max_length=40),
     page: int = Query(default=1, ge=1, le=100000),
     page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
+    bad: dict[str, str] = {}
+    for name, value, enum in (("status", status, WorkflowStatus), ("trigger_type", trigger_type, TriggerType)):
+        if value and value.lower() not in {e.value for e in enum}:
+            bad[name] = f"one of {', '.join(e.value for e in enum)}"
+    column = _ORDERING.get(ordering.lstrip("-"))
+    if column is None:
+        bad["ordering"] = f"one of {', '.join(sorted(_ORDERING))}, optionally prefixed with -"
+    if bad:
+        raise InvalidInput("invalid list parameters", fields=bad)
+    order_by = f"{column} {'DESC' if ordering.startswith('-') else 'ASC'}, w.id"
     where = ["w.workspace_id = $1"]
     args: list[Any] = [principal.workspace_id]
     for column, value in (("status", status), ("trigger_type", trigger_type), ("project", project)):
@@ -230,7 +272,7 @@ async def list_workflows(
     rows = await state.pool.fetch(
         f"SELECT w.snapshot, s.executions_total, s.successes, s.last_execution_at FROM workflows w"
         f" LEFT JOIN workflow_stats s ON s.workflow_id = w.id WHERE {clause}"
-        f" ORDER BY w.updated_at DESC, w.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        f" ORDER BY {order_by} LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
     results = []
@@ -290,6 +332,7 @@ async def _transition(state: StateDep, principal: Principal, workflow_id: str, a
         problems = activation_problems(current)
         if problems:
             raise InvalidInput("the workflow cannot be activated", fields=problems)
+        await check_activation(state, principal, current, "the workflow cannot be activated")
     stamp: datetime = now()
     updated = current.model_copy(update={"status": target, "version": current.version + 1, "updated_at": stamp})
     await save(state, principal, updated)
@@ -310,3 +353,109 @@ async def transition(workflow_id: str, action: str, state: StateDep, principal: 
     if action not in _TRANSITIONS:
         raise NotFound(f"no action {action!r} on workflows")
     return await _transition(state, principal, workflow_id, action)
+
+
+# Which transition a requested status is reached by.
+_ACTION_FOR = {target: action for action, (target, _) in _TRANSITIONS.items()}
+
+
+def _settings_of(value: dict[str, Any], base: WorkflowSettings | None) -> WorkflowSettings:
+    merged = {**(base.model_dump() if base is not None else {}), **value}
+    try:
+        return WorkflowSettings.model_validate(merged)
+    except ValidationError as exc:
+        fields = {".".join(["settings", *(str(p) for p in e["loc"])]): e["msg"] for e in exc.errors()}
+        raise InvalidInput("invalid settings", fields=fields) from None
+
+
+def apply_update(current: WorkflowSnapshot, body: WorkflowPatch, *, partial: bool, stamp: datetime) -> WorkflowSnapshot:
+    """The next version of a workflow with the fields of `body` applied (pure)."""
+    given = body.model_fields_set
+    update: dict[str, Any] = {}
+    for name in ("name", "description", "delay_between_executions", "trigger_type"):
+        if name in given:
+            value = getattr(body, name)
+            if value is None:
+                raise InvalidInput(f"{name} cannot be null", fields={name: "may not be null"})
+            update[name] = value
+    for name in ("project", "max_executions", "start_date", "end_date"):
+        if name in given:
+            update[name] = getattr(body, name)
+    if "settings" in given:
+        if body.settings is None:
+            raise InvalidInput("settings cannot be null", fields={"settings": "may not be null"})
+        update["settings"] = _settings_of(body.settings, current.settings if partial else None)
+    trigger_type = update.get("trigger_type", current.trigger_type)
+    if "trigger_config" in given or trigger_type != current.trigger_type:
+        if "trigger_config" in given and body.trigger_config is None:
+            raise InvalidInput("trigger_config cannot be null", fields={"trigger_config": "may not be null"})
+        config = dict(body.trigger_config or {}) if "trigger_config" in given else dict(current.trigger_config)
+        if partial and "trigger_config" in given:
+            config = {**current.trigger_config, **config}
+        if trigger_type == TriggerType.WEBHOOK and not config.get("webhook_token"):
+            # A webhook keeps its secret URL across edits unless a new token is given.
+            config["webhook_token"] = current.trigger_config.get("webhook_token") or secrets.token_urlsafe(24)
+        update["trigger_config"] = config
+    if "nodes" in given:
+        if body.nodes is None:
+            raise InvalidInput("nodes cannot be null", fields={"nodes": "may not be null"})
+        update["nodes"] = tuple(new_node(n, stamp, current.node(n.id) if n.id else None) for n in body.nodes)
+    if "edges" in given:
+        if body.edges is None:
+            raise InvalidInput("edges cannot be null", fields={"edges": "may not be null"})
+        old = {e.id: e for e in current.edges}
+        update["edges"] = tuple(
+            new_edge(e, old[e.id].created_at if e.id in old else stamp) for e in body.edges
+        )
+    if "status" in given and body.status is not None and body.status != current.status:
+        action = _ACTION_FOR.get(body.status)
+        if action is None:
+            raise InvalidInput(f"status {body.status.value} is not reached by an edit",
+                               fields={"status": f"one of {', '.join(sorted(s.value for s in _ACTION_FOR))}"})
+        if current.status not in _TRANSITIONS[action][1]:
+            raise Conflict(f"cannot {action} a workflow that is {current.status.value}")
+        update["status"] = body.status
+    elif "status" in given and body.status is None:
+        raise InvalidInput("status cannot be null", fields={"status": "may not be null"})
+    candidate = current.model_copy(update=update)
+    if candidate == current:
+        return current
+    try:
+        # model_copy does not validate: a full round trip does (dates, ranges).
+        return WorkflowSnapshot.model_validate(
+            {**candidate.model_dump(), "version": current.version + 1, "updated_at": stamp}
+        )
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
+        raise InvalidInput("the workflow definition is invalid", fields=fields) from None
+
+
+async def commit(state: StateDep, principal: Principal, current: WorkflowSnapshot, updated: WorkflowSnapshot) -> WorkflowSnapshot:
+    """Check and save a new version; nothing is written when a check fails."""
+    if updated is current:
+        return current
+    if updated.start_date and updated.end_date and updated.end_date < updated.start_date:
+        raise InvalidInput("end_date is before start_date", fields={"end_date": "must not be before start_date"})
+    problems = graph_problems(updated)
+    if problems:
+        raise InvalidInput("the workflow definition is invalid", fields=problems)
+    if updated.status == WorkflowStatus.ACTIVE:
+        await check_activation(state, principal, updated, "an active workflow must stay valid")
+    await save(state, principal, updated)
+    return updated
+
+
+async def _update(state: StateDep, principal: Principal, workflow_id: str, body: WorkflowPatch, *, partial: bool) -> dict[str, Any]:
+    current = await load(state, principal, workflow_id)
+    updated = await commit(state, principal, current, apply_update(current, body, partial=partial, stamp=now()))
+    return to_view(updated, state.settings.api_url, await _stats(state, workflow_id))
+
+
+@router.put("/{workflow_id}")
+async def replace_workflow(workflow_id: str, body: WorkflowPut, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    return await _update(state, principal, workflow_id, body, partial=False)
+
+
+@router.patch("/{workflow_id}")
+async def patch_workflow(workflow_id: str, body: WorkflowPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+    return await _update(state, principal, workflow_id, body, partial=True)
