@@ -7,10 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pipeline import Sink, api, create_active, executions_of, sink, wait_status  # noqa: F401 - fixtures
+import pytest_asyncio
+from pipeline import Sink, api, create_active, executions_of, isolated_settings, sink, wait_status  # noqa: F401 - fixtures
+
+from infra.settings import Settings
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 W = "/api/v1/workflows"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def settings(services: Settings) -> Settings:
+    # A database of its own: the validation warnings depend on which integrations the workspace has.
+    return await isolated_settings(services)
 
 
 def hook(node_id: str, url: str) -> dict[str, Any]:
