@@ -11,8 +11,10 @@ from fastapi.responses import ORJSONResponse
 from api import errors
 from api.limits import BodyLimit
 from api.routers import (
+    actions,
     auth,
     automation,
+    conditions,
     contacts,
     data,
     events,
@@ -21,6 +23,8 @@ from api.routers import (
     integrations,
     metrics,
     runs,
+    triggers,
+    workflow_links,
     workflows,
 )
 from api.state import AppState
@@ -51,7 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    for module in (auth, workflows, events, executions, contacts, integrations, automation, data):
+    # Seed 003's associations before workflows (its POST /workflows/{id}/{action} catches all);
+    # /triggers/process_event (events) before the /triggers CRUD.
+    v1.include_router(workflow_links.router)
+    for module in (auth, workflows, events, triggers, actions, conditions, executions, contacts, integrations, automation, data):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

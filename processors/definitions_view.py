@@ -13,9 +13,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
+from processors.linking import listens_to
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
-from processors.linking import listens_to
 from schemas.records import (
     ActionDefined,
     ConditionDefined,

@@ -132,8 +132,8 @@ class ActionDefined(RecordData):
     description: str = ""
     action_type: str
     configuration: dict[str, Any] = Field(default_factory=dict)
-    order: int = 0
-    delay: float = Field(default=0, ge=0)
+    order: int = Field(default=0, ge=0, le=1_000_000)
+    delay: float = Field(default=0, ge=0, le=366 * 86400)
     is_active: bool = True
     is_required: bool = True
     # The workflow it was created for, if any (it is attached to it as well).
