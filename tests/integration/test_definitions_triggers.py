@@ -196,17 +196,19 @@ async def test_attached_actions_are_pinned_at_start_and_triggers_gate_by_state(a
     assert [c.body for c in sink.to("crm")][1] == {"v": 2, "email": "bob@example.com"}
 
     # Not started: the filters fail, the link's specific_conditions fail, the trigger is inactive.
-    refused = []
-    for user_id, data in (("p-3", {"email": "eve@elsewhere.org"}), ("p-4", {"email": "c@example.com", "plan": "free"})):
-        r = await api.post(f"{V1}/triggers/process_event", json={"event_type": "USER_CREATED", "user_id": user_id, "data": data})
-        refused.append(r.json()["event_log_id"])
+    async def reason(event: dict[str, Any]) -> str:
+        r = await api.post(f"{V1}/triggers/process_event", json={"event_type": "USER_CREATED", **event})
+        event_id = r.json()["event_log_id"]
+        # The matcher reads definitions as they are when it gets to the event: wait for it.
+        row = await wait_for(lambda: event_log(settings, event_id), timeout=30, what="event log")
+        return str(row["evaluations"])
+
+    reasons = [
+        await reason({"user_id": "p-3", "data": {"email": "eve@elsewhere.org"}}),
+        await reason({"user_id": "p-4", "data": {"email": "c@example.com", "plan": "free"}}),
+    ]
     assert (await api.post(f"{V1}/triggers/{trigger['id']}/deactivate")).json()["is_active"] is False
-    r = await api.post(f"{V1}/triggers/process_event", json={"event_type": "USER_CREATED", "user_id": "p-5", "data": {"email": "d@example.com"}})
-    refused.append(r.json()["event_log_id"])
-    reasons = []
-    for event_id in refused:
-        row = await wait_for(lambda event_id=event_id: event_log(settings, event_id), timeout=30, what="event log")
-        reasons.append(str(row["evaluations"]))
+    reasons.append(await reason({"user_id": "p-5", "data": {"email": "d@example.com"}}))
     assert "filters did not match" in reasons[0]
     assert "specific_conditions did not match" in reasons[1]
     assert "is inactive" in reasons[2]
