@@ -18,7 +18,7 @@ from api.routers.workflows import load as load_workflow
 from api.routers.workflows import save as save_workflow
 from api.security import Principal
 from api.state import AppState
-from processors.linking import action_node_id, listens_to
+from processors.linking import action_node_id, compile_actions, listens_to
 from schemas.definitions_api import AddAction, AddTrigger, RemoveAction, RemoveTrigger
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
@@ -74,6 +74,14 @@ async def action_views(state: AppState, principal: Principal, workflow: Workflow
         })
     views.sort(key=lambda v: (v["order"], v.pop("_index")))
     return views
+
+
+async def pin_actions(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> WorkflowSnapshot:
+    """The snapshot a manual run pins: attached actions compiled into nodes, as the matcher does."""
+    if not workflow.actions:
+        return workflow
+    actions = await definitions.load_many(state, principal, "action", ActionDefined, [r.action_id for r in workflow.actions])
+    return compile_actions(workflow, actions)
 
 
 def _listing(results: list[dict[str, Any]]) -> dict[str, Any]:

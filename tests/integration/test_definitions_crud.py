@@ -5,6 +5,7 @@ nothing written; another workspace's ids are 404)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -37,10 +38,13 @@ async def count(api: httpx.AsyncClient, path: str) -> int:
 
 
 async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncClient) -> None:
+    # The read models are shared by the test modules of a session: this test's rows carry a tag.
+    u = uuid.uuid4().hex[:8]
+    mine = {"search": u}
     # -- triggers --------------------------------------------------------------------------
     created = []
     for name, kind in (("Coupon", "MESSAGE_RECEIVED"), ("Signup", "user_created"), ("Nightly", "cron"), ("Hook", "webhook")):
-        body: dict[str, Any] = {"name": name, "trigger_type": kind, "description": f"{name} trigger"}
+        body: dict[str, Any] = {"name": f"{name} {u}", "trigger_type": kind, "description": f"{name} trigger"}
         if kind == "MESSAGE_RECEIVED":
             body["filters"] = COUPON
         if kind == "cron":
@@ -50,17 +54,17 @@ async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncCl
         created.append(r.json())
     coupon = created[0]
     assert [t["trigger_type"] for t in created] == ["MESSAGE_RECEIVED", "USER_CREATED", "cron", "webhook"]
-    r = await api.get(f"{V1}/triggers", params={"trigger_type": "message_received", "is_active": "true"})
+    r = await api.get(f"{V1}/triggers", params={"trigger_type": "message_received", "is_active": "true", **mine})
     assert [t["id"] for t in r.json()["results"]] == [coupon["id"]]
-    assert (await api.get(f"{V1}/triggers", params={"is_active": "false"})).json()["count"] == 1
-    assert [t["name"] for t in (await api.get(f"{V1}/triggers", params={"search": "sign"})).json()["results"]] == ["Signup"]
-    paged = (await api.get(f"{V1}/triggers", params={"page_size": 3})).json()
+    assert (await api.get(f"{V1}/triggers", params={"is_active": "false", **mine})).json()["count"] == 1
+    assert [t["name"] for t in (await api.get(f"{V1}/triggers", params={"search": f"sign%{u}"})).json()["results"]] == [f"Signup {u}"]
+    paged = (await api.get(f"{V1}/triggers", params={"page_size": 3, **mine})).json()
     assert paged["count"] == 4 and len(paged["results"]) == 3 and paged["next"] and paged["previous"] is None
     assert (await api.get(paged["next"])).json()["previous"] is not None
     r = await api.patch(f"{V1}/triggers/{coupon['id']}", json={"description": "asks for a discount"})
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["filters"] == COUPON
-    r = await api.put(f"{V1}/triggers/{created[1]['id']}", json={"name": "Signup v2", "trigger_type": "USER_CREATED"})
-    assert r.status_code == 200 and r.json()["name"] == "Signup v2" and r.json()["version"] == 2
+    r = await api.put(f"{V1}/triggers/{created[1]['id']}", json={"name": f"Signup v2 {u}", "trigger_type": "USER_CREATED"})
+    assert r.status_code == 200 and r.json()["name"] == f"Signup v2 {u}" and r.json()["version"] == 2
     assert (await api.get(f"{V1}/triggers/{coupon['id']}")).json()["description"] == "asks for a discount"
 
     # The test says whether it fires and which condition failed, where, and with what.
@@ -104,7 +108,7 @@ async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncCl
     assert wait["json_schema"]["properties"]["unit"]
     assert len((await api.get(f"{V1}/actions/parameter_templates")).json()["results"]) == len(types)
     r = await api.post(f"{V1}/actions", json={
-        "name": "Send Welcome Message", "description": "Send personalized welcome message", "action_type": "send_message",
+        "name": f"Send Welcome Message {u}", "description": "Send personalized welcome message", "action_type": "send_message",
         "configuration": {"message": "خوش آمدید {{user.first_name}}! چطور می‌تونم کمکتون کنم؟"}, "order": 1, "delay": 0,
         "is_active": True})
     assert r.status_code == 201, r.text
@@ -118,10 +122,10 @@ async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncCl
             "payload": {"user_id": "{{user.id}}", "event_type": "{{event.type}}", "timestamp": "{{event.timestamp}}"}}},
         {"name": "Wait 10 Minutes", "action_type": "wait", "configuration": {"duration": 10, "unit": "minutes"}},
     ):
-        r = await api.post(f"{V1}/actions", json=body)
+        r = await api.post(f"{V1}/actions", json={**body, "name": f"{body['name']} {u}"})
         assert r.status_code == 201, (body["name"], r.text)
-    assert (await api.get(f"{V1}/actions", params={"action_type": "add_tag"})).json()["count"] == 1
-    assert (await api.get(f"{V1}/actions", params={"is_active": "true"})).json()["count"] == 5
+    assert (await api.get(f"{V1}/actions", params={"action_type": "add_tag", **mine})).json()["count"] == 1
+    assert (await api.get(f"{V1}/actions", params={"is_active": "true", **mine})).json()["count"] == 5
     r = await api.patch(f"{V1}/actions/{welcome['id']}", json={"is_active": False, "order": 3})
     assert r.status_code == 200 and r.json()["is_active"] is False and r.json()["order"] == 3
 
@@ -139,7 +143,7 @@ async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncCl
 
     # -- conditions ------------------------------------------------------------------------
     r = await api.post(f"{V1}/conditions", json={
-        "name": "Active Premium User", "operator": "and", "conditions": [
+        "name": f"Active Premium User {u}", "operator": "and", "conditions": [
             {"field": "user.tags", "operator": "contains", "value": "premium"},
             {"operator": "or", "conditions": [
                 {"field": "user.email", "operator": "ends_with", "value": "@company.com"},
@@ -154,7 +158,7 @@ async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncCl
     assert no["result"] is False
     assert [f["path"] for f in no["failed_conditions"]] == ["conditions[1].conditions[0]", "conditions[1].conditions[1]"]
     r = await api.post(f"{V1}/conditions", json={
-        "name": "Custom Business Logic", "use_custom_code": True,
+        "name": f"Custom Business Logic {u}", "use_custom_code": True,
         "custom_code": "user_score = context.get('user', {}).get('score', 0)\n"
                        "message_length = len(context.get('event', {}).get('data', {}).get('content', ''))\n"
                        "result = user_score > 100 and message_length > 10"})
@@ -165,11 +169,11 @@ async def test_triggers_actions_and_conditions_crud_and_tests(api: httpx.AsyncCl
     assert ran["result"] is True and ran["error"] is None, ran
     low = (await api.post(f"{V1}/conditions/{code['id']}/test", json={"user": {"score": 1}, "event_data": {"content": "x"}})).json()
     assert low["result"] is False
-    r = await api.patch(f"{V1}/conditions/{premium['id']}", json={"name": "Premium"})
+    r = await api.patch(f"{V1}/conditions/{premium['id']}", json={"name": f"Premium {u}"})
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["conditions"] == premium["conditions"]
-    assert (await api.get(f"{V1}/conditions", params={"use_custom_code": "true"})).json()["count"] == 1
+    assert (await api.get(f"{V1}/conditions", params={"use_custom_code": "true", **mine})).json()["count"] == 1
     assert (await api.delete(f"{V1}/conditions/{code['id']}")).status_code == 204
-    assert await count(api, "conditions") == 1
+    assert (await api.get(f"{V1}/conditions", params=mine)).json()["count"] == 1
 
 
 async def test_bad_input_is_a_4xx_with_the_field_and_writes_nothing(api: httpx.AsyncClient, settings: Settings) -> None:

@@ -223,3 +223,12 @@ async def test_attached_actions_are_pinned_at_start_and_triggers_gate_by_state(a
 
     await wait_for(third, timeout=60, what="the third execution")
 
+
+    # A manual run and a dry run pin the attached actions the same way.
+    r = await api.post(f"{V1}/workflows/{workflow_id}/execute", json={
+        "input_data": {}, "execution_context": {"user": {"id": "p-7", "email": "m@example.com"}}})
+    assert r.status_code == 202, r.text
+    manual = await wait_status(api, r.json()["execution_id"], "completed", "failed")
+    assert manual["status"] == "completed" and manual["execution_path"][1:] == [f"action-{tag.json()['id']}", f"action-{call['id']}"]
+    dry = (await api.post(f"{V1}/workflows/{workflow_id}/test", json={"test_data": {}, "user": {"id": "p-8", "email": "x@example.com"}})).json()
+    assert dry["success"] is True and dry["results"][f"action-{call['id']}"]["would_send"]["payload"] == {"v": 2, "email": "x@example.com"}
