@@ -11,9 +11,11 @@ from fastapi.responses import ORJSONResponse
 from api import errors
 from api.limits import BodyLimit
 from api.routers import (
+    actions,
     auth,
     automation,
     catalog,
+    conditions,
     contacts,
     dashboard,
     data,
@@ -27,8 +29,10 @@ from api.routers import (
     runs,
     statistics,
     streams,
+    triggers,
     webhooks,
     websites,
+    workflow_links,
     workflows,
 )
 from api.state import AppState
@@ -60,15 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
     # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics,
-    # /workflows/nodes/... (seed 002) and /workflows/{id}/nodes|edges.
+    # /workflows/nodes/... (seed 002) and /workflows/{id}/nodes|edges; seed 003's
+    # associations go first too (POST /workflows/{id}/{action} catches all).
     v1.include_router(catalog.router)
     v1.include_router(statistics.router)
     v1.include_router(graph.router)
+    v1.include_router(workflow_links.router)
     # Public inbound calls first: /webhooks/execute/{token} is not a webhook id.
     v1.include_router(webhooks.public_router)
+    # /triggers/process_event (events) before the /triggers CRUD.
     modules = (
-        auth, workflows, events, executions, contacts, integrations, webhooks, automation, data, dashboard, history, streams,
-        websites,
+        auth, workflows, events, triggers, actions, conditions, executions, contacts, integrations, webhooks,
+        automation, data, dashboard, history, streams, websites,
     )
     for module in modules:
         v1.include_router(module.router)

@@ -37,6 +37,8 @@ __all__ = [
     "evaluate_cel",
     "evaluate_condition",
     "evaluate_filter",
+    "explain_filter",
+    "operator_names",
     "resolve_path",
     "validate_condition",
     "validate_filter",
@@ -308,8 +310,14 @@ _ALIASES: Final[Mapping[str, str]] = MappingProxyType(
         "!=": "not_equals",
         "gt": "greater",
         "gte": "greater_equal",
+        "greater_or_equal": "greater_equal",
+        "greater_than_or_equal": "greater_equal",
+        "greater_than": "greater",
         "lt": "less",
         "lte": "less_equal",
+        "less_or_equal": "less_equal",
+        "less_than_or_equal": "less_equal",
+        "less_than": "less",
         "startswith": "starts_with",
         "endswith": "ends_with",
     }
@@ -336,12 +344,17 @@ class _Leaf:
     field: str
     test: _Predicate
     value: Any
+    # For explanations: where the leaf sits, its canonical operator, the value as written.
+    path: str = ""
+    operator: str = ""
+    raw_value: Any = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Group:
     operator: str
     children: tuple[_Node, ...]
+    path: str = ""
 
 
 _Node: TypeAlias = "_Leaf | _Group"
@@ -408,7 +421,7 @@ class _Parser:
         nodes = [child for child in children if child is not None]
         if not ok or len(nodes) != len(children):
             return None
-        return _Group(operator, tuple(nodes))
+        return _Group(operator, tuple(nodes), path)
 
     def leaf(self, raw: Mapping[str, Any], path: str) -> _Leaf | None:
         self.leaves += 1
@@ -421,7 +434,7 @@ class _Parser:
         ok, value = self.value(raw, operator, _join(path, "value"))
         if not (ok and field_ok):
             return None
-        return _Leaf(raw["field"], _OPERATORS[operator], value)
+        return _Leaf(raw["field"], _OPERATORS[operator], value, path, str(raw["operator"]), raw.get("value"))
 
     def check_field(self, name: Any, path: str) -> bool:
         if not isinstance(name, str) or not name:
@@ -504,6 +517,84 @@ def _evaluate(node: _Node, context: Mapping[str, Any]) -> bool:
     if node.operator == "not":
         return not all(results)
     return all(results)
+
+
+def operator_names() -> dict[str, list[str]]:
+    """Every leaf operator with its accepted aliases (for catalogs and error messages)."""
+    names: dict[str, list[str]] = {name: [] for name in _OPERATORS}
+    for alias, canonical in _ALIASES.items():
+        names[canonical].append(alias)
+    return names
+
+
+def _shown(value: Any) -> Any:
+    """A value as an explanation shows it: absent paths say so, long values are cut."""
+    if value is MISSING:
+        return "<missing>"
+    if isinstance(value, str) and len(value) > 200:
+        return value[:200] + "..."
+    return value
+
+
+def _trace(node: _Node, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Evaluate every node (no short-circuit) and say what each one decided."""
+    if isinstance(node, _Leaf):
+        actual = resolve_path(context, node.field)
+        return {
+            "path": node.path,
+            "field": node.field,
+            "operator": node.operator,
+            "expected": node.raw_value,
+            "actual": _shown(actual),
+            "result": node.test(actual, node.value),
+        }
+    children = [_trace(child, context) for child in node.children]
+    results = [child["result"] for child in children]
+    if not results:
+        result = True
+    elif node.operator == "or":
+        result = any(results)
+    elif node.operator == "not":
+        result = not all(results)
+    else:
+        result = all(results)
+    return {"path": node.path, "operator": node.operator, "result": result, "conditions": children}
+
+
+def _causes(trace: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The leaves that made a failed (sub)tree fail."""
+    if "conditions" not in trace:
+        return [] if trace["result"] else [{k: v for k, v in trace.items() if k != "result"}]
+    children: list[dict[str, Any]] = trace["conditions"]
+    if trace["operator"] == "not":
+        # A failed `not` failed because everything under it held.
+        return [
+            {k: v for k, v in c.items() if k not in ("result", "conditions")} | {"negated": True}
+            for c in children
+        ]
+    failed: list[dict[str, Any]] = []
+    for child in children:
+        if not child["result"]:
+            failed.extend(_causes(child))
+    return failed
+
+
+def explain_filter(tree: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether `context` satisfies the tree, with every leaf's verdict and the failed ones.
+
+    ``{"result": bool, "trace": {...}, "failed_conditions": [{path, field, operator,
+    expected, actual}]}``. Raises ConditionError on a malformed tree, like `evaluate_filter`.
+    """
+    node, errors = _parse(tree)
+    if errors:
+        raise errors[0]
+    assert node is not None
+    trace = _trace(node, context)
+    return {
+        "result": trace["result"],
+        "trace": trace,
+        "failed_conditions": [] if trace["result"] else _causes(trace),
+    }
 
 
 # -- CEL -------------------------------------------------------------------------------

@@ -13,9 +13,17 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
+from processors.linking import listens_to
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
-from schemas.records import IntegrationDefined, WorkflowDefined, WorkspaceDefined
+from schemas.records import (
+    ActionDefined,
+    ConditionDefined,
+    IntegrationDefined,
+    TriggerDefined,
+    WorkflowDefined,
+    WorkspaceDefined,
+)
 from schemas.topics import DEFINITIONS
 from schemas.workflow import WorkflowSnapshot
 
@@ -27,8 +35,15 @@ class DefinitionsView:
         self.workflows: dict[str, WorkflowSnapshot] = {}
         self.workspaces: dict[str, WorkspaceDefined] = {}
         self.integrations: dict[str, IntegrationDefined] = {}
+        # Seed 003's reusable definitions, by id.
+        self.triggers: dict[str, TriggerDefined] = {}
+        self.actions: dict[str, ActionDefined] = {}
+        self.conditions: dict[str, ConditionDefined] = {}
         # (workspace id, event type) -> workflow ids: matching is a lookup, not a scan.
         self._by_event: dict[tuple[str, str], set[str]] = defaultdict(set)
+        # Attached triggers: trigger id -> workflow ids, and (workspace, EVENT CODE) -> trigger ids.
+        self._linked: dict[str, set[str]] = defaultdict(set)
+        self._triggers_by_code: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._consumer: AIOKafkaConsumer | None = None
         self._tps: list[TopicPartition] = []
 
@@ -38,12 +53,48 @@ class DefinitionsView:
             return  # an older snapshot arriving late never wins
         if current is not None and current.event_type:
             self._by_event[(current.workspace_id, current.event_type)].discard(current.id)
+        if current is not None:
+            for ref in current.triggers:
+                self._linked[ref.trigger_id].discard(current.id)
         if workflow.deleted:
             self.workflows.pop(workflow.id, None)
             return
         self.workflows[workflow.id] = workflow
         if workflow.event_type:
             self._by_event[(workflow.workspace_id, workflow.event_type)].add(workflow.id)
+        for ref in workflow.triggers:
+            self._linked[ref.trigger_id].add(workflow.id)
+
+    def apply_trigger(self, trigger: TriggerDefined) -> None:
+        current = self.triggers.get(trigger.id)
+        if current is not None and current.version > trigger.version:
+            return
+        if current is not None and (code := listens_to(current)):
+            self._triggers_by_code[(current.workspace_id, code)].discard(current.id)
+        if trigger.deleted:
+            self.triggers.pop(trigger.id, None)
+            return
+        self.triggers[trigger.id] = trigger
+        if code := listens_to(trigger):
+            self._triggers_by_code[(trigger.workspace_id, code)].add(trigger.id)
+
+    def apply_action(self, action: ActionDefined) -> None:
+        current = self.actions.get(action.id)
+        if current is not None and current.version > action.version:
+            return
+        if action.deleted:
+            self.actions.pop(action.id, None)
+        else:
+            self.actions[action.id] = action
+
+    def apply_condition(self, condition: ConditionDefined) -> None:
+        current = self.conditions.get(condition.id)
+        if current is not None and current.version > condition.version:
+            return
+        if condition.deleted:
+            self.conditions.pop(condition.id, None)
+        else:
+            self.conditions[condition.id] = condition
 
     def apply_integration(self, integration: IntegrationDefined) -> None:
         current = self.integrations.get(integration.id)
@@ -74,8 +125,11 @@ class DefinitionsView:
         return workspace.allowed_hosts if workspace is not None else ()
 
     def candidates(self, workspace_id: str, event_type: str) -> list[WorkflowSnapshot]:
-        ids = self._by_event.get((workspace_id, event_type), set())
-        return [self.workflows[i] for i in ids if i in self.workflows]
+        ids = set(self._by_event.get((workspace_id, event_type), set()))
+        # Workflows with an attached trigger for this event type (case-insensitive).
+        for trigger_id in self._triggers_by_code.get((workspace_id, event_type.upper()), set()):
+            ids |= self._linked.get(trigger_id, set())
+        return [self.workflows[i] for i in sorted(ids) if i in self.workflows]
 
     async def start(self, settings: Settings) -> None:
         self._consumer = make_consumer(settings)
@@ -106,6 +160,12 @@ class DefinitionsView:
                         self.workspaces[data.id] = data
                     elif isinstance(data, IntegrationDefined):
                         self.apply_integration(data)
+                    elif isinstance(data, TriggerDefined):
+                        self.apply_trigger(data)
+                    elif isinstance(data, ActionDefined):
+                        self.apply_action(data)
+                    elif isinstance(data, ConditionDefined):
+                        self.apply_condition(data)
             behind = {tp for tp in behind if await self._consumer.position(tp) < end[tp]}
 
     async def stop(self) -> None:

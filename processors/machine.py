@@ -79,10 +79,14 @@ NOTIFY_NODE = "__on_failure__"
 # What an action takes from the contact when its config does not say.
 ACTION_DEFAULTS: dict[str, dict[str, str]] = {
     "send_email": {"recipient": "{{user.email}}"},
-    "send_message": {"to": "{{user.phone}}"},
+    # Seed 003: a reply goes to the conversation of the event that started the execution.
+    "send_message": {"to": "{{user.phone}}", "conversation_id": "{{conversation.id}}"},
     "whatsapp": {"to": "{{user.phone}}"},
     "send_whatsapp": {"to": "{{user.phone}}"},
 }
+# Seed 003's send_message: recorded as this event on the events topic once it succeeded.
+MESSAGE_SENT = "MESSAGE_SENT"
+MESSAGE_ACTIONS = frozenset({"send_message"})
 # Config fields holding code: never rendered as templates.
 CODE_FIELDS = ("code", "custom_code", "script")
 # Action types run in the code sandbox; they get the execution context as `context`.
@@ -98,6 +102,11 @@ def _rid(kind: str, execution_id: str, node_id: str, attempt: int, iteration: in
     if iteration is not None:
         parts.append(f"i{iteration}")
     return deterministic_id(*parts)
+
+
+def message_event_id(execution_id: str, node_id: str, attempt: int, iteration: int | None) -> str:
+    """The id of the MESSAGE_SENT event a send_message step emits (the worker reports it too)."""
+    return _rid("message-sent", execution_id, node_id, attempt, iteration)
 
 
 def result_id(kind: str, order: NodeWorkOrdered) -> str:
@@ -297,8 +306,49 @@ def _on_success(step: _Step, data: NodeSucceeded) -> None:
         return  # duplicate or stale result
     node = step.workflow.node(data.node_id)
     _record_success(state, key, data.output)
+    if node is not None and node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in MESSAGE_ACTIONS:
+        _message_sent(step, node, data)
     if node is not None:
         _follow(step, node, data.iteration, data.output, failed=False)
+
+
+def _message_sent(step: _Step, node: Node, data: NodeSucceeded) -> None:
+    """Seed 003: a sent reply is a MESSAGE_SENT event in the conversation, like contact changes."""
+    state = step.state
+    sent, output = data.input, data.output
+    conversation = sent.get("conversation_id") or (state["context"].get("conversation") or {}).get("id")
+    user_id = (state["context"].get("user") or {}).get("id") or None
+    content = sent.get("message") or sent.get("text") or sent.get("body")
+    event = EventIngested(
+        event_type=MESSAGE_SENT,
+        data={
+            "content": None if content is None else str(content),
+            "conversation_id": conversation,
+            "message_id": output.get("message_id"),
+            "delivery": output.get("delivery"),
+            "source": "workflow",
+            "workflow_id": step.workflow.id,
+            "execution_id": state["execution_id"],
+            "node_id": node.id,
+        },
+        user_id=str(user_id) if user_id is not None else None,
+        conversation_id=str(conversation) if conversation else None,
+    )
+    # Keyed like the matcher keys subjects (user, else conversation): one subject's events stay in order.
+    subject = event.user_id or event.conversation_id or state.get("subject") or state["execution_id"]
+    envelope = make_envelope(
+        event,
+        id=message_event_id(state["execution_id"], node.id, data.attempt, data.iteration),
+        source=SOURCE,
+        workspace_id=state["workspace_id"],
+        subject=subject,
+        time=step.now,
+        execution_id=state["execution_id"],
+        correlation_id=state.get("correlation_id"),
+        causation_id=step.cause.id,
+        depth=int(state.get("depth", 0)),  # a MESSAGE_SENT workflow cannot loop forever
+    )
+    step.outputs.append(Output.of(EVENTS, f"{state['workspace_id']}:{subject}", envelope))
 
 
 def _on_failure(step: _Step, data: NodeFailed) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from infra.kafka_io import Output
 from infra.settings import Settings
 from processors.definitions_view import DefinitionsView
+from processors.linking import compile_actions
 from processors.matching import SubjectState, match_event, subject_of
 from processors.runtime import Incoming, StateStore, per_record
 from schemas.envelope import deterministic_id, make_envelope
@@ -44,7 +45,7 @@ class TriggerMatcher:
         state = SubjectState.from_json(store.get(item.record.partition, key))
         candidates = self.definitions.candidates(env.workspaceid, data.event_type)
         matches, evaluations, new_state, context = match_event(
-            data, env.id, env.time, candidates, state
+            data, env.id, env.time, candidates, state, self.definitions.triggers
         )
         if env.depth >= MAX_CAUSATION_DEPTH and matches:
             # A workflow whose actions keep triggering workflows: stop the chain here.
@@ -82,13 +83,23 @@ class TriggerMatcher:
             )
         ]
         for match in matches:
+            run_context = context
+            if match.link is not None:
+                trigger = match.link.trigger
+                run_context = {**context, "trigger": {
+                    "id": trigger.id, "name": trigger.name, "type": trigger.trigger_type,
+                    "version": trigger.version, "priority": match.link.ref.priority,
+                }}
             started = ExecutionStarted(
                 execution_id=match.execution_id,
-                workflow=match.workflow,
+                # Pinned: the attached actions as they are now, compiled into action nodes.
+                workflow=compile_actions(
+                    match.workflow, self.definitions.actions, match.link.trigger if match.link else None
+                ),
                 trigger_type="event",
                 event_id=env.id,
                 subject=subject,
-                context=context,
+                context=run_context,
             )
             outputs.append(
                 Output.of(

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from processors.conditions import ConditionError, evaluate_filter
+from processors.linking import LinkedMatch, link_priority, match_linked
 from schemas.envelope import deterministic_id
-from schemas.records import EventIngested, TriggerEvaluation
+from schemas.records import EventIngested, TriggerDefined, TriggerEvaluation
 from schemas.workflow import TriggerType, WorkflowSnapshot, WorkflowStatus
 
 # Profile fields a USER_CREATED / USER_UPDATED event may carry in its data.
@@ -48,6 +49,8 @@ class SubjectState:
 class Match:
     workflow: WorkflowSnapshot
     execution_id: str
+    # The attached (seed 003) trigger that fired, when the workflow matched through one.
+    link: LinkedMatch | None = None
 
 
 def subject_of(event: EventIngested, event_id: str) -> str:
@@ -111,8 +114,27 @@ def event_context(
 
 
 def _priority(workflow: WorkflowSnapshot) -> int:
+    linked = link_priority(workflow)
+    if linked is not None:
+        return linked
     value = workflow.trigger_config.get("priority", 100)
     return value if isinstance(value, int) else 100
+
+
+def _own_trigger(workflow: WorkflowSnapshot, event: EventIngested, context: Mapping[str, Any]) -> str | None:
+    """The workflow's own trigger (trigger_type + trigger_config): None when it fires."""
+    if workflow.trigger_type != TriggerType.EVENT:
+        return f"workflow is triggered by {workflow.trigger_type.value}"
+    if workflow.event_type != event.event_type:
+        return f"listens to {workflow.event_type}, not {event.event_type}"
+    filters = workflow.trigger_config.get("filters")
+    if filters:
+        try:
+            if not evaluate_filter(filters, context):
+                return "trigger filters did not match"
+        except ConditionError as exc:
+            return f"trigger filters are invalid: {exc}"
+    return None
 
 
 def evaluate(
@@ -121,33 +143,43 @@ def evaluate(
     context: Mapping[str, Any],
     state: SubjectState,
     now: datetime,
+    triggers: Mapping[str, TriggerDefined] | None = None,
 ) -> str | None:
     """None when the workflow should start; otherwise the reason it does not."""
+    return _evaluate(workflow, event, context, state, now, triggers or {})[0]
+
+
+def _evaluate(
+    workflow: WorkflowSnapshot,
+    event: EventIngested,
+    context: Mapping[str, Any],
+    state: SubjectState,
+    now: datetime,
+    triggers: Mapping[str, TriggerDefined],
+) -> tuple[str | None, LinkedMatch | None]:
     if workflow.status != WorkflowStatus.ACTIVE:
-        return f"workflow is {workflow.status.value}"
-    if workflow.trigger_type != TriggerType.EVENT:
-        return f"workflow is triggered by {workflow.trigger_type.value}"
-    if workflow.event_type != event.event_type:
-        return f"listens to {workflow.event_type}, not {event.event_type}"
+        return f"workflow is {workflow.status.value}", None
+    link: LinkedMatch | None = None
+    own = None if workflow.triggers and not workflow.event_type else _own_trigger(workflow, event, context)
+    if workflow.triggers and (own is not None or not workflow.event_type):
+        # Seed 003: the workflow's attached triggers; the highest priority that fires wins.
+        link, why = match_linked(workflow, event.event_type, context, triggers)
+        if link is None:
+            return (why if own is None else f"{own}; {why}"), None
+    elif own is not None:
+        return own, None
     if workflow.start_date and now < workflow.start_date:
-        return "before the workflow's start_date"
+        return "before the workflow's start_date", None
     if workflow.end_date and now > workflow.end_date:
-        return "after the workflow's end_date"
-    filters = workflow.trigger_config.get("filters")
-    if filters:
-        try:
-            if not evaluate_filter(filters, context):
-                return "trigger filters did not match"
-        except ConditionError as exc:
-            return f"trigger filters are invalid: {exc}"
+        return "after the workflow's end_date", None
     runs = state.runs.get(workflow.id, {})
     if workflow.max_executions and runs.get("count", 0) >= workflow.max_executions:
-        return f"max_executions ({workflow.max_executions}) reached for this subject"
+        return f"max_executions ({workflow.max_executions}) reached for this subject", None
     if workflow.delay_between_executions and runs.get("last_at"):
         since = now - datetime.fromisoformat(runs["last_at"])
         if since < timedelta(seconds=workflow.delay_between_executions):
-            return f"delay_between_executions ({workflow.delay_between_executions}s) not elapsed"
-    return None
+            return f"delay_between_executions ({workflow.delay_between_executions}s) not elapsed", None
+    return None, link
 
 
 def match_event(
@@ -156,11 +188,13 @@ def match_event(
     time: datetime,
     candidates: Iterable[WorkflowSnapshot],
     state: SubjectState,
+    triggers: Mapping[str, TriggerDefined] | None = None,
 ) -> tuple[list[Match], list[TriggerEvaluation], SubjectState, dict[str, Any]]:
     """Evaluate every candidate workflow in priority order.
 
-    Returns the matches, one evaluation per candidate, the subject's new state
-    and the context the executions start with.
+    `triggers` are the workspace's reusable triggers (seed 003) by id, for workflows
+    that have some attached. Returns the matches, one evaluation per candidate, the
+    subject's new state and the context the executions start with.
     """
     state = apply_profile(state, event)
     context = event_context(event, event_id, time, state.profile)
@@ -169,12 +203,12 @@ def match_event(
     runs = dict(state.runs)
     ordered = sorted(candidates, key=lambda w: (-_priority(w), w.created_at, w.id))
     for workflow in ordered:
-        reason = evaluate(workflow, event, context, SubjectState(state.profile, runs), time)
+        reason, link = _evaluate(workflow, event, context, SubjectState(state.profile, runs), time, triggers or {})
         execution_id = None
         if reason is None:
             # Same event, same workflow version -> same id: re-delivery starts nothing new.
             execution_id = deterministic_id("execution", event_id, workflow.id, str(workflow.version))
-            matches.append(Match(workflow, execution_id))
+            matches.append(Match(workflow, execution_id, link))
             previous = runs.get(workflow.id, {})
             runs[workflow.id] = {"count": previous.get("count", 0) + 1, "last_at": time.isoformat()}
         evaluations.append(
@@ -182,7 +216,7 @@ def match_event(
                 workflow_id=workflow.id,
                 workflow_version=workflow.version,
                 matched=reason is None,
-                reason=reason or "matched",
+                reason=reason or (f"matched trigger {link.trigger.name!r} (priority {link.ref.priority})" if link else "matched"),
                 execution_id=execution_id,
             )
         )

@@ -31,7 +31,7 @@ from processors.connectors.email import EMAIL
 from processors.connectors.google import SHEETS
 from processors.connectors.guard import GuardedResolver
 from processors.connectors.http import HTTP
-from processors.connectors.messaging import SLACK, WHATSAPP
+from processors.connectors.messaging import MESSAGE, SLACK, WHATSAPP
 from processors.connectors.records import QUERY, install_db
 from processors.definitions_view import DefinitionsView
 from processors.machine import result_id, work_result
@@ -47,7 +47,7 @@ def _registry(*connectors: Connector) -> dict[str, Connector]:
     return {action_type: c for c in connectors for action_type in c.action_types}
 
 
-CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, SLACK, SHEETS, CODE, QUERY)
+CONNECTORS: dict[str, Connector] = _registry(HTTP, EMAIL, WHATSAPP, MESSAGE, SLACK, SHEETS, CODE, QUERY)
 
 
 class NodeWorker:

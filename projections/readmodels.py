@@ -12,6 +12,8 @@ from asyncpg import Connection
 from projections.webhooks import webhook_called, webhook_defined
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
+    ActionDefined,
+    ConditionDefined,
     DataRecordCreated,
     ExecutionCancelled,
     ExecutionCancelRequested,
@@ -24,6 +26,7 @@ from schemas.records import (
     NodeRetryScheduled,
     NodeScheduled,
     NodeSucceeded,
+    TriggerDefined,
     TriggerEvaluated,
     UserDefined,
     WebhookCalled,
@@ -365,11 +368,46 @@ async def _ended(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await _count_hour(conn, d.workflow_id, row["workspace_id"], row["started_at"], status, duration_ms)
 
 
+# Seed 003's reusable definitions: the latest snapshot per id, a deletion removes the row.
+async def _definition(conn: Connection, table: str, d: Any, columns: dict[str, Any]) -> None:
+    if d.deleted:
+        await conn.execute(f"DELETE FROM {table} WHERE id = $1 AND workspace_id = $2", d.id, d.workspace_id)
+        return
+    values = {
+        "id": d.id, "workspace_id": d.workspace_id, "version": d.version, "name": d.name,
+        "description": d.description, "is_active": d.is_active, **columns,
+        "snapshot": _json(d.model_dump(mode="json")), "created_at": d.created_at, "updated_at": d.updated_at,
+    }
+    names = list(values)
+    marks = [f"${i}::json" if n == "snapshot" else f"${i}" for i, n in enumerate(names, 1)]
+    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in ("id", "workspace_id", "created_at"))
+    await conn.execute(
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(marks)})"
+        f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table}.version <= EXCLUDED.version",
+        *values.values(),
+    )
+
+
+async def _trigger(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await _definition(conn, "triggers", d, {"trigger_type": d.trigger_type})
+
+
+async def _action(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await _definition(conn, "actions", d, {"action_type": d.action_type, "workflow_id": d.workflow_id, "sort_order": d.order})
+
+
+async def _condition(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    await _definition(conn, "conditions", d, {"use_custom_code": d.use_custom_code})
+
+
 _HANDLERS: dict[type[RecordData], Any] = {
     WorkspaceDefined: _workspace,
     UserDefined: _user,
     WorkflowDefined: _workflow,
     IntegrationDefined: _integration,
+    TriggerDefined: _trigger,
+    ActionDefined: _action,
+    ConditionDefined: _condition,
     TriggerEvaluated: _trigger_evaluated,
     ExecutionStarted: _started,
     NodeScheduled: _scheduled,

@@ -125,6 +125,76 @@ class WebhookDefined(RecordData):
     updated_at: datetime
 
 
+class TriggerDefined(RecordData):
+    """Seed 003's reusable trigger, one full snapshot per version (deleted=true removes it).
+
+    `trigger_type` is an event code in upper case (MESSAGE_RECEIVED, ...) or one of
+    the kinds webhook, cron, manual, api_call, event (then `event_type` names the code).
+    """
+
+    TYPE = "fluxo.trigger.defined.v1"
+    id: str
+    workspace_id: str
+    version: int = Field(ge=1)
+    name: str
+    description: str = ""
+    trigger_type: str
+    event_type: str | None = None
+    filters: dict[str, Any] = Field(default_factory=dict)
+    schedule: str | None = None
+    timezone: str | None = None
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    is_active: bool = True
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+
+class ActionDefined(RecordData):
+    """Seed 003's reusable action: what to do, its configuration, order and own delay."""
+
+    TYPE = "fluxo.action.defined.v1"
+    id: str
+    workspace_id: str
+    version: int = Field(ge=1)
+    name: str
+    description: str = ""
+    action_type: str
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    order: int = Field(default=0, ge=0, le=1_000_000)
+    delay: float = Field(default=0, ge=0, le=366 * 86400)
+    is_active: bool = True
+    is_required: bool = True
+    # The workflow it was created for, if any (it is attached to it as well).
+    workflow_id: str | None = None
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+
+class ConditionDefined(RecordData):
+    """Seed 003's reusable condition: an and/or/not tree, or custom code."""
+
+    TYPE = "fluxo.condition.defined.v1"
+    id: str
+    workspace_id: str
+    version: int = Field(ge=1)
+    name: str
+    description: str = ""
+    operator: str = "and"
+    conditions: tuple[dict[str, Any], ...] = ()
+    use_custom_code: bool = False
+    custom_code: str | None = None
+    language: str = "python"
+    is_active: bool = True
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+
 # --- fluxo.trigger-log.v1 ----------------------------------------------------
 class TriggerEvaluation(RecordData):
     TYPE = "fluxo.trigger.evaluation.v1"
@@ -398,6 +468,9 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         UserDefined,
         WorkflowDefined,
         IntegrationDefined,
+        TriggerDefined,
+        ActionDefined,
+        ConditionDefined,
         WebhookDefined,
         TriggerEvaluated,
         WebhookCalled,

@@ -45,8 +45,11 @@ DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
     key="workspace_id:kind:id",
     cleanup="compact",
-    holds="full snapshots of workspaces, users, workflows, integrations, webhooks",
-    records=(r.WorkspaceDefined, r.UserDefined, r.WorkflowDefined, r.IntegrationDefined, r.WebhookDefined),
+    holds="full snapshots of workspaces, users, workflows, integrations, webhooks, triggers, actions, conditions",
+    records=(
+        r.WorkspaceDefined, r.UserDefined, r.WorkflowDefined, r.IntegrationDefined, r.WebhookDefined,
+        r.TriggerDefined, r.ActionDefined, r.ConditionDefined,
+    ),
 )
 TRIGGER_LOG = TopicSpec(
     "fluxo.trigger-log.v1",

@@ -89,6 +89,23 @@ class WorkflowSettings(Frozen):
     notifications: dict[str, Any] = Field(default_factory=dict)
 
 
+class TriggerRef(Frozen):
+    """A reusable trigger (seed 003's /triggers) attached to a workflow."""
+
+    trigger_id: str = Field(min_length=1, max_length=100)
+    priority: int = Field(default=100, ge=0, le=1_000_000)
+    # A filter tree (or CEL) that must hold too, for this workflow only.
+    specific_conditions: dict[str, Any] | None = None
+
+
+class ActionRef(Frozen):
+    """A reusable action (seed 003's /actions) run by a workflow, in `order`."""
+
+    action_id: str = Field(min_length=1, max_length=100)
+    # None: the action's own order.
+    order: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
 class WorkflowSnapshot(Frozen):
     """One version of a workflow, complete: what the executor pins when it starts."""
 
@@ -112,6 +129,10 @@ class WorkflowSnapshot(Frozen):
     created_at: datetime
     updated_at: datetime
     deleted: bool = False
+    # Seed 003: reusable triggers and actions attached by reference. The matcher
+    # matches through the triggers and pins the actions (compiled to nodes) at start.
+    triggers: tuple[TriggerRef, ...] = ()
+    actions: tuple[ActionRef, ...] = ()
 
     @property
     def event_type(self) -> str | None:

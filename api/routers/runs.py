@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import ORJSONResponse
 
 from api.deps import StateDep, WriterDep
+from api.routers.workflow_links import pin_actions
 from api.routers.workflows import graph_problems, load
 from api.security import Principal
 from api.state import AppState
@@ -71,7 +72,7 @@ async def execute_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[ExecuteWorkflow | None, Body()] = None
 ) -> ORJSONResponse:
     body = body or ExecuteWorkflow()
-    workflow = await load(state, principal, workflow_id)
+    workflow = await pin_actions(state, principal, await load(state, principal, workflow_id))
     _runnable(workflow)
     input_data = body.input_data if body.input_data is not None else (body.context or {})
     extra = body.execution_context or {}
@@ -152,8 +153,9 @@ async def start_by_webhook(
         "input_data": data,
         "webhook": webhook,
     }
-    started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")
     principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
+    workflow = await pin_actions(state, principal, workflow)
+    started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")
     await _start(state, principal, started)
     return execution_id
 
@@ -163,7 +165,7 @@ async def test_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[TestWorkflow | None, Body()] = None
 ) -> dict[str, Any]:
     body = body or TestWorkflow()
-    workflow = await load(state, principal, workflow_id)
+    workflow = await pin_actions(state, principal, await load(state, principal, workflow_id))
     problems = graph_problems(workflow)
     validation = {"is_valid": not problems, "issues": [{"field": k, "message": v} for k, v in problems.items()]}
     if problems:
@@ -178,7 +180,11 @@ async def test_workflow(
         "conversation": {},
         "input_data": data,
     }
-    started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="test", context=context, performed_by=principal.email)
+    started = ExecutionStarted(
+        execution_id=execution_id, workflow=workflow, trigger_type="test", context=context, performed_by=principal.email,
+        # Contact actions (add_tag, ...) need the contact, as in a real run.
+        subject=str(user["id"]) if isinstance(user, dict) and user.get("id") else None,
+    )
     clock = time.perf_counter()
     sim = simulate(started, workspace_id=principal.workspace_id, now=started_at)
     elapsed = time.perf_counter() - clock

@@ -82,9 +82,9 @@ def graph_problems(workflow: WorkflowSnapshot) -> dict[str, str]:
 
 def activation_problems(workflow: WorkflowSnapshot) -> dict[str, str]:
     problems = graph_problems(workflow)
-    if not workflow.nodes:
-        problems["nodes"] = "a workflow needs at least one node to run"
-    if workflow.trigger_type == TriggerType.EVENT and not workflow.event_type:
+    if not workflow.nodes and not workflow.actions:
+        problems["nodes"] = "a workflow needs at least one node (or attached action) to run"
+    if workflow.trigger_type == TriggerType.EVENT and not workflow.event_type and not workflow.triggers:
         problems["trigger_config.event_type"] = "an event-triggered workflow needs an event_type"
     if workflow.trigger_type == TriggerType.CRON:
         schedule = schedule_of(workflow.trigger_config)

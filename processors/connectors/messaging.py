@@ -12,8 +12,10 @@ from processors.connectors.base import (
     Connector,
     ConnectorContext,
     ConnectorError,
+    test_mode_output,
 )
 from processors.connectors.http import request
+from processors.machine import MESSAGE_SENT, message_event_id
 from schemas.records import NodeWorkOrdered
 
 GRAPH_URL = "https://graph.facebook.com"
@@ -94,6 +96,37 @@ async def run_whatsapp(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[st
     }
 
 
+# -- send_message (seed 003) -------------------------------------------------------------
+def validate_message(config: Mapping[str, Any]) -> dict[str, str]:
+    if not (config.get("message") or config.get("text") or config.get("body") or config.get("template")):
+        return {"config.message": "is required (or a template)"}
+    return {}
+
+
+async def run_message(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
+    """A reply in the event's conversation. The executor records it as a MESSAGE_SENT event;
+    it is delivered through the workspace's WhatsApp integration only when one is set."""
+    config = order.config
+    text = config.get("message") or config.get("text") or config.get("body")
+    reply: dict[str, Any] = {
+        "content": None if text is None else str(text),
+        "conversation_id": config.get("conversation_id"),
+        "event_type": MESSAGE_SENT,
+        "event_id": message_event_id(order.execution_id, order.node_id, order.attempt, order.iteration),
+    }
+    named = bool(config.get("integration_id") or config.get("integration"))
+    integration = ctx.integration(config, "whatsapp", required=named)
+    if integration is None:
+        return {"status": "sent", "delivery": "event_only", **reply}
+    if integration.test_mode:
+        return {**test_mode_output(order, integration), "delivery": "test_mode", **reply}
+    if not (config.get("to") or config.get("phone") or config.get("recipient")):
+        # The conversation may live on another channel: the event is the reply.
+        return {"status": "sent", "delivery": "event_only", "delivery_note": "the contact has no phone number", **reply}
+    sent = await run_whatsapp(order, ctx)
+    return {**sent, "delivery": "whatsapp", **reply}
+
+
 # -- Slack ----------------------------------------------------------------------------
 def validate_slack(config: Mapping[str, Any]) -> dict[str, str]:
     if not (config.get("text") or config.get("message") or config.get("blocks")):
@@ -143,5 +176,7 @@ async def run_slack(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     return {"status": "sent", "via": "webhook", "response": body}
 
 
-WHATSAPP = Connector(action_types=("send_message", "whatsapp", "send_whatsapp", "whatsapp_message"), run=run_whatsapp, validate=validate_whatsapp, integration_type="whatsapp")
+WHATSAPP = Connector(action_types=("whatsapp", "send_whatsapp", "whatsapp_message"), run=run_whatsapp, validate=validate_whatsapp, integration_type="whatsapp")
+# No integration_type: without a messaging integration the reply is the event alone.
+MESSAGE = Connector(action_types=("send_message",), run=run_message, validate=validate_message)
 SLACK = Connector(action_types=("slack", "send_slack", "slack_message"), run=run_slack, validate=validate_slack, integration_type="slack")
