@@ -19,7 +19,7 @@ from fastapi.responses import ORJSONResponse
 
 from api.deps import StateDep, WriterDep
 from api.routers.workflow_links import pin_actions
-from api.routers.workflows import graph_problems, load
+from api.routers.workflows import graph_problems, load, validation_report
 from api.security import Principal
 from api.state import AppState
 from infra.kafka_io import Output
@@ -167,7 +167,18 @@ async def test_workflow(
     body = body or TestWorkflow()
     workflow = await pin_actions(state, principal, await load(state, principal, workflow_id))
     problems = graph_problems(workflow)
-    validation = {"is_valid": not problems, "issues": [{"field": k, "message": v} for k, v in problems.items()]}
+    report = await validation_report(state, principal, workflow)
+    passed = {c["check"]: c["status"] != "failed" for c in report.checks()}
+    validation = {
+        # seed 004's names
+        "all_nodes_connected": passed.get("nodes_connected", True),
+        "no_circular_dependencies": passed.get("no_circular_dependencies", True),
+        "all_required_inputs_provided": passed.get("required_inputs", True),
+        "is_valid": not problems and report.is_valid,
+        "issues": [{"field": k, "message": v} for k, v in problems.items()]
+        + [{"field": i.field, "message": i.message, "code": i.code} for i in report.issues if i.field not in problems],
+        "warnings": [w.to_json() for w in report.warnings],
+    }
     if problems:
         return {"success": False, "status": "invalid", "validation_results": validation, "execution_path": [], "results": {}}
     data = body.test_data

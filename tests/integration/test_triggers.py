@@ -73,6 +73,8 @@ async def test_the_dry_run_runs_the_engine_without_side_effects(api: httpx.Async
     assert result["results"]["big"]["would_send"]["payload"] == {"amount": 250}
     assert result["simulated_duration_seconds"] == 86400
     assert result["validation_results"]["is_valid"] is True
+    assert {k: result["validation_results"][k] for k in ("all_nodes_connected", "no_circular_dependencies", "all_required_inputs_provided")} == {
+        "all_nodes_connected": True, "no_circular_dependencies": True, "all_required_inputs_provided": True}
     small = (await api.post(f"/api/v1/workflows/{workflow_id}/test", json={"test_data": {"amount": 5}})).json()
     assert small["execution_path"] == ["trigger", "c", "small"]
     assert sink.calls == [] and await executions_of(api, workflow_id) == []
