@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,15 +23,31 @@ from infra.kafka_io import Output
 from infra.settings import Settings
 from processors.cron import CronError, due_fires, schedule_of
 from processors.definitions_view import DefinitionsView
+from processors.linking import compile_actions
 from processors.runtime import Incoming, StateStore, per_record
 from schemas.envelope import deterministic_id, make_envelope, now
-from schemas.records import ExecutionStarted, TimerCancelled, TimerFired, TimerScheduled
+from schemas.records import (
+    ExecutionStarted,
+    TimerCancelled,
+    TimerFired,
+    TimerScheduled,
+    TriggerDefined,
+)
 from schemas.topics import EXECUTIONS, TIMER_STATE, TIMERS, TopicSpec
 from schemas.workflow import TriggerType, WorkflowSnapshot, WorkflowStatus
 
 log = logging.getLogger("fluxo.timers")
 
 SOURCE = "processor/timers"
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    key: str  # its state key: the last fire time is kept per schedule
+    expression: str | None
+    timezone: str | None
+    since: datetime  # fires start after this (the schedule's last (re)activation)
+    trigger: TriggerDefined | None  # the attached trigger it comes from, None for the workflow's own
 
 
 def cron_partition(workflow_id: str, partitions: int) -> int:
@@ -111,11 +128,32 @@ class TimerService:
             await self.definitions.catch_up()
             self._definitions_read_at = current.timestamp()
         for workflow in list(self.definitions.workflows.values()):
-            if workflow.trigger_type == TriggerType.CRON:
+            schedules = self._schedules(workflow)
+            if schedules:
                 partition = cron_partition(workflow.id, self.partitions)
                 if partition in partitions:
-                    outputs.extend(self._cron(store, partition, workflow, current))
+                    for schedule in schedules:
+                        outputs.extend(self._cron(store, partition, workflow, schedule, current))
         return outputs
+
+    def _schedules(self, workflow: WorkflowSnapshot) -> list[_Schedule]:
+        """The workflow's own cron schedule, and those of its attached active cron triggers (seed 003)."""
+        found: list[_Schedule] = []
+        if workflow.trigger_type == TriggerType.CRON:
+            found.append(_Schedule(
+                f"cron:{workflow.id}", schedule_of(workflow.trigger_config), workflow.trigger_config.get("timezone"),
+                workflow.updated_at, None,
+            ))
+        for ref in workflow.triggers:
+            trigger = self.definitions.triggers.get(ref.trigger_id)
+            if (trigger is None or trigger.deleted or not trigger.is_active or trigger.trigger_type != "cron"
+                    or trigger.workspace_id != workflow.workspace_id):
+                continue
+            found.append(_Schedule(
+                f"cron:{workflow.id}:{trigger.id}", trigger.schedule, trigger.timezone,
+                max(workflow.updated_at, trigger.updated_at), trigger,
+            ))
+        return found
 
     def _due_timers(self, store: StateStore, partitions: set[int], current: datetime) -> list[Output]:
         outputs: list[Output] = []
@@ -159,23 +197,25 @@ class TimerService:
             )
         return outputs
 
-    def _cron(self, store: StateStore, partition: int, workflow: WorkflowSnapshot, current: datetime) -> list[Output]:
-        key = f"cron:{workflow.id}"
+    def _cron(
+        self, store: StateStore, partition: int, workflow: WorkflowSnapshot, schedule: _Schedule, current: datetime
+    ) -> list[Output]:
+        key = schedule.key
         state: dict[str, Any] = store.get(partition, key) or {}
         if workflow.status != WorkflowStatus.ACTIVE:
             return []
         if workflow.start_date and current < workflow.start_date:
             return []
-        expression = schedule_of(workflow.trigger_config)
+        expression = schedule.expression
         if expression is None:
             return []
         # Fires start after the schedule was (re)activated: never a burst for the time it was paused.
-        anchor = workflow.updated_at
+        anchor = schedule.since
         if state.get("last_fire"):
             anchor = max(anchor, datetime.fromisoformat(state["last_fire"]))
         end = min(current, workflow.end_date) if workflow.end_date else current
         try:
-            fires, skipped = due_fires(expression, workflow.trigger_config.get("timezone"), anchor, end, self.catchup)
+            fires, skipped = due_fires(expression, schedule.timezone, anchor, end, self.catchup)
         except CronError as exc:
             if state.get("error") != str(exc):
                 log.warning("workflow %s: %s", workflow.id, exc)
@@ -186,17 +226,26 @@ class TimerService:
         if not fires:
             return []
         store.put(partition, key, {"last_fire": fires[-1].isoformat(), "version": workflow.version})
-        return [self._start(workflow, expression, fire, current) for fire in fires]
+        # Attached actions (seed 003) are compiled into the snapshot the execution pins.
+        pinned = compile_actions(workflow, self.definitions.actions, schedule.trigger)
+        return [self._start(pinned, expression, fire, current, schedule.trigger) for fire in fires]
 
-    def _start(self, workflow: WorkflowSnapshot, expression: str, fire: datetime, current: datetime) -> Output:
+    def _start(
+        self, workflow: WorkflowSnapshot, expression: str, fire: datetime, current: datetime,
+        trigger: TriggerDefined | None = None,
+    ) -> Output:
         fire_iso = fire.isoformat()
-        # One id per (workflow, fire time): whatever happens, a fire time starts one execution.
-        execution_id = deterministic_id("cron", workflow.id, fire_iso)
+        # One id per (workflow, schedule, fire time): whatever happens, a fire time starts one execution.
+        execution_id = (
+            deterministic_id("cron", workflow.id, fire_iso) if trigger is None
+            else deterministic_id("cron", workflow.id, trigger.id, fire_iso)
+        )
         input_data = dict(workflow.trigger_config.get("input_data") or {})
         input_data.setdefault("scheduled_time", fire_iso)
         context = {
             "event": {"id": execution_id, "type": "cron", "data": {"scheduled_time": fire_iso}, "timestamp": fire_iso},
-            "trigger": {"type": "cron", "schedule": expression, "scheduled_time": fire_iso},
+            "trigger": {"type": "cron", "schedule": expression, "scheduled_time": fire_iso,
+                        **({"id": trigger.id, "name": trigger.name} if trigger is not None else {})},
             "user": {},
             "conversation": {},
             "input_data": input_data,

@@ -5,6 +5,7 @@ event, and the /triggers endpoints (CRUD, filters, activation, test with explana
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -232,3 +233,38 @@ async def test_attached_actions_are_pinned_at_start_and_triggers_gate_by_state(a
     assert manual["status"] == "completed" and manual["execution_path"][1:] == [f"action-{tag.json()['id']}", f"action-{call['id']}"]
     dry = (await api.post(f"{V1}/workflows/{workflow_id}/test", json={"test_data": {}, "user": {"id": "p-8", "email": "x@example.com"}})).json()
     assert dry["success"] is True and dry["results"][f"action-{call['id']}"]["would_send"]["payload"] == {"v": 2, "email": "x@example.com"}
+
+
+async def test_an_attached_cron_trigger_runs_the_workflows_actions_on_its_schedule(api: httpx.AsyncClient, sink: Sink) -> None:
+    trigger = await api.post(f"{V1}/triggers", json={"name": "every second", "trigger_type": "cron", "schedule": "* * * * * *"})
+    assert trigger.status_code == 201, trigger.text
+    action = await api.post(f"{V1}/actions", json={
+        "name": "ping", "action_type": "webhook",
+        "configuration": {"url": sink.url("cron-linked"), "payload": {"at": "{{input_data.scheduled_time}}"}},
+    })
+    assert action.status_code == 201, action.text
+    workflow = await api.post(f"{V1}/workflows", json={"name": "scheduled by a reusable trigger", "trigger_type": "manual"})
+    workflow_id = workflow.json()["id"]
+    assert (await api.post(f"{V1}/workflows/{workflow_id}/add_trigger", json={"trigger_id": trigger.json()["id"]})).status_code == 200
+    assert (await api.post(f"{V1}/workflows/{workflow_id}/add_action", json={"action_id": action.json()["id"]})).status_code == 200
+    assert (await api.post(f"{V1}/workflows/{workflow_id}/activate")).status_code == 200
+
+    async def ticked() -> bool:
+        return len(sink.to("cron-linked")) >= 2
+
+    await wait_for(ticked, timeout=30, interval=0.1, what="two fires of the attached cron trigger")
+    fired = {c.body["at"] for c in sink.to("cron-linked")}
+    assert len(fired) == len(sink.to("cron-linked"))  # each fire time once
+    runs = await executions_of(api, workflow_id)
+    assert runs and all(r["trigger_type"] == "cron" for r in runs)
+    # Deactivating the trigger stops the schedule.
+    assert (await api.post(f"{V1}/triggers/{trigger.json()['id']}/deactivate")).status_code == 200
+    settled = len(sink.to("cron-linked"))
+
+    async def stopped() -> bool:
+        before = len(sink.to("cron-linked"))
+        await asyncio.sleep(2.5)  # a window of fire times: none may arrive once deactivation is read
+        return len(sink.to("cron-linked")) == before
+
+    await wait_for(stopped, timeout=30, interval=0, what="the schedule to stop")
+    assert len(sink.to("cron-linked")) >= settled
