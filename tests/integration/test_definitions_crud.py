@@ -260,3 +260,46 @@ async def test_bad_input_is_a_4xx_with_the_field_and_writes_nothing(api: httpx.A
     assert r.status_code == 404 and "trigger_id" in error(r)["fields"]
     assert (await api.get(f"{V1}/triggers", headers=headers)).json()["count"] == 0
     assert (await api.get(f"{V1}/triggers/{trigger['id']}")).json()["name"] == "ok"
+
+
+# Every operator the issue names, each with a context that passes and one that fails.
+OPERATOR_CASES: list[tuple[str, object, object, object]] = [
+    # operator, expected value, actual that matches, actual that does not
+    ("equals", "vip", "vip", "basic"),
+    ("not_equals", "vip", "basic", "vip"),
+    ("contains", "coupon", "any coupon today?", "hello"),
+    ("icontains", "COUPON", "any Coupon today?", "hello"),
+    ("not_contains", "spam", "hello", "spam offer"),
+    ("starts_with", "+33", "+33612345678", "+44712345678"),
+    ("ends_with", "@company.com", "ada@company.com", "ada@gmail.com"),
+    ("greater", 100, 150, 100),
+    ("greater_or_equal", 100, 100, 99),
+    ("less", 10, 9.5, 10),
+    ("less_or_equal", 10, 10, 11),
+    ("in", ["fr", "be"], "fr", "de"),
+    ("not_in", ["fr", "be"], "de", "be"),
+    ("exists", None, "anything", None),
+    ("not_exists", None, None, "anything"),
+    ("regex", r"^ORD-\d{4}$", "ORD-1234", "ORD-12"),
+    ("is_empty", None, "", "text"),
+]
+
+
+async def test_every_filter_operator_through_the_trigger_test_endpoint(api: httpx.AsyncClient) -> None:
+    assert len({case[0] for case in OPERATOR_CASES}) == 17
+    for operator, expected, good, bad in OPERATOR_CASES:
+        leaf: dict[str, object] = {"field": "event.data.value", "operator": operator}
+        if expected is not None:
+            leaf["value"] = expected
+        created = await api.post(f"{V1}/triggers", json={"name": f"op {operator}", "trigger_type": "MESSAGE_RECEIVED",
+                                                        "filters": {"operator": "and", "conditions": [leaf]}})
+        assert created.status_code == 201, (operator, created.text)
+        trigger_id = created.json()["id"]
+        for actual, should_match in ((good, True), (bad, False)):
+            data = {} if actual is None else {"value": actual}
+            r = await api.post(f"{V1}/triggers/{trigger_id}/test", json={"event_type": "MESSAGE_RECEIVED", "event_data": data})
+            assert r.status_code == 200, (operator, r.text)
+            assert r.json()["matches"] is should_match, (operator, actual, r.json()["explanation"])
+            if not should_match:
+                assert r.json()["explanation"]["failed_conditions"][0]["operator"] == operator
+        assert (await api.delete(f"{V1}/triggers/{trigger_id}")).status_code == 204
