@@ -7,41 +7,24 @@ A database of its own, like test_replay, so the comparison sees only this module
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest_asyncio
 from conftest import Processes
-from pipeline import api  # noqa: F401 - fixture
+from pipeline import api, isolated_settings  # noqa: F401 - fixture
 
-from infra.migrations import migrate
 from infra.settings import Settings
-from infra.topic_admin import ensure_topics
 from projections.replay import replay, replay_check
 
-W = "/api/v1/workflows"
+V1 = "/api/v1"
+W = f"{V1}/workflows"
 
 
 @pytest_asyncio.fixture(scope="module")
 async def settings(services: Settings) -> Settings:
-    from conftest import free_port
-
-    name = f"fluxo_defs_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(services.dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = services.dsn.rsplit("/", 1)[0]
-    mine = services.model_copy(update={
-        "topic_prefix": f"{services.topic_prefix}{uuid.uuid4().hex[:6]}.", "api_port": free_port(),
-        "database_url": f"{base}/{name}",
-    })
-    await ensure_topics(mine)
-    await migrate(mine.dsn)
-    return mine
+    return await isolated_settings(services)
 
 
 async def _edits(api: httpx.AsyncClient) -> list[str]:
@@ -65,12 +48,33 @@ async def _edits(api: httpx.AsyncClient) -> list[str]:
     ids.append(second)
     doomed = (await api.post(W, json={"name": "deleted", "project": "p-replay"})).json()["id"]
     assert (await api.delete(f"{W}/{doomed}")).status_code == 204
+    # Seed 003's reusable definitions, attached to the second workflow.
+    trigger = (await api.post(f"{V1}/triggers", json={"name": "coupon", "trigger_type": "MESSAGE_RECEIVED", "filters": {
+        "operator": "and", "conditions": [{"field": "event.data.content", "operator": "icontains", "value": "coupon"}]}})).json()["id"]
+    assert (await api.patch(f"{V1}/triggers/{trigger}", json={"description": "asks for a coupon"})).status_code == 200
+    action = (await api.post(f"{V1}/actions", json={"name": "reply", "action_type": "send_message",
+                                                   "configuration": {"message": "Hi {{user.first_name}}"}})).json()["id"]
+    condition = (await api.post(f"{V1}/conditions", json={"name": "vip", "operator": "and", "conditions": [
+        {"field": "user.vip", "operator": "equals", "value": True}]})).json()["id"]
+    assert (await api.post(f"{W}/{second}/add_trigger", json={"trigger_id": trigger, "priority": 5})).status_code == 200
+    assert (await api.post(f"{W}/{second}/add_action", json={"action_id": action, "order": 1})).status_code == 200
+    gone = (await api.post(f"{V1}/conditions", json={"name": "gone", "operator": "or", "conditions": [
+        {"field": "a", "operator": "exists"}]})).json()["id"]
+    assert (await api.delete(f"{V1}/conditions/{gone}")).status_code == 204
+    ids.extend([f"trigger:{trigger}", f"action:{action}", f"condition:{condition}"])
     return ids
 
 
 async def _answers(api: httpx.AsyncClient, ids: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"list": (await api.get(W, params={"project": "p-replay", "ordering": "name"})).json()}
-    for wid in ids:
+    for kind in ("triggers", "actions", "conditions"):
+        out[kind] = (await api.get(f"{V1}/{kind}")).json()
+    for ref in ids:
+        if ":" in ref:
+            kind, item = ref.split(":")
+            out[ref] = (await api.get(f"{V1}/{kind}s/{item}")).json()
+            continue
+        wid = ref
         current = (await api.get(f"{W}/{wid}")).json()
         out[wid] = {
             "workflow": current,
@@ -79,6 +83,8 @@ async def _answers(api: httpx.AsyncClient, ids: list[str]) -> dict[str, Any]:
             "nodes": (await api.get(f"{W}/{wid}/nodes")).json(),
             "edges": (await api.get(f"{W}/{wid}/edges")).json(),
             "validate": (await api.get(f"{W}/{wid}/validate")).json(),
+            "triggers": (await api.get(f"{W}/{wid}/triggers")).json(),
+            "actions": (await api.get(f"{W}/{wid}/actions")).json(),
         }
     return out
 
@@ -88,6 +94,8 @@ async def test_replaying_the_definitions_topic_restores_identical_answers(api: h
     before = await _answers(api, ids)
     assert before[ids[0]]["workflow"]["version"] == 12 and len(before[ids[0]]["versions"]) == 12
     assert before["list"]["count"] == 2
+    assert before["triggers"]["count"] == 1 and before["conditions"]["count"] == 1
+    assert before[ids[1]]["triggers"] and before[ids[1]]["actions"]
 
     report = await replay_check(settings)
     assert report.same, [t for t in report.tables if not t.same]
@@ -96,8 +104,9 @@ async def test_replaying_the_definitions_topic_restores_identical_answers(api: h
     conn = await asyncpg.connect(settings.dsn)
     try:
         # The definition read models are gone...
-        await conn.execute("TRUNCATE workflows, workflow_versions")
+        await conn.execute("TRUNCATE workflows, workflow_versions, triggers, actions, conditions")
         assert await conn.fetchval("SELECT count(*) FROM workflow_versions") == 0
+        assert await conn.fetchval("SELECT count(*) FROM triggers") == 0
     finally:
         await conn.close()
     # ...and come back from the log.
