@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
+from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
 from api.routers.workflow_links import attach_action
 from api.routers.workflows import load as load_workflow
@@ -122,16 +123,14 @@ async def list_actions(
     page: int = Query(default=1, ge=1, le=100000),
     page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
-    where = ["workspace_id = $1"]
-    args: list[Any] = [principal.workspace_id]
-    for column, value in (("action_type", _type_or_fail(action_type) if action_type else None), ("is_active", is_active), ("workflow_id", workflow)):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    if search:
-        args.append(f"%{search}%")
-        where.append(f"(name ILIKE ${len(args)} OR description ILIKE ${len(args)})")
-    return await definitions.page(request, state, KIND, ActionDefined, where, args, page, page_size, view)
+    where = (
+        Where(principal.workspace_id)
+        .eq("action_type", _type_or_fail(action_type) if action_type else None)
+        .eq("is_active", is_active)
+        .eq("workflow_id", workflow)
+        .search(search, "name", "description")
+    )
+    return await definitions.page(request, state, KIND, ActionDefined, where.clauses, where.args, page, page_size, view)
 
 
 @router.get("/{action_id}")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
+from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
 from api.security import Principal
 from api.state import AppState
@@ -76,16 +77,13 @@ async def list_conditions(
     page: int = Query(default=1, ge=1, le=100000),
     page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
-    where = ["workspace_id = $1"]
-    args: list[Any] = [principal.workspace_id]
-    for column, value in (("is_active", is_active), ("use_custom_code", use_custom_code)):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    if search:
-        args.append(f"%{search}%")
-        where.append(f"(name ILIKE ${len(args)} OR description ILIKE ${len(args)})")
-    return await definitions.page(request, state, KIND, ConditionDefined, where, args, page, page_size, view)
+    where = (
+        Where(principal.workspace_id)
+        .eq("is_active", is_active)
+        .eq("use_custom_code", use_custom_code)
+        .search(search, "name", "description")
+    )
+    return await definitions.page(request, state, KIND, ConditionDefined, where.clauses, where.args, page, page_size, view)
 
 
 @router.get("/{condition_id}")

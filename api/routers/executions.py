@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
+from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE, page_response
 from api.state import AppState
 from schemas.errors import InvalidInput, NotFound
@@ -64,21 +65,17 @@ async def execution_page(
     page_size: int = 20,
 ) -> dict[str, Any]:
     """One page of executions, newest first; every list of executions goes through here."""
-    where = ["workspace_id = $1"]
-    args: list[Any] = [workspace_id]
     if status is not None and status.lower() not in STATUSES:
         raise InvalidInput("unknown status", fields={"status": f"one of {sorted(STATUSES)}"})
-    for clause, value in (
-        ("workflow_id = ${}", workflow),
-        ("status = ${}", status.lower() if status else None),
-        ("subject = ${}", user),
-        ("started_at >= ${}", date_from),
-        ("started_at <= ${}", date_to),
-    ):
-        if value is not None:
-            args.append(value)
-            where.append(clause.format(len(args)))
-    sql_where = " AND ".join(where)
+    where = (
+        Where(workspace_id)
+        .eq("workflow_id", workflow)
+        .eq("status", status.lower() if status else None)
+        .eq("subject", user)
+        .add("started_at >= {}", date_from)
+        .add("started_at <= {}", date_to)
+    )
+    sql_where, args = where.sql, where.args
     count = await state.pool.fetchval(f"SELECT count(*) FROM executions WHERE {sql_where}", *args)
     args.extend([page_size, (page - 1) * page_size])
     rows = await state.pool.fetch(

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
+from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE, page_response
 from api.routers import runs
 from api.routers.executions import STATUSES, execution_detail, execution_page
@@ -62,27 +63,22 @@ async def event_log_page(
     page: int = 1,
     page_size: int = 20,
 ) -> dict[str, Any]:
-    where = ["workspace_id = $1"]
-    args: list[Any] = [workspace_id]
-    for clause, value in (
-        ("event_type = ${}", event_type),
-        ("user_id = ${}", user_id),
-        ("conversation_id = ${}", conversation_id),
-        ("received_at >= ${}", date_from),
-        ("received_at <= ${}", date_to),
-    ):
-        if value is not None:
-            args.append(value)
-            where.append(clause.format(len(args)))
+    where = (
+        Where(workspace_id)
+        .eq("event_type", event_type)
+        .eq("user_id", user_id)
+        .eq("conversation_id", conversation_id)
+        .add("received_at >= {}", date_from)
+        .add("received_at <= {}", date_to)
+    )
     if workflow is not None:
         probe: dict[str, Any] = {"workflow_id": workflow}
         if matched is not None:
             probe["matched"] = matched
-        args.append(orjson.dumps([probe]).decode())
-        where.append(f"evaluations @> ${len(args)}::jsonb")
+        where.add("evaluations @> {}::jsonb", orjson.dumps([probe]).decode())
     elif matched is not None:
-        where.append("matched_workflows > 0" if matched else "matched_workflows = 0")
-    clause = " AND ".join(where)
+        where.clauses.append("matched_workflows > 0" if matched else "matched_workflows = 0")
+    clause, args = where.sql, where.args
     count = await state.pool.fetchval(f"SELECT count(*) FROM event_logs WHERE {clause}", *args)
     args.extend([page_size, (page - 1) * page_size])
     rows = await state.pool.fetch(

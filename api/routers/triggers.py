@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
+from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
 from api.security import Principal
 from api.state import AppState
@@ -89,18 +90,13 @@ async def list_triggers(
     page: int = Query(default=1, ge=1, le=100000),
     page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
-    where = ["workspace_id = $1"]
-    args: list[Any] = [principal.workspace_id]
-    if trigger_type:
-        args.append(_type_or_fail(trigger_type))
-        where.append(f"trigger_type = ${len(args)}")
-    if is_active is not None:
-        args.append(is_active)
-        where.append(f"is_active = ${len(args)}")
-    if search:
-        args.append(f"%{search}%")
-        where.append(f"(name ILIKE ${len(args)} OR description ILIKE ${len(args)})")
-    return await definitions.page(request, state, KIND, TriggerDefined, where, args, page, page_size, view)
+    where = (
+        Where(principal.workspace_id)
+        .eq("trigger_type", _type_or_fail(trigger_type) if trigger_type else None)
+        .eq("is_active", is_active)
+        .search(search, "name", "description")
+    )
+    return await definitions.page(request, state, KIND, TriggerDefined, where.clauses, where.args, page, page_size, view)
 
 
 @router.get("/{trigger_id}")
