@@ -162,7 +162,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = get_settings()
     opts = Options(
         scenario=args.scenario, events=args.events, rate=args.rate, duration=args.duration,
-        executions=args.executions, requests=args.requests, concurrency=args.concurrency,
+        executions=args.executions, seed=args.seed, requests=args.requests, concurrency=args.concurrency,
         timeout=args.timeout, json_out=args.json,
     )
     provision = settings.provisions_kafka or settings.provisions_postgres
@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--duration", type=float, default=None,
                        help="soak: run e2e at --rate for this many seconds (memory flatness)")
     bench.add_argument("--executions", type=int, default=20000, help="executions seeded for the query scenario")
+    bench.add_argument("--seed", choices=["kafka", "clone"], default="kafka",
+                       help="query: all executions through Kafka and the projection, or 5,000 so and the rest "
+                            "cloned inside PostgreSQL (for --executions 1000000)")
     bench.add_argument("--requests", type=int, default=200, help="requests per query endpoint")
     bench.add_argument("--concurrency", type=int, default=64, help="HTTP load generator concurrency")
     bench.add_argument("--timeout", type=float, default=900, help="seconds to wait for a phase to finish")

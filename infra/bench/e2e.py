@@ -10,7 +10,7 @@ from typing import Any
 
 from infra.bench.harness import EVENT_TYPE, Harness
 from infra.bench.load import post_paced
-from infra.bench.monitor import ResourceMonitor
+from infra.bench.monitor import ResourceMonitor, cpu_ms_per_item
 from infra.bench.stats import latency_summary, rate
 from infra.bench.tracker import CompletionTracker
 from infra.kafka_io import make_producer
@@ -106,5 +106,6 @@ async def run_e2e(
         # Executions completed / (first event's time .. last completion): sustained throughput.
         "executions_per_second": rate(len(t.completed_at), span),
         "event_to_completion_ms": latency_summary(t.latencies_ms()),
+        "cpu_ms_per_execution": cpu_ms_per_item(resources, len(t.completed_at)),
         "resources": resources,
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 from infra.bench.harness import Harness
 from infra.bench.load import post_paced
-from infra.bench.monitor import ResourceMonitor
+from infra.bench.monitor import ResourceMonitor, cpu_ms_per_item
 from infra.bench.stats import latency_summary, rate
 
 INGEST_EVENT_TYPE = "BENCH_INGEST"
@@ -34,5 +34,7 @@ async def run_ingest(h: Harness, *, n: int, target_rate: float | None, concurren
         "http_errors": result.errors,
         "max_lag_ms": result.max_lag_ms,
         "latency_ms": latency_summary(result.latencies_ms),
+        # Includes the matcher reading the events: ingest's whole cost per request.
+        "cpu_ms_per_request": cpu_ms_per_item(resources, len(result.latencies_ms)),
         "resources": resources,
     }

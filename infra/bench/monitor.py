@@ -15,8 +15,8 @@ import psutil
 class Series:
     name: str
     pid: int
-    # (seconds since start, cpu percent of one core, rss bytes)
-    samples: list[tuple[float, float, int]] = field(default_factory=list)
+    # (seconds since start, cpu percent of one core, rss bytes, cpu seconds used so far)
+    samples: list[tuple[float, float, int, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         if not self.samples:
@@ -33,6 +33,9 @@ class Series:
             "rss_start_mib": rss[0] / mib,
             "rss_peak_mib": max(rss) / mib,
             "rss_end_mib": rss[-1] / mib,
+            # CPU time used while measured: unlike cpu%, it does not shrink when other
+            # work on the machine takes the cores.
+            "cpu_seconds": self.samples[-1][3] - self.samples[0][3],
         }
 
 
@@ -50,7 +53,9 @@ class ResourceMonitor:
     PostgreSQL (a backend per connection sharing its buffers) that overstates.
     """
 
-    def __init__(self, pids: dict[str, int], interval: float = 1.0, alone: tuple[str, ...] = ("bench",)) -> None:
+    def __init__(
+        self, pids: dict[str, int], interval: float = 1.0, alone: tuple[str, ...] = ("bench",)
+    ) -> None:
         self.interval = interval
         # Processes measured without their children (the bench process is every component's parent).
         self.alone = alone
@@ -68,15 +73,17 @@ class ResourceMonitor:
     def sample(self) -> None:
         at = time.monotonic() - self._started
         for name, proc in self._procs.items():
-            cpu, rss = 0.0, 0
+            cpu, rss, used = 0.0, 0, 0.0
             for member in [proc] if name in self.alone else _tree(proc):
                 try:
                     cpu += self._cpu(member)
                     rss += member.memory_info().rss
+                    times = member.cpu_times()
+                    used += times.user + times.system
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
             if rss:
-                self.series[name].samples.append((at, cpu, rss))
+                self.series[name].samples.append((at, cpu, rss, used))
 
     async def _run(self) -> None:
         while True:
@@ -96,6 +103,18 @@ class ResourceMonitor:
                 pass
         self.sample()
         return [s.summary() for s in self.series.values()]
+
+
+# Not Fluxo's own cost: the load generator and the stand-in for the outside world.
+HARNESS = ("bench", "sink")
+
+
+def cpu_ms_per_item(resources: list[dict[str, Any]], items: int) -> float:
+    """CPU milliseconds Fluxo (components, Kafka, PostgreSQL) spent per item."""
+    if items <= 0:
+        return float("nan")
+    used = float(sum(r.get("cpu_seconds", 0.0) for r in resources if r["name"] not in HARNESS))
+    return used * 1000 / items
 
 
 def machine() -> dict[str, Any]:

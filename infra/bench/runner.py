@@ -40,6 +40,7 @@ class Options:
     rate: float | None = None  # None: 500/s for the latency run, 1,000/s for ingest
     duration: float | None = None  # soak: run e2e at --rate for this many seconds
     executions: int = 20000
+    seed: str = "kafka"  # query scenario: "clone" grows the read model inside PostgreSQL past 5,000
     requests: int = 200
     concurrency: int = 64
     timeout: float = 900.0
@@ -58,17 +59,24 @@ def _commit() -> str:
         return "unknown"
 
 
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
 async def run_scenarios(h: Harness, opts: Options) -> dict[str, Any]:
     results: dict[str, Any] = {}
     chosen = opts.scenarios()
     if "e2e" in chosen:
         # Warm-up, not reported: connections, consumer fetch sessions, first-call caches.
+        say("e2e warm-up (20 events, not reported)")
         await run_e2e(h, n=20, target_rate=None, via="kafka", timeout=opts.timeout)
         if opts.duration:
             soak_rate = opts.rate or E2E_P99_RATE
             n = int(soak_rate * opts.duration)
+            say(f"e2e soak: {n} events at {soak_rate:g}/s")
             results["e2e_soak"] = await run_e2e(h, n=n, target_rate=soak_rate, via="kafka", timeout=opts.timeout)
         else:
+            say(f"e2e flat out: {opts.events} events to the topic, then at {opts.rate or E2E_P99_RATE:g}/s, then via the API")
             results["e2e_flat_out"] = await run_e2e(h, n=opts.events, target_rate=None, via="kafka", timeout=opts.timeout)
             results["e2e_paced"] = await run_e2e(
                 h, n=opts.events, target_rate=opts.rate or E2E_P99_RATE, via="kafka", timeout=opts.timeout
@@ -78,12 +86,17 @@ async def run_scenarios(h: Harness, opts: Options) -> dict[str, Any]:
                 concurrency=opts.concurrency, timeout=opts.timeout,
             )
     if "ingest" in chosen:
+        say(f"ingest: {opts.events} requests at {opts.rate or INGEST_RATE:g}/s")
         results["ingest"] = await run_ingest(
             h, n=opts.events, target_rate=opts.rate or INGEST_RATE, concurrency=opts.concurrency
         )
     if "query" in chosen:
-        results["query"] = await run_query(h, executions=opts.executions, requests=opts.requests, timeout=opts.timeout)
+        say(f"query: seeding {opts.executions} executions ({opts.seed}), then {opts.requests} requests per endpoint")
+        results["query"] = await run_query(
+            h, executions=opts.executions, requests=opts.requests, timeout=opts.timeout, seed_mode=opts.seed
+        )
     if "replay" in chosen:
+        say("replay: full rebuild of the read models")
         results["replay"] = await run_replay(h)
     return results
 
@@ -108,6 +121,9 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
             target = E2E_P99_MS if p == "p99" and r["target_rate"] and r["target_rate"] >= E2E_P99_RATE else nan
             rows.append([where, f"event->completed {p} ms", lat[p], target,
                          verdict(lat[p], target, higher_is_better=False) if not math.isnan(target) else "-"])
+        cpu = r.get("cpu_ms_per_execution", nan)
+        rows.append([where, "Fluxo CPU ms / execution", cpu, nan, "-"])
+        rows.append([where, "=> executions/s if 2 cores were Fluxo's alone", 2000 / cpu if cpu else nan, nan, "-"])
         for res in r["resources"]:
             if res.get("samples"):
                 rows.append([where, f"{res['name']} cpu% mean/peak, rss MiB peak/end",
@@ -122,6 +138,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
             rows.append([where, f"{p} ms", r["latency_ms"][p], target,
                          verdict(r["latency_ms"][p], target, higher_is_better=False) if p == "p99" else "-"])
         rows.append([where, "statuses", str(r["statuses"]), "", ""])
+        rows.append([where, "Fluxo CPU ms / request", r.get("cpu_ms_per_request", nan), nan, "-"])
     if "query" in results:
         r = results["query"]
         where = f"query ({r['executions_in_read_model']:,} executions)"
@@ -136,6 +153,9 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
         rows.append(["replay", "records/s", r["records_per_second"], REPLAY_RATE,
                      verdict(r["records_per_second"], REPLAY_RATE, higher_is_better=True)])
         rows.append(["replay", "records", r["records"], "", ""])
+        for res in r.get("resources", []):
+            if res.get("name") in ("bench", "postgres") and res.get("samples"):
+                rows.append(["replay", f"{res['name']} cpu% mean/peak", f"{res['cpu_mean_pct']:.0f}/{res['cpu_peak_pct']:.0f}", "", ""])
     return rows
 
 
