@@ -33,6 +33,8 @@ class Series:
             "rss_start_mib": rss[0] / mib,
             "rss_peak_mib": max(rss) / mib,
             "rss_end_mib": rss[-1] / mib,
+            # RSS at 0, 25, 50, 75 and 100 % of the run: a leak climbs, a flat line does not.
+            "rss_quarters_mib": [round(rss[min(len(rss) - 1, len(rss) * q // 4)] / mib, 1) for q in range(5)],
             # CPU time used while measured: unlike cpu%, it does not shrink when other
             # work on the machine takes the cores.
             "cpu_seconds": self.samples[-1][3] - self.samples[0][3],
