@@ -106,6 +106,7 @@ async def run_e2e(
         # Executions completed / (first event's time .. last completion): sustained throughput.
         "executions_per_second": rate(len(t.completed_at), span),
         "event_to_completion_ms": latency_summary(t.latencies_ms()),
+        "stages_ms": {name: latency_summary(values) for name, values in t.stages_ms().items()},
         "cpu_ms_per_execution": cpu_ms_per_item(resources, len(t.completed_at)),
         "resources": resources,
     }

@@ -121,6 +121,11 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
             target = E2E_P99_MS if p == "p99" and r["target_rate"] and r["target_rate"] >= E2E_P99_RATE else nan
             rows.append([where, f"event->completed {p} ms", lat[p], target,
                          verdict(lat[p], target, higher_is_better=False) if not math.isnan(target) else "-"])
+        stages = r.get("stages_ms", {})
+        if stages:
+            rows.append([where, "stage p50 ms: matcher / to worker / http / to completed",
+                         " / ".join(f"{stages[k]['p50']:.0f}" for k in ("matcher", "to_worker", "http_call", "to_completed")),
+                         "", ""])
         cpu = r.get("cpu_ms_per_execution", nan)
         rows.append([where, "Fluxo CPU ms / execution", cpu, nan, "-"])
         rows.append([where, "=> executions/s if 2 cores were Fluxo's alone", 2000 / cpu if cpu else nan, nan, "-"])

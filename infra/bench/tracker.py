@@ -14,13 +14,22 @@ from aiokafka import AIOKafkaConsumer
 
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
-from schemas.records import EventIngested, ExecutionCompleted, ExecutionFailed, ExecutionStarted
+from schemas.records import (
+    EventIngested,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeSucceeded,
+)
 from schemas.topics import EVENTS, EXECUTIONS
 
 _STARTED = ExecutionStarted.TYPE.encode()
 _COMPLETED = ExecutionCompleted.TYPE.encode()
 _FAILED = ExecutionFailed.TYPE.encode()
 _EVENT = EventIngested.TYPE.encode()
+_NODE_DONE = NodeSucceeded.TYPE.encode()
+# The HTTP node of the bench workflow: its times split the pipeline into stages.
+_CALL = b'"node_id":"call"'
 
 
 @dataclass
@@ -29,6 +38,25 @@ class Timeline:
     event_of: dict[str, str] = field(default_factory=dict)  # execution id -> event id
     completed_at: dict[str, datetime] = field(default_factory=dict)
     failed: int = 0
+    started_at: dict[str, datetime] = field(default_factory=dict)  # ExecutionStarted envelope time
+    call: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # HTTP node started, completed
+
+    def stages_ms(self) -> dict[str, list[float]]:
+        """Where the time goes: event -> started (matcher), started -> HTTP call begins (executor,
+        work order, worker), the call itself, call done -> execution completed (result back, executor)."""
+        out: dict[str, list[float]] = {"matcher": [], "to_worker": [], "http_call": [], "to_completed": []}
+        for execution_id, done in self.completed_at.items():
+            event = self.event_of.get(execution_id)
+            at = self.event_time.get(event) if event else None
+            started = self.started_at.get(execution_id)
+            call = self.call.get(execution_id)
+            if at is None or started is None or call is None:
+                continue
+            out["matcher"].append((started - at).total_seconds() * 1000)
+            out["to_worker"].append((call[0] - started).total_seconds() * 1000)
+            out["http_call"].append((call[1] - call[0]).total_seconds() * 1000)
+            out["to_completed"].append((done - call[1]).total_seconds() * 1000)
+        return out
 
     def latencies_ms(self) -> list[float]:
         out = []
@@ -80,9 +108,16 @@ class CompletionTracker:
         if self.workflow not in value:
             return
         if _STARTED in value:
-            data = orjson.loads(value)["data"]
+            body = orjson.loads(value)
+            data = body["data"]
             if data.get("event_id"):
                 t.event_of[data["execution_id"]] = data["event_id"]
+                t.started_at[data["execution_id"]] = datetime.fromisoformat(body["time"])
+        elif _NODE_DONE in value and _CALL in value:
+            data = orjson.loads(value)["data"]
+            t.call[data["execution_id"]] = (
+                datetime.fromisoformat(data["started_at"]), datetime.fromisoformat(data["completed_at"])
+            )
         elif _COMPLETED in value:
             data = orjson.loads(value)["data"]
             t.completed_at[data["execution_id"]] = datetime.fromisoformat(data["completed_at"])

@@ -75,6 +75,10 @@ def test_timeline_joins_event_time_to_completion() -> None:
     assert sorted(tl.latencies_ms()) == [25.0] * 4
     first, last = tl.window() or (None, None)
     assert first == t0 and last == t0 + timedelta(milliseconds=55)
+    assert tl.stages_ms()["matcher"] == []  # no stage times recorded: nothing to split
+    tl.started_at["x0"] = t0 + timedelta(milliseconds=5)
+    tl.call["x0"] = (t0 + timedelta(milliseconds=12), t0 + timedelta(milliseconds=15))
+    assert tl.stages_ms() == {"matcher": [5.0], "to_worker": [7.0], "http_call": [3.0], "to_completed": [10.0]}
 
 
 def test_summary_rows_report_verdicts() -> None:
