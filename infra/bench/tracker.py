@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -38,7 +38,9 @@ class Timeline:
     event_of: dict[str, str] = field(default_factory=dict)  # execution id -> event id
     completed_at: dict[str, datetime] = field(default_factory=dict)
     failed: int = 0
-    started_at: dict[str, datetime] = field(default_factory=dict)  # ExecutionStarted envelope time
+    # When the matcher wrote ExecutionStarted (the Kafka record's timestamp: the envelope
+    # carries the event's time, so the execution id stays deterministic on reprocessing).
+    started_at: dict[str, datetime] = field(default_factory=dict)
     call: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # HTTP node started, completed
 
     def stages_ms(self) -> dict[str, list[float]]:
@@ -98,26 +100,28 @@ class CompletionTracker:
         self._consumer = consumer
         self._task = asyncio.create_task(self._follow())
 
-    def _take(self, topic: str, value: bytes) -> None:
+    def _take(self, topic: str, value: bytes, timestamp_ms: int = 0) -> None:
         t = self.timeline
         if topic.endswith(EVENTS.name):
             if _EVENT in value and self.marker in value:
                 body = orjson.loads(value)
                 t.event_time[body["id"]] = datetime.fromisoformat(body["time"])
             return
+        if _NODE_DONE in value:
+            # Node results do not name the workflow; only the bench workflow has a node "call".
+            if _CALL in value:
+                data = orjson.loads(value)["data"]
+                t.call[data["execution_id"]] = (
+                    datetime.fromisoformat(data["started_at"]), datetime.fromisoformat(data["completed_at"])
+                )
+            return
         if self.workflow not in value:
             return
         if _STARTED in value:
-            body = orjson.loads(value)
-            data = body["data"]
+            data = orjson.loads(value)["data"]
             if data.get("event_id"):
                 t.event_of[data["execution_id"]] = data["event_id"]
-                t.started_at[data["execution_id"]] = datetime.fromisoformat(body["time"])
-        elif _NODE_DONE in value and _CALL in value:
-            data = orjson.loads(value)["data"]
-            t.call[data["execution_id"]] = (
-                datetime.fromisoformat(data["started_at"]), datetime.fromisoformat(data["completed_at"])
-            )
+                t.started_at[data["execution_id"]] = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
         elif _COMPLETED in value:
             data = orjson.loads(value)["data"]
             t.completed_at[data["execution_id"]] = datetime.fromisoformat(data["completed_at"])
@@ -131,7 +135,7 @@ class CompletionTracker:
             for tp, records in batches.items():
                 for record in records:
                     if record.value is not None:
-                        self._take(tp.topic, record.value)
+                        self._take(tp.topic, record.value, record.timestamp)
 
     async def wait_for(self, count: int, timeout: float) -> bool:
         """Until `count` executions have ended (completed or failed), or the timeout."""
