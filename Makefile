@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit lint typecheck schemas clean
+.PHONY: install run test unit lint typecheck schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ typecheck: install
 
 schemas: install
 	$(VENV)/bin/fluxo schemas export --out schemas/json --asyncapi docs/streams/asyncapi.json
+
+## Throughput and latency figures (docs/benchmarks.md); BENCH_ARGS="--scenario e2e --events 20000".
+bench: install
+	$(VENV)/bin/fluxo bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -153,6 +153,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.same else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Throughput and latency figures; services of its own unless FLUXO_* points at running ones."""
+    import uvloop
+
+    from infra.bench.runner import Options, bench, render
+
+    settings = get_settings()
+    opts = Options(
+        scenario=args.scenario, events=args.events, rate=args.rate, duration=args.duration,
+        executions=args.executions, seed=args.seed, requests=args.requests, concurrency=args.concurrency,
+        timeout=args.timeout, json_out=args.json,
+    )
+    provision = settings.provisions_kafka or settings.provisions_postgres
+    report = uvloop.run(bench(settings, opts, provision=provision))
+    m = report["machine"]
+    print(f"\nfluxo bench @ {report['commit']}: {m['cpus']} cpus ({m['cpu_model']}), {m['ram_gib']} GiB; "
+          f"load average before {m['load_average']}, after {report['load_average_after']}")
+    print(render(report["results"]))
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fluxo", description="Event-sourced workflow automation")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +197,22 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser = sub.add_parser("replay", help="rebuild the read models from the Kafka history (running services)")
     replay_parser.add_argument("--check", action="store_true", help="replay into a scratch schema and compare, change nothing")
     replay_parser.set_defaults(func=cmd_replay)
+    bench = sub.add_parser("bench", help="measure throughput and latency (docs/benchmarks.md)")
+    bench.add_argument("--scenario", choices=["e2e", "ingest", "query", "replay", "all"], default="all")
+    bench.add_argument("--events", type=int, default=5000, help="events per e2e run and ingest requests")
+    bench.add_argument("--rate", type=float, default=None,
+                       help="events (requests) per second; default 500/s for e2e latency, 1000/s for ingest")
+    bench.add_argument("--duration", type=float, default=None,
+                       help="soak: run e2e at --rate for this many seconds (memory flatness)")
+    bench.add_argument("--executions", type=int, default=20000, help="executions seeded for the query scenario")
+    bench.add_argument("--seed", choices=["kafka", "clone"], default="kafka",
+                       help="query: all executions through Kafka and the projection, or 5,000 so and the rest "
+                            "cloned inside PostgreSQL (for --executions 1000000)")
+    bench.add_argument("--requests", type=int, default=200, help="requests per query endpoint")
+    bench.add_argument("--concurrency", type=int, default=64, help="HTTP load generator concurrency")
+    bench.add_argument("--timeout", type=float, default=900, help="seconds to wait for a phase to finish")
+    bench.add_argument("--json", default=None, help="write the full results to this file")
+    bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     _logging(get_settings().log_level)
     result: int = args.func(args)

@@ -58,6 +58,7 @@ def make_consumer(
         # Never read what an aborted transaction wrote.
         "isolation_level": "read_committed",
         "max_partition_fetch_bytes": 2 * 1024 * 1024,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
