@@ -5,7 +5,7 @@ event, and the /triggers endpoints (CRUD, filters, activation, test with explana
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -235,19 +235,30 @@ async def test_attached_actions_are_pinned_at_start_and_triggers_gate_by_state(a
     assert dry["success"] is True and dry["results"][f"action-{call['id']}"]["would_send"]["payload"] == {"v": 2, "email": "x@example.com"}
 
 
-async def test_an_attached_cron_trigger_runs_the_workflows_actions_on_its_schedule(api: httpx.AsyncClient, sink: Sink) -> None:
-    trigger = await api.post(f"{V1}/triggers", json={"name": "every second", "trigger_type": "cron", "schedule": "* * * * * *"})
+async def _every_second(api: httpx.AsyncClient, sink: Sink, path: str) -> tuple[str, str]:
+    """An active workflow whose attached cron trigger fires every second into the sink at `path`."""
+    trigger = await api.post(f"{V1}/triggers", json={"name": f"every second {path}", "trigger_type": "cron", "schedule": "* * * * * *"})
     assert trigger.status_code == 201, trigger.text
     action = await api.post(f"{V1}/actions", json={
         "name": "ping", "action_type": "webhook",
-        "configuration": {"url": sink.url("cron-linked"), "payload": {"at": "{{input_data.scheduled_time}}"}},
+        "configuration": {"url": sink.url(path), "payload": {"at": "{{input_data.scheduled_time}}"}},
     })
     assert action.status_code == 201, action.text
-    workflow = await api.post(f"{V1}/workflows", json={"name": "scheduled by a reusable trigger", "trigger_type": "manual"})
+    workflow = await api.post(f"{V1}/workflows", json={"name": f"scheduled by a reusable trigger {path}", "trigger_type": "manual"})
     workflow_id = workflow.json()["id"]
     assert (await api.post(f"{V1}/workflows/{workflow_id}/add_trigger", json={"trigger_id": trigger.json()["id"]})).status_code == 200
     assert (await api.post(f"{V1}/workflows/{workflow_id}/add_action", json={"action_id": action.json()["id"]})).status_code == 200
     assert (await api.post(f"{V1}/workflows/{workflow_id}/activate")).status_code == 200
+    return workflow_id, trigger.json()["id"]
+
+
+def _fire_times(sink: Sink, path: str) -> list[datetime]:
+    return [datetime.fromisoformat(c.body["at"]) for c in sink.to(path)]
+
+
+async def test_an_attached_cron_trigger_runs_the_workflows_actions_on_its_schedule(api: httpx.AsyncClient, sink: Sink) -> None:
+    workflow_id, trigger_id = await _every_second(api, sink, "cron-linked")
+    control_id, _ = await _every_second(api, sink, "cron-control")
 
     async def ticked() -> bool:
         return len(sink.to("cron-linked")) >= 2
@@ -257,14 +268,14 @@ async def test_an_attached_cron_trigger_runs_the_workflows_actions_on_its_schedu
     assert len(fired) == len(sink.to("cron-linked"))  # each fire time once
     runs = await executions_of(api, workflow_id)
     assert runs and all(r["trigger_type"] == "cron" for r in runs)
-    # Deactivating the trigger stops the schedule.
-    assert (await api.post(f"{V1}/triggers/{trigger.json()['id']}/deactivate")).status_code == 200
-    settled = len(sink.to("cron-linked"))
+    # Deactivating the trigger stops its schedule; the control schedule shows the timers kept ticking.
+    assert (await api.post(f"{V1}/triggers/{trigger_id}/deactivate")).status_code == 200
+    deactivated = datetime.now(UTC)
 
-    async def stopped() -> bool:
-        before = len(sink.to("cron-linked"))
-        await asyncio.sleep(2.5)  # a window of fire times: none may arrive once deactivation is read
-        return len(sink.to("cron-linked")) == before
+    async def control_moved_on() -> bool:
+        return any(at > deactivated + timedelta(seconds=4) for at in _fire_times(sink, "cron-control"))
 
-    await wait_for(stopped, timeout=30, interval=0, what="the schedule to stop")
-    assert len(sink.to("cron-linked")) >= settled
+    await wait_for(control_moved_on, timeout=30, interval=0.1, what="the control schedule to fire 4 s after the deactivation")
+    # The timer service reads definitions at most a second late: nothing fires after that.
+    assert not [at for at in _fire_times(sink, "cron-linked") if at > deactivated + timedelta(seconds=2)]
+    assert await executions_of(api, control_id)
