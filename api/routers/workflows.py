@@ -190,12 +190,6 @@ async def save(state: StateDep, principal: Principal, workflow: WorkflowSnapshot
     await state.wait_projected(topic, partition, offset)
 
 
-async def _stats(state: StateDep, workflow_id: str) -> dict[str, Any]:
-    # Called after `load`, which scoped the workflow to the caller's workspace.
-    workspace_id = await state.pool.fetchval("SELECT workspace_id FROM workflows WHERE id = $1", workflow_id)
-    return await workflow_figures(state.pool, str(workspace_id), workflow_id)
-
-
 @router.post("", status_code=201)
 async def create_workflow(body: WorkflowCreate, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     stamp = now()
@@ -306,7 +300,7 @@ async def get_workflow(
         if raw is None:
             raise NotFound(f"workflow {workflow_id} has no version {version}")
         workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
-    view = to_view(workflow, state.settings.api_url, await _stats(state, workflow_id))
+    view = to_view(workflow, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, workflow_id))
     recent = await state.pool.fetch(
         "SELECT id, status, started_at, completed_at FROM executions WHERE workflow_id = $1"
         " AND workspace_id = $2 ORDER BY started_at DESC LIMIT 10",
@@ -448,7 +442,7 @@ async def commit(state: StateDep, principal: Principal, current: WorkflowSnapsho
 async def _update(state: StateDep, principal: Principal, workflow_id: str, body: WorkflowPatch, *, partial: bool) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     updated = await commit(state, principal, current, apply_update(current, body, partial=partial, stamp=now()))
-    return to_view(updated, state.settings.api_url, await _stats(state, workflow_id))
+    return to_view(updated, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, workflow_id))
 
 
 @router.put("/{workflow_id}")
