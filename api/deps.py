@@ -28,7 +28,10 @@ def get_principal(
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("authentication credentials were not provided")
     state = get_state(request)
-    return verify(state.settings.resolved_jwt_secret(), credentials.credentials, "access")
+    principal = verify(state.settings.resolved_jwt_secret(), credentials.credentials, "access")
+    # Middleware (audit, rate limits) reads who the caller was after the handler ran.
+    request.state.principal = principal
+    return principal
 
 
 def get_writer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

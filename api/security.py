@@ -33,6 +33,10 @@ class Principal:
     workspace_id: str
     role: str
     email: str
+    # How the caller authenticated: "jwt" for people, "api_key" for machines
+    # (then api_key_id names the key). The audit log records both.
+    via: str = "jwt"
+    api_key_id: str | None = None
 
 
 def issue(secret: str, principal: Principal, kind: str, ttl: int) -> str:
