@@ -9,9 +9,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
 from api import errors
+from api.audit import AuditLog
 from api.limits import BodyLimit
 from api.routers import (
     actions,
+    audit_logs,
     auth,
     automation,
     catalog,
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    # Added last, so outermost: refusals by the other middleware (413, ...) are audited too.
+    app.add_middleware(AuditLog, max_body_bytes=settings.max_request_bytes, timeout_seconds=settings.audit_timeout_seconds)
     v1 = APIRouter(prefix="/api/v1")
     # Specific run routes first: /workflows/{id}/{action} would otherwise catch /execute.
     v1.include_router(runs.public_router)
@@ -75,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /triggers/process_event (events) before the /triggers CRUD.
     modules = (
         auth, workflows, events, triggers, actions, conditions, executions, contacts, integrations, webhooks,
-        automation, data, dashboard, history, streams, websites,
+        automation, data, dashboard, history, streams, websites, audit_logs,
     )
     for module in modules:
         v1.include_router(module.router)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
     # How long a write waits for its projection before answering anyway.
     read_your_writes_timeout_seconds: float = 10.0
+    # How long a state-changing call waits for Kafka to store its audit record;
+    # past it the caller gets 503 rather than an unaudited answer (api/audit.py).
+    audit_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     node_timeout_seconds: float = 30.0
     worker_concurrency: int = 64
     # Sandbox processes per node worker for custom code (JavaScript, Python).

@@ -9,10 +9,12 @@ from typing import Any
 import orjson
 from asyncpg import Connection
 
+from projections.audit import api_call_audited
 from projections.webhooks import webhook_called, webhook_defined
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
     ActionDefined,
+    ApiCallAudited,
     ConditionDefined,
     DataRecordCreated,
     ExecutionCancelled,
@@ -422,4 +424,5 @@ _HANDLERS: dict[type[RecordData], Any] = {
     DataRecordCreated: _record_created,
     WebhookDefined: webhook_defined,
     WebhookCalled: webhook_called,
+    ApiCallAudited: api_call_audited,
 }

@@ -21,12 +21,12 @@ from projections.readmodels import apply
 from projections.retention import run_retention
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
-from schemas.topics import DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
+from schemas.topics import AUDIT, DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 
 log = logging.getLogger("fluxo.projection")
 
 PROJECTION = "readmodels"
-TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS)
+TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS, AUDIT)
 
 
 class ProjectionRunner:

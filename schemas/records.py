@@ -460,6 +460,51 @@ class RecordDeadLettered(RecordData):
     original_headers: dict[str, str] = Field(default_factory=dict)
 
 
+# --- fluxo.audit.v1 ----------------------------------------------------------
+AuditOutcome = Literal["success", "denied", "invalid", "not_found", "error"]
+
+
+class AuditActor(RecordData):
+    """Who made an API call: a person (JWT), a machine (API key) or nobody known.
+
+    A failed login names the identifier that was tried as `email` (never the password).
+    """
+
+    TYPE = "fluxo.audit.actor.v1"
+    type: Literal["user", "api_key", "anonymous"]
+    user_id: str | None = Field(default=None, max_length=MAX_KEY)
+    email: str | None = Field(default=None, max_length=320)
+    api_key_id: str | None = Field(default=None, max_length=MAX_KEY)
+
+
+class ApiCallAudited(RecordData):
+    """One state-changing API call, successful or not: who, what, when, from where, how it ended.
+
+    Never a secret: no bodies, no headers but the user agent, no query string, and the
+    route as its template (`/api/v1/hooks/{token}`), never the path that was called.
+    `changed_fields` names the top-level body fields sent, without their values.
+    """
+
+    TYPE = "fluxo.api_call.audited.v1"
+    id: str
+    # "" when the call could not be tied to a workspace (kept, visible to none).
+    workspace_id: str = Field(max_length=MAX_KEY)
+    occurred_at: datetime
+    actor: AuditActor
+    action: str = Field(min_length=1, max_length=200)
+    method: Literal["POST", "PUT", "PATCH", "DELETE"]
+    route: str = Field(max_length=500)
+    resource_type: str | None = Field(default=None, max_length=100)
+    resource_id: str | None = Field(default=None, max_length=MAX_KEY)
+    status_code: int = Field(ge=100, le=599)
+    outcome: AuditOutcome
+    client_ip: str | None = Field(default=None, max_length=100)
+    user_agent: str | None = Field(default=None, max_length=500)
+    request_id: str = Field(min_length=1, max_length=100)
+    duration_ms: float = Field(ge=0)
+    changed_fields: tuple[str, ...] = ()
+
+
 RECORD_TYPES: dict[str, type[RecordData]] = {
     cls.TYPE: cls
     for cls in (
@@ -490,5 +535,6 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         TimerScheduled,
         TimerCancelled,
         RecordDeadLettered,
+        ApiCallAudited,
     )
 }

@@ -104,7 +104,11 @@ AUDIT = TopicSpec(
     "fluxo.audit.v1",
     key="workspace_id",
     cleanup="delete",
-    holds="who did what through the API (reserved: no record type is written to it yet)",
+    holds="who did what through the API: one fluxo.api_call.audited.v1 per state-changing call"
+    " (no bodies, no secrets; key \"\" when no workspace is known)",
+    # Audit trails outlive execution history: kept a year, so a replay rebuilds that much.
+    retention_ms=365 * 24 * 3600 * 1000,
+    records=(r.ApiCallAudited,),
 )
 # Processor state changelogs: compacted, partitioned like the input they follow.
 MATCHER_STATE = TopicSpec(
