@@ -17,6 +17,7 @@ import orjson
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import ORJSONResponse
 
+from api.audit import note_audit
 from api.deps import StateDep, WriterDep
 from api.routers.workflow_links import pin_actions
 from api.routers.workflows import graph_problems, load, validation_report
@@ -106,6 +107,7 @@ async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep
     workflow = WorkflowSnapshot.model_validate(orjson.loads(raw)) if raw is not None else None
     if workflow is None or workflow.trigger_type != TriggerType.WEBHOOK:
         raise NotFound(f"no webhook-triggered workflow {workflow_id}")
+    note_audit(request, workspace_id=workflow.workspace_id)
     given = token or request.headers.get("x-fluxo-token") or ""
     expected = str(workflow.trigger_config.get("webhook_token") or "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):

@@ -21,6 +21,7 @@ import orjson
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 
+from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.errors import answer
 from api.pagination import MAX_PAGE_SIZE, page_response
@@ -448,6 +449,8 @@ async def handle_call(state: AppState, hook: Any, call: Inbound) -> tuple[Answer
 
 async def _public(token: str, request: Request, state: AppState) -> ORJSONResponse:
     hook = await _by_token(state, token)
+    # The caller is anonymous: the token tells whose call this is (the audit log keeps no token).
+    note_audit(request, workspace_id=hook["workspace_id"], resource=("webhook", hook["id"]))
     call = Inbound(
         method=request.method, path=request.url.path, body=await request.body(),
         content_type=request.headers.get("content-type"), query=dict(request.query_params),
