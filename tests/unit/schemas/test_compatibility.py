@@ -24,6 +24,8 @@ from schemas.export import ENVELOPE_FILE, json_schemas
 from schemas.records import (
     RECORD_TYPES,
     ActionDefined,
+    ApiCallAudited,
+    AuditActor,
     ConditionDefined,
     DataRecordCreated,
     EventIngested,
@@ -239,6 +241,12 @@ def examples() -> dict[str, RecordData]:
         TimerCancelled(timer_id="tm-1", execution_id="ex-1"),
         RecordDeadLettered(reason="not JSON", consumer="matcher", original_topic="fluxo.events.v1",
                            original_partition=0, original_offset=7, original_value_b64="bm90IGpzb24="),
+        ApiCallAudited(id="au-1", workspace_id="ws-1", occurred_at=T0,
+                       actor=AuditActor(type="api_key", user_id="u-1", email="ada@example.com", api_key_id="key-1"),
+                       action="workflows.update", method="PATCH", route="/api/v1/workflows/{workflow_id}",
+                       resource_type="workflow", resource_id="wf-1", status_code=200, outcome="success",
+                       client_ip="127.0.0.1", user_agent="curl/8", request_id="req-1", duration_ms=12.5,
+                       changed_fields=("name", "description")),
     ]
     return {r.TYPE: r for r in records}
 
