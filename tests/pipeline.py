@@ -19,11 +19,14 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from conftest import Processes, wait_for
 
+from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
-from infra.kafka_io import topic_partitions
+from infra.kafka_io import Output, make_producer, send_output, topic_partitions
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
-from schemas.topics import ALL_TOPICS
+from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.records import Membership, UserDefined, WorkspaceDefined
+from schemas.topics import ALL_TOPICS, DEFINITIONS, TopicSpec
 
 
 @dataclass
@@ -165,12 +168,12 @@ async def executions_of(api: httpx.AsyncClient, workflow_id: str, **params: Any)
     return list(r.json()["results"])
 
 
-async def _grep_topics(settings: Settings, needle: bytes) -> list[str]:
+async def _grep_topics(settings: Settings, needle: bytes, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     found: list[str] = []
     try:
-        tps = await topic_partitions(consumer, settings, ALL_TOPICS)
+        tps = await topic_partitions(consumer, settings, specs)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
@@ -199,3 +202,51 @@ async def assert_secrets_nowhere(settings: Settings, processes: Processes, secre
         text = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in text, f"a secret in {path.name}"
+
+
+async def define_user(
+    settings: Settings, email: str, password: str, role: str, workspace_id: str | None = None
+) -> tuple[str, str]:
+    """A person with `role` in a workspace, published the way infra/bootstrap.py does it.
+
+    Without workspace_id, a new workspace is defined too (the person's own).
+    Returns (workspace id, user id); log in once the projection has them.
+    """
+    email = email.lower()
+    user_id = deterministic_id("user", email)
+    records = []
+    if workspace_id is None:
+        workspace_id = deterministic_id("workspace", email)
+        records.append(Output.of(DEFINITIONS, f"{workspace_id}:workspace:{workspace_id}", make_envelope(
+            WorkspaceDefined(id=workspace_id, name=f"{email}'s workspace", created_at=now()),
+            source="tests", workspace_id=workspace_id,
+        )))
+    records.append(Output.of(DEFINITIONS, f"{workspace_id}:user:{user_id}", make_envelope(
+        UserDefined(
+            id=user_id, email=email, username=email.split("@")[0], password_hash=hash_password(password),
+            memberships=(Membership(workspace_id=workspace_id, role=role),),  # type: ignore[arg-type]
+            created_at=now(),
+        ),
+        source="tests", workspace_id=workspace_id,
+    )))
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for out in records:
+            await send_output(producer, settings, out)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return workspace_id, user_id
+
+
+async def login_as(api: httpx.AsyncClient, email: str, password: str) -> httpx.AsyncClient:
+    """A client of the same API logged in as this person (waits until the projection knows them)."""
+    client = httpx.AsyncClient(base_url=str(api.base_url), timeout=30)
+
+    async def token() -> str | None:
+        r = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        return str(r.json()["access_token"]) if r.status_code == 200 else None
+
+    client.headers["Authorization"] = f"Bearer {await wait_for(token, timeout=30, interval=0.2, what=f'{email} can log in')}"
+    return client
