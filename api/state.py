@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from infra.kafka_io import Output, make_consumer, make_producer
 from infra.settings import Settings
@@ -16,6 +18,15 @@ from projections.runner import PROJECTION
 from schemas.errors import PayloadTooLarge, Unavailable
 
 _POLL_SECONDS = 0.01
+
+log = logging.getLogger("fluxo.api.state")
+
+
+def _poisons(exc: BaseException) -> bool:
+    """A batch the broker refused for good leaves a gap in the idempotent producer's
+    sequence numbers for that partition: every later send there fails with
+    OutOfOrderSequenceNumber. (Timeouts and lost connections leave the batch queued.)"""
+    return isinstance(exc, KafkaError) and not exc.retriable and not isinstance(exc, KafkaTimeoutError)
 
 
 @dataclass
@@ -25,6 +36,8 @@ class AppState:
     producer: AIOKafkaProducer
     admin: AIOKafkaAdminClient
     offsets: AIOKafkaConsumer  # group-less consumer, used for end offsets only
+    _renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _retired: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     async def open(cls, settings: Settings) -> AppState:
@@ -38,6 +51,7 @@ class AppState:
         return cls(settings, pool, producer, admin, offsets)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._retired, return_exceptions=True)
         await self.offsets.stop()
         await self.admin.close()
         await self.producer.stop()
@@ -51,13 +65,34 @@ class AppState:
                 f"the record would be {len(out.value)} bytes, over {self.settings.max_record_bytes}",
                 fields={"body": "too large once combined with the workflow definition"},
             )
+        producer = self.producer
         try:
-            meta = await self.producer.send_and_wait(
+            meta = await producer.send_and_wait(
                 topic, value=out.value, key=out.key.encode(), headers=out.headers
             )
         except Exception as exc:  # noqa: BLE001 - any Kafka failure means "not accepted"
+            if _poisons(exc):
+                await self._renew_producer(producer)
             raise Unavailable(f"could not write to Kafka: {type(exc).__name__}") from None
         return topic, meta.partition, meta.offset
+
+    async def _renew_producer(self, failed: AIOKafkaProducer) -> None:
+        """Swap in a new producer (a new producer id, fresh sequences) after a refused batch."""
+        async with self._renewing:
+            if self.producer is not failed:
+                return  # a concurrent failure renewed it already
+            fresh = make_producer(self.settings)
+            try:
+                await fresh.start()
+            except Exception as exc:  # noqa: BLE001 - keep the old one; the next failure tries again
+                log.warning("could not renew the Kafka producer: %s", type(exc).__name__)
+                return
+            self.producer = fresh
+            log.warning("Kafka refused a record for good; the API writes with a new producer")
+        # Sends already queued on the old producer finish (or fail) while it stops.
+        task = asyncio.create_task(failed.stop())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def wait_projected(self, topic: str, partition: int, offset: int) -> bool:
         """Read-your-writes: wait (bounded) until the projection has applied `offset`."""

@@ -240,13 +240,15 @@ async def define_user(
     return workspace_id, user_id
 
 
-async def login_as(api: httpx.AsyncClient, email: str, password: str) -> httpx.AsyncClient:
+@asynccontextmanager
+async def login_as(api: httpx.AsyncClient, email: str, password: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the same API logged in as this person (waits until the projection knows them)."""
-    client = httpx.AsyncClient(base_url=str(api.base_url), timeout=30)
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=30) as client:
 
-    async def token() -> str | None:
-        r = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
-        return str(r.json()["access_token"]) if r.status_code == 200 else None
+        async def token() -> str | None:
+            r = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+            return str(r.json()["access_token"]) if r.status_code == 200 else None
 
-    client.headers["Authorization"] = f"Bearer {await wait_for(token, timeout=30, interval=0.2, what=f'{email} can log in')}"
-    return client
+        access = await wait_for(token, timeout=30, interval=0.2, what=f"{email} can log in")
+        client.headers["Authorization"] = f"Bearer {access}"
+        yield client
