@@ -142,8 +142,11 @@ class _Call:
                 await self.store(500, b"")
             raise
         if not self.released and not self.refused:
-            # The app ended without finishing its answer (the client went away).
-            await self.store(self.start["status"] if self.start else 500, b"")
+            if self.held:
+                await self.release()  # a stream that ended without its last chunk
+            else:
+                # The app ended without answering (the client went away).
+                await self.store(self.start["status"] if self.start else 500, b"")
 
     async def receive(self) -> Message:
         message = await self._receive()
