@@ -75,6 +75,9 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["FLUXO_API_HOST"] = settings.api_host
     env["FLUXO_PARTITIONS"] = str(settings.partitions)
     # Limits chosen in code (tests, benchmarks) reach the API process too.
+    env["FLUXO_LOGIN_MAX_FAILURES"] = str(settings.login_max_failures)
+    env["FLUXO_LOGIN_FAILURE_WINDOW_SECONDS"] = str(settings.login_failure_window_seconds)
+    env["FLUXO_LOGIN_LOCKOUT_SECONDS"] = str(settings.login_lockout_seconds)
     env["FLUXO_RATE_LIMIT_DEFAULT"] = settings.rate_limit_default
     env["FLUXO_RATE_LIMIT_INGEST"] = settings.rate_limit_ingest
     env["FLUXO_RATE_LIMIT_ROUTES"] = orjson.dumps(settings.rate_limit_routes).decode()

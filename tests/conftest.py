@@ -44,10 +44,11 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         admin_email="owner@fluxo.test",
         admin_password="a-test-password",
         read_your_writes_timeout_seconds=15,
-        # The suite makes thousands of quick requests with one token; the rate-limit
-        # tests set low limits of their own.
+        # The suite makes thousands of quick requests with one token, and polls the login
+        # until the owner is projected; the rate-limit and lockout tests set low limits of their own.
         rate_limit_default="1000000/minute",
         rate_limit_ingest="1000000/minute",
+        login_max_failures=1000,
     )
 
 

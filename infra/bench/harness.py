@@ -131,6 +131,8 @@ class Harness:
             # The load generator is one caller sending far more than a person would.
             "FLUXO_RATE_LIMIT_DEFAULT": "100000000/minute",
             "FLUXO_RATE_LIMIT_INGEST": "100000000/minute",
+            # It polls the login until the owner is projected in its fresh database.
+            "FLUXO_LOGIN_MAX_FAILURES": "1000000",
         }
         for component in COMPONENTS:
             self.start_component(component)
