@@ -15,6 +15,7 @@ price of a round trip per request.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from api.authn import authenticate
 from infra.settings import Settings
 from schemas.errors import RateLimited, Unauthenticated
+
+Scope = dict[str, Any]
 
 # Where events enter: producers and inbound webhooks call these far more often than people.
 INGEST_ROUTES = frozenset({
@@ -84,6 +87,26 @@ def caller_of(request: Request, principal: Any) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
+_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full template ("/api/v1/hooks/{token}").
+
+    The route's own `path_format` is relative to the router it was included in; the
+    prefix is what the request path has in front of the route's part, params filled in.
+    """
+    path: str = scope.get("path", "")
+    relative = getattr(scope.get("route"), "path_format", None)
+    if not isinstance(relative, str):
+        return path
+    params = scope.get("path_params") or {}
+    rendered = _PARAM.sub(lambda m: str(params.get(m.group(1), m.group(0))), relative)
+    if not path.endswith(rendered):
+        return path
+    return path[: len(path) - len(rendered)] + relative
+
+
 async def rate_limit(request: Request) -> None:
     """A dependency of every /api/v1 route (it runs after routing, so the template is known)."""
     limits: RateLimits = request.app.state.rate_limits
@@ -91,8 +114,7 @@ async def rate_limit(request: Request) -> None:
         principal = await authenticate(request)
     except Unauthenticated:
         principal = None  # counted by address; the handler answers 401 if it needs a caller
-    route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
+    template = route_template(request.scope)
     verdict = await limits.spend(caller_of(request, principal), request.method, template)
     request.state.rate_limit = verdict
     if not verdict.allowed:
@@ -100,9 +122,6 @@ async def rate_limit(request: Request) -> None:
             f"rate limit of {verdict.limit} requests exceeded: retry in {verdict.reset_seconds}s",
             retry_after=verdict.reset_seconds,
         )
-
-
-Scope = dict[str, Any]
 
 
 class RateLimitHeaders:
