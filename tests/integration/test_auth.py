@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from conftest import Processes, wait_for
-from pipeline import add_member, login, running_pipeline
+from pipeline import add_member, running_pipeline
 
 from api.security import Principal, issue
 from infra.settings import Settings
@@ -158,7 +158,7 @@ async def test_lockout_after_repeated_failures_and_its_end(pipeline: tuple[httpx
 
 
 async def test_security_headers_cors_and_no_store(pipeline: tuple[httpx.AsyncClient, str], settings: Settings) -> None:
-    api, ws = pipeline
+    api, _ = pipeline
     for path in ("/health", f"{V1}/workflows", f"{V1}/nope", "/openapi.json"):
         r = await api.get(path)
         assert r.headers["X-Content-Type-Options"] == "nosniff", path

@@ -13,7 +13,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from conftest import Processes
-from pipeline import add_member, assert_secrets_nowhere, isolated_settings, login, running_pipeline, wait_status
+from pipeline import (
+    add_member,
+    assert_secrets_nowhere,
+    isolated_settings,
+    login,
+    running_pipeline,
+    wait_status,
+)
 
 from infra.settings import Settings
 
