@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # How long a write waits for its projection before answering anyway.
     read_your_writes_timeout_seconds: float = 10.0
     node_timeout_seconds: float = 30.0
+    # POST /integrations/{id}/test answers within this, whatever the other side does.
+    integration_check_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     worker_concurrency: int = 64
     # Sandbox processes per node worker for custom code (JavaScript, Python).
     code_pool_size: int = 2
