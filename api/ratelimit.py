@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,7 @@ def caller_of(request: Request, principal: Any) -> str:
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Mapping[str, Any]) -> str:
     """The matched route's full template ("/api/v1/hooks/{token}").
 
     The route's own `path_format` is relative to the router it was included in; the

@@ -13,8 +13,38 @@ MAX_LAYOUT_BYTES = 16 * 1024
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
+# Ids and tokens in paths: what Fluxo issues (uuids, urlsafe tokens), nothing PostgreSQL would choke on.
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
+
+def storable(value: Any) -> Any:
+    """JSON that PostgreSQL and the record encoder accept: no NUL character, no integer over 64 bits."""
+    try:
+        orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        raise ValueError("numbers must fit in 64 bits, nesting at most 254 levels deep") from None
+    if _has_nul(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable(value) if isinstance(value, str) else value
 
 
 class SwitchWorkspace(Strict):
@@ -76,7 +106,7 @@ class PreferencesUpdate(Strict):
     @field_validator("dashboard_layout")
     @classmethod
     def _bounded(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_LAYOUT_BYTES:
+        if value is not None and len(orjson.dumps(storable(value))) > MAX_LAYOUT_BYTES:
             raise ValueError(f"over {MAX_LAYOUT_BYTES} bytes")
         return value
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api import keys
 from api.deps import ManagerDep, StateDep
@@ -19,7 +19,7 @@ from api.security import Principal
 from schemas.envelope import new_id, now
 from schemas.errors import Forbidden, InvalidInput, NotFound
 from schemas.records import ApiKeyDefined
-from schemas.security_api import ApiKeyCreate
+from schemas.security_api import ID_PATTERN, ApiKeyCreate
 
 router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 
@@ -91,7 +91,9 @@ async def create_key(body: ApiKeyCreate, state: StateDep, principal: ManagerDep)
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke_key(key_id: str, state: StateDep, principal: ManagerDep) -> Response:
+async def revoke_key(
+    state: StateDep, principal: ManagerDep, key_id: str = Path(min_length=1, max_length=100, pattern=ID_PATTERN)
+) -> Response:
     row = await state.pool.fetchrow(
         "SELECT * FROM api_keys WHERE id = $1 AND workspace_id = $2", key_id, principal.workspace_id
     )

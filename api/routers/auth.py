@@ -61,6 +61,9 @@ async def login(body: LoginRequest, state: StateDep) -> dict[str, object]:
     identifier = lockout.normalized(body.email or body.username or "")
     if not identifier:
         raise InvalidInput("email or username is required", fields={"email": "required"})
+    if "\x00" in identifier or "\x00" in (body.workspace_id or ""):
+        # PostgreSQL text cannot hold it: refused here, not as a database error.
+        raise InvalidInput("NUL characters are not allowed", fields={"email" if body.email else "username": "invalid"})
     settings = state.settings
     policy = lockout.Policy(
         settings.login_max_failures,

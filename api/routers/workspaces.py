@@ -43,11 +43,11 @@ from schemas.records import (
     UserProfile,
     WorkspaceDefined,
 )
-from schemas.security_api import InvitationAccept, MemberInvite, WorkspaceCreate
+from schemas.security_api import ID_PATTERN, InvitationAccept, MemberInvite, WorkspaceCreate
 
 router = APIRouter(tags=["workspaces"])
 
-WorkspaceId = Path(min_length=1, max_length=100)
+WorkspaceId = Path(min_length=1, max_length=100, pattern=ID_PATTERN)
 
 
 async def plan_and_limits(state: AppState, row: Any) -> dict[str, Any]:
@@ -249,7 +249,7 @@ async def _save_invitation(state: AppState, record: InvitationDefined) -> None:
 @router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204)
 async def remove_member(
     state: StateDep, principal: ManagerDep, workspace_id: str = WorkspaceId,
-    user_id: str = Path(min_length=1, max_length=100),
+    user_id: str = Path(min_length=1, max_length=100, pattern=ID_PATTERN),
 ) -> Response:
     _current(principal, workspace_id)
     async with locked(state, f"fluxo:members:{workspace_id}"):
@@ -271,7 +271,7 @@ async def remove_member(
 
 @router.post("/invitations/{token}/accept", status_code=201)
 async def accept_invitation(
-    body: InvitationAccept, state: StateDep, token: str = Path(min_length=10, max_length=200)
+    body: InvitationAccept, state: StateDep, token: str = Path(min_length=10, max_length=200, pattern=ID_PATTERN)
 ) -> dict[str, Any]:
     """Public: the token is the credential. Creates the account and signs it in."""
     digest = keys.digest(state.settings.resolved_api_key_secret(), token)

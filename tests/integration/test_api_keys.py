@@ -127,9 +127,11 @@ async def test_expiry_and_bad_input(pipeline: tuple[httpx.AsyncClient, str, Proc
     r = await api.post(f"{V1}/api-keys", json={"name": "old", "expires_at": past})
     assert r.status_code == 422 and "expires_at" in r.json()["error"]["fields"]
     for body, field in (({"name": ""}, "name"), ({"name": "x", "role": "god"}, "role"), ({"name": "x", "scope": "all"}, "scope"),
-                        ({"name": "x", "expires_at": "2030-01-01T00:00:00"}, "expires_at")):
+                        ({"name": "x", "expires_at": "2030-01-01T00:00:00"}, "expires_at"), ({"name": "a\u0000"}, "name")):
         r = await api.post(f"{V1}/api-keys", json=body)
         assert r.status_code == 422 and field in r.json()["error"]["fields"], (body, r.text)
+    r = await api.delete(f"{V1}/api-keys/a%00b")
+    assert r.status_code == 422 and "key_id" in r.json()["error"]["fields"], r.text
 
     soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     created = await create_key(api, name="short-lived", expires_at=soon)

@@ -222,6 +222,15 @@ async def test_workspaces_members_and_invitations(
         r = await api.post(f"{V1}/workspaces/{second['id']}/members", json=body, headers=there)
         assert r.status_code == 422 and field in r.json()["error"]["fields"], r.text
     assert (await api.post(f"{V1}/workspaces", json={"name": ""})).status_code == 422
+    # What PostgreSQL cannot store is refused up front, with the field at fault.
+    r = await api.post(f"{V1}/workspaces", json={"name": "a\u0000b"})
+    assert r.status_code == 422 and "name" in r.json()["error"]["fields"], r.text
+    r = await api.put(f"{V1}/users/preferences", json={"dashboard_layout": {"w": ["\u0000"], "n": 2**70}})
+    assert r.status_code == 422 and "dashboard_layout" in r.json()["error"]["fields"], r.text
+    r = await api.delete(f"{V1}/workspaces/{second['id']}/members/a%00b", headers=there)
+    assert r.status_code == 422 and "user_id" in r.json()["error"]["fields"], r.text
+    r = await api.post(f"{V1}/auth/login", json={"email": "a\u0000@b.c", "password": "x"})
+    assert r.status_code == 422 and "email" in r.json()["error"]["fields"], r.text
 
 
 async def test_another_workspace_sees_none_of_it(pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings) -> None:
