@@ -27,14 +27,12 @@ _last_written: dict[str, float] = {}
 
 
 def credentials_of(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        return None
-    key = request.headers.get("x-api-key")
-    return key.strip() if key and key.strip() else None
+    """The bearer token, else the X-API-Key header (another Authorization scheme is no credential)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = request.headers.get("x-api-key", "").strip()
+    return key or None
 
 
 async def authenticate(request: Request) -> Principal:
