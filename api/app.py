@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 
 from api import errors
 from api.audit import AuditLog
+from api.headers import SecurityHeaders
 from api.limits import BodyLimit
+from api.ratelimit import RateLimitHeaders, RateLimits, rate_limit
 from api.routers import (
     actions,
+    api_keys,
     audit_logs,
     auth,
     automation,
@@ -32,10 +36,12 @@ from api.routers import (
     statistics,
     streams,
     triggers,
+    users,
     webhooks,
     websites,
     workflow_links,
     workflows,
+    workspaces,
 )
 from api.state import AppState
 from infra.settings import Settings, get_settings
@@ -59,10 +65,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.state.rate_limits = RateLimits(settings)
+    # Outermost last: security headers and CORS go on every answer, a 413 or 429 included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
-    # Added last, so outermost: refusals by the other middleware (413, ...) are audited too.
+    app.add_middleware(RateLimitHeaders)
+    # Audit inside CORS and the security headers (its 503 gets them too), outside the
+    # rest: refusals by the body limit are audited as well.
     app.add_middleware(AuditLog, max_body_bytes=settings.max_request_bytes, timeout_seconds=settings.audit_timeout_seconds)
-    v1 = APIRouter(prefix="/api/v1")
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key"],
+        expose_headers=["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeaders, hsts=settings.mode != "local")
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(rate_limit)])
     # Specific run routes first: /workflows/{id}/{action} would otherwise catch /execute.
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
@@ -78,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(webhooks.public_router)
     # /triggers/process_event (events) before the /triggers CRUD.
     modules = (
-        auth, workflows, events, triggers, actions, conditions, executions, contacts, integrations, webhooks,
+        auth, api_keys, users, workspaces, workflows, events, triggers, actions, conditions, executions, contacts, integrations, webhooks,
         automation, data, dashboard, history, streams, websites, audit_logs,
     )
     for module in modules:

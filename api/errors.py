@@ -17,6 +17,7 @@ from schemas.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthenticated,
     Unavailable,
 )
@@ -31,6 +32,7 @@ _STATUS: list[tuple[type[FluxoError], int]] = [
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (RateLimited, 429),
     (Unavailable, 503),
 ]
 
@@ -53,6 +55,8 @@ def install(app: FastAPI) -> None:
     async def _fluxo(_: Request, exc: FluxoError) -> ORJSONResponse:
         status, body = answer(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         if status == 500:
             log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
         return ORJSONResponse(body, status_code=status, headers=headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from api.people import load_user, user_key
 from api.security import hash_password, verify_password
 from infra.kafka_io import Output, make_producer, send_output
 from infra.settings import Settings
@@ -23,14 +24,31 @@ async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
     user_id = deterministic_id("user", email)
     conn = await asyncpg.connect(settings.dsn)
     try:
-        current = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user_id)
+        existing = await load_user(conn, user_id)
         created = await conn.fetchval("SELECT created_at FROM workspaces WHERE id = $1", workspace_id)
     finally:
         await conn.close()
     # The workspace record is always written again (compacted topic, same key):
     # settings such as the SSRF allow-list follow the configuration.
-    unchanged_user = current is not None and verify_password(current, settings.admin_password)
+    unchanged_user = existing is not None and verify_password(existing[0].password_hash, settings.admin_password)
     stamp = now()
+    owner = Membership(workspace_id=workspace_id, role="owner")
+    if existing is not None:
+        # A new password keeps what the owner did since: other workspaces, profile, preferences.
+        user = existing[0]
+        user = user.model_copy(update={
+            "password_hash": hash_password(settings.admin_password),
+            "memberships": (*(m for m in user.memberships if m.workspace_id != workspace_id), owner),
+        })
+    else:
+        user = UserDefined(
+            id=user_id,
+            email=email,
+            username=email.split("@")[0],
+            password_hash=hash_password(settings.admin_password),
+            memberships=(owner,),
+            created_at=stamp,
+        )
     records = [
         Output.of(
             DEFINITIONS,
@@ -47,18 +65,8 @@ async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
         ),
         Output.of(
             DEFINITIONS,
-            f"{workspace_id}:user:{user_id}",
-            make_envelope(
-                UserDefined(
-                    id=user_id,
-                    email=email,
-                    username=email.split("@")[0],
-                    password_hash=hash_password(settings.admin_password),
-                    memberships=(Membership(workspace_id=workspace_id, role="owner"),),
-                    created_at=stamp,
-                ),
-                source="infra/bootstrap", workspace_id=workspace_id,
-            ),
+            user_key(existing[1] if existing else workspace_id, user_id),
+            make_envelope(user, source="infra/bootstrap", workspace_id=existing[1] if existing else workspace_id),
         ),
     ]
     if unchanged_user:

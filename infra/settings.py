@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import orjson
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.topics import TopicSpec
 
@@ -53,6 +54,25 @@ class Settings(BaseSettings):
     allowed_hosts: str | None = None
     jwt_access_ttl_seconds: int = 900
     jwt_refresh_ttl_seconds: int = 7 * 24 * 3600
+    # Server-side key of the HMAC-SHA256 that API keys and invitation tokens are stored as;
+    # like the JWT secret, generated in the state folder in local mode, required in production.
+    api_key_secret: str | None = None
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    # Login lockout, per identifier (email or username, whether or not such a user exists).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=15 * 60, gt=0)
+    login_lockout_seconds: int = Field(default=15 * 60, gt=0)
+
+    # Rate limits ("N/second|minute|hour|day", moving window), per API key, else per user,
+    # else per client IP, counted in each API process's memory. Ingest endpoints have their
+    # own budget; FLUXO_RATE_LIMIT_ROUTES='{"POST /api/v1/workflows": "10/minute"}' gives a
+    # route template (with or without its method) a budget of its own.
+    rate_limit_default: str = "100/minute"
+    rate_limit_ingest: str = "1000/minute"
+    rate_limit_routes: dict[str, str] = Field(default_factory=dict)
+    # Browser origins allowed to call the API (comma-separated or a JSON list); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     admin_email: str = "admin@fluxo.local"
     admin_password: str = _DEFAULT_ADMIN_PASSWORD
@@ -64,6 +84,8 @@ class Settings(BaseSettings):
     # past it the caller gets 503 rather than an unaudited answer (api/audit.py).
     audit_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     node_timeout_seconds: float = 30.0
+    # POST /integrations/{id}/test answers within this, whatever the other side does.
+    integration_check_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     worker_concurrency: int = 64
     # Sandbox processes per node worker for custom code (JavaScript, Python).
     code_pool_size: int = 2
@@ -92,11 +114,33 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return orjson.loads(text)
+            return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+        return value
+
+    @field_validator("rate_limit_default", "rate_limit_ingest")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return check_rate(value)
+
+    @field_validator("rate_limit_routes")
+    @classmethod
+    def _route_rates(cls, value: dict[str, str]) -> dict[str, str]:
+        return {route.strip(): check_rate(rate) for route, rate in value.items()}
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.mode == "production":
             if not self.jwt_secret or len(self.jwt_secret) < 32:
                 raise ValueError("FLUXO_JWT_SECRET must be set (32+ chars) in production mode")
+            if not self.api_key_secret or len(self.api_key_secret) < 32:
+                raise ValueError("FLUXO_API_KEY_SECRET must be set (32+ chars) in production mode")
             if not self.secret_keys:
                 raise ValueError("FLUXO_SECRET_KEYS must be set in production mode")
             if self.admin_password == _DEFAULT_ADMIN_PASSWORD:
@@ -138,11 +182,15 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}fluxo.{name}"
 
     def resolved_jwt_secret(self) -> str:
-        if self.jwt_secret:
-            return self.jwt_secret
-        # Local mode: one generated secret kept in the state folder, so tokens
-        # survive restarts without anyone choosing a weak default.
-        path = self.state_dir / "jwt_secret"
+        return self.jwt_secret or self._local_secret("jwt_secret")
+
+    def resolved_api_key_secret(self) -> str:
+        return self.api_key_secret or self._local_secret("api_key_secret")
+
+    def _local_secret(self, name: str) -> str:
+        # Local mode: one generated secret kept in the state folder, so tokens and
+        # keys survive restarts without anyone choosing a weak default.
+        path = self.state_dir / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
@@ -162,6 +210,17 @@ class Settings(BaseSettings):
         if self.allowed_hosts is None:
             return ("127.0.0.1", "localhost", "::1") if self.mode == "local" else ()
         return tuple(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
+
+
+def check_rate(value: str) -> str:
+    """A rate such as "100/minute" (the `limits` notation); refused at start, not at the first request."""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValueError(f"not a rate limit: {value!r} (expected e.g. '100/minute')") from None
+    return value
 
 
 @lru_cache(maxsize=1)

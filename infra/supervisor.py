@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 import httpx
+import orjson
 
 from infra.bootstrap import bootstrap_admin
 from infra.kafka_local import LocalKafka, wait_for_kafka
@@ -73,8 +74,16 @@ def child_env(settings: Settings) -> dict[str, str]:
     env["FLUXO_API_PORT"] = str(settings.api_port)
     env["FLUXO_API_HOST"] = settings.api_host
     env["FLUXO_PARTITIONS"] = str(settings.partitions)
+    # Limits chosen in code (tests, benchmarks) reach the API process too.
+    env["FLUXO_LOGIN_MAX_FAILURES"] = str(settings.login_max_failures)
+    env["FLUXO_LOGIN_FAILURE_WINDOW_SECONDS"] = str(settings.login_failure_window_seconds)
+    env["FLUXO_LOGIN_LOCKOUT_SECONDS"] = str(settings.login_lockout_seconds)
+    env["FLUXO_RATE_LIMIT_DEFAULT"] = settings.rate_limit_default
+    env["FLUXO_RATE_LIMIT_INGEST"] = settings.rate_limit_ingest
+    env["FLUXO_RATE_LIMIT_ROUTES"] = orjson.dumps(settings.rate_limit_routes).decode()
     # Create local secrets once, here, so no two children race to generate different ones.
     settings.resolved_jwt_secret()
+    settings.resolved_api_key_secret()
     settings.secret_box()
     return env
 

@@ -10,11 +10,13 @@ import orjson
 from asyncpg import Connection
 
 from projections.audit import api_call_audited
+from projections.people import api_key_defined, invitation_defined, user_defined
 from projections.webhooks import webhook_called, webhook_defined
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
     ActionDefined,
     ApiCallAudited,
+    ApiKeyDefined,
     ConditionDefined,
     DataRecordCreated,
     ExecutionCancelled,
@@ -24,6 +26,7 @@ from schemas.records import (
     ExecutionStarted,
     FailureNotified,
     IntegrationDefined,
+    InvitationDefined,
     NodeFailed,
     NodeRetryScheduled,
     NodeScheduled,
@@ -76,25 +79,10 @@ async def apply(conn: Connection, envelope: Envelope, data: RecordData, offset: 
 
 async def _workspace(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
-        "INSERT INTO workspaces (id, name, plan, created_at, allowed_hosts) VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO workspaces (id, name, plan, created_at, allowed_hosts, created_by) VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan,"
-        " allowed_hosts = EXCLUDED.allowed_hosts",
-        d.id, d.name, d.plan, d.created_at, list(d.allowed_hosts),
-    )
-
-
-async def _user(conn: Connection, env: Envelope, d: Any, _: int) -> None:
-    await conn.execute(
-        "INSERT INTO users (id, email, username, password_hash, is_active, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email,"
-        " username = EXCLUDED.username, password_hash = EXCLUDED.password_hash,"
-        " is_active = EXCLUDED.is_active",
-        d.id, d.email.lower(), d.username, d.password_hash, d.is_active, d.created_at,
-    )
-    await conn.execute("DELETE FROM memberships WHERE user_id = $1", d.id)
-    await conn.executemany(
-        "INSERT INTO memberships (user_id, workspace_id, role) VALUES ($1, $2, $3)",
-        [(d.id, m.workspace_id, m.role) for m in d.memberships],
+        " allowed_hosts = EXCLUDED.allowed_hosts, created_by = COALESCE(workspaces.created_by, EXCLUDED.created_by)",
+        d.id, d.name, d.plan, d.created_at, list(d.allowed_hosts), d.created_by,
     )
 
 
@@ -404,7 +392,9 @@ async def _condition(conn: Connection, env: Envelope, d: Any, _: int) -> None:
 
 _HANDLERS: dict[type[RecordData], Any] = {
     WorkspaceDefined: _workspace,
-    UserDefined: _user,
+    UserDefined: user_defined,
+    ApiKeyDefined: api_key_defined,
+    InvitationDefined: invitation_defined,
     WorkflowDefined: _workflow,
     IntegrationDefined: _integration,
     TriggerDefined: _trigger,

@@ -25,6 +25,8 @@ class LoginRequest(Strict):
     email: str | None = Field(default=None, max_length=320)
     username: str | None = Field(default=None, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
+    # Sign in to this workspace (one the user belongs to) instead of their home workspace.
+    workspace_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class RefreshRequest(Strict):

@@ -49,6 +49,16 @@ class Forbidden(DomainError):
     code = "AUTH_003"
 
 
+class RateLimited(DomainError):
+    """Too many requests (or failed logins) for now; `retry_after` says when to come back."""
+
+    code = "RATE_001"
+
+    def __init__(self, message: str, *, retry_after: int, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message, fields=fields)
+        self.retry_after = max(1, retry_after)
+
+
 # -- infrastructure ----------------------------------------------------------
 class InfrastructureError(FluxoError):
     code = "INFRA_001"

@@ -50,6 +50,43 @@ class WorkspaceDefined(RecordData):
     # Hosts this workspace's HTTP nodes may reach although they are loopback or
     # private addresses (the SSRF guard refuses those otherwise).
     allowed_hosts: tuple[str, ...] = ()
+    # Who created it through POST /workspaces (None: bootstrapped from the settings).
+    created_by: str | None = None
+
+
+class UserProfile(RecordData):
+    """What a person says about themselves (seed 002's profile)."""
+
+    TYPE = "fluxo.user.profile.v1"
+    first_name: str = Field(default="", max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    avatar_color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
+    timezone: str = Field(default="UTC", max_length=64)
+    language: str = Field(default="en", max_length=16)
+    job_title: str = Field(default="", max_length=100)
+    company: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=40)
+    bio: str = Field(default="", max_length=1000)
+
+
+class NotificationPreferences(RecordData):
+    TYPE = "fluxo.user.notifications.v1"
+    email: bool = True
+    in_app: bool = True
+    execution_failures: bool = True
+    weekly_summary: bool = False
+    product_updates: bool = False
+
+
+class UserPreferences(RecordData):
+    """How a person wants the product to behave (seed 002's preferences)."""
+
+    TYPE = "fluxo.user.preferences.v1"
+    theme: Literal["light", "dark", "system"] = "system"
+    language: str = Field(default="en", max_length=16)
+    notifications: NotificationPreferences = Field(default_factory=NotificationPreferences)
+    # The dashboard's own layout (widgets, order, sizes): kept as given.
+    dashboard_layout: dict[str, Any] = Field(default_factory=dict)
 
 
 class UserDefined(RecordData):
@@ -63,6 +100,47 @@ class UserDefined(RecordData):
     memberships: tuple[Membership, ...]
     is_active: bool = True
     created_at: datetime
+    # Seed 002's users module: profile (avatar colour, ...) and preferences.
+    profile: UserProfile = Field(default_factory=UserProfile)
+    preferences: UserPreferences = Field(default_factory=UserPreferences)
+
+
+class ApiKeyDefined(RecordData):
+    """A machine credential. Only its HMAC-SHA256 digest travels; the key is shown once, never stored.
+
+    A revocation is a later snapshot with `revoked_at` set (same key, so compaction keeps it).
+    """
+
+    TYPE = "fluxo.api_key.defined.v1"
+    id: str
+    workspace_id: str
+    name: str = Field(min_length=1, max_length=200)
+    # The key's public lookup part (`fx_<prefix>_...`): finds the row to compare digests with.
+    prefix: str = Field(min_length=8, max_length=8)
+    digest: str = Field(min_length=64, max_length=64)
+    role: Role
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+
+class InvitationDefined(RecordData):
+    """An invitation of someone who has no account yet. Its token travels only as a digest."""
+
+    TYPE = "fluxo.invitation.defined.v1"
+    id: str
+    workspace_id: str
+    email: str = Field(max_length=320)
+    role: Role
+    token_digest: str = Field(min_length=64, max_length=64)
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: str | None = None
+    revoked_at: datetime | None = None
 
 
 class WorkflowDefined(RecordData):
@@ -511,6 +589,8 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         EventIngested,
         WorkspaceDefined,
         UserDefined,
+        ApiKeyDefined,
+        InvitationDefined,
         WorkflowDefined,
         IntegrationDefined,
         TriggerDefined,

@@ -45,10 +45,11 @@ DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
     key="workspace_id:kind:id",
     cleanup="compact",
-    holds="full snapshots of workspaces, users, workflows, integrations, webhooks, triggers, actions, conditions",
+    holds="full snapshots of workspaces, users, workflows, integrations, webhooks, triggers, actions, conditions,"
+    " API keys (digests only) and invitations (token digests only)",
     records=(
         r.WorkspaceDefined, r.UserDefined, r.WorkflowDefined, r.IntegrationDefined, r.WebhookDefined,
-        r.TriggerDefined, r.ActionDefined, r.ConditionDefined,
+        r.TriggerDefined, r.ActionDefined, r.ConditionDefined, r.ApiKeyDefined, r.InvitationDefined,
     ),
 )
 TRIGGER_LOG = TopicSpec(

@@ -44,6 +44,11 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         admin_email="owner@fluxo.test",
         admin_password="a-test-password",
         read_your_writes_timeout_seconds=15,
+        # The suite makes thousands of quick requests with one token, and polls the login
+        # until the owner is projected; the rate-limit and lockout tests set low limits of their own.
+        rate_limit_default="1000000/minute",
+        rate_limit_ingest="1000000/minute",
+        login_max_failures=1000,
     )
 
 
@@ -131,4 +136,4 @@ async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, wha
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-__all__ = ["Processes", "free_port", "wait_for", "Path", "os"]
+__all__ = ["Path", "Processes", "free_port", "os", "wait_for"]

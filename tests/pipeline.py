@@ -105,11 +105,14 @@ async def isolated_settings(services: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def running_pipeline(settings: Settings, processes: Processes) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """Every component running; a client logged in as the workspace owner, and the workspace id."""
+async def running_pipeline(
+    settings: Settings, processes: Processes, **env: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """Every component running (with `env` added to theirs); a client logged in as the
+    workspace owner, and the workspace id."""
     workspace_id, _ = await bootstrap_admin(settings)
     for name in COMPONENTS:
-        processes.start(name)
+        processes.start(name, **env)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
 
         async def healthy() -> bool:
@@ -135,6 +138,59 @@ async def running_pipeline(settings: Settings, processes: Processes) -> AsyncIte
 async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
     async with running_pipeline(settings, processes) as (client, _):
         yield client
+
+
+async def add_member(
+    settings: Settings, workspace_id: str, email: str, role: str, password: str = "member-password",
+) -> str:
+    """A person with `role` in a workspace, published the way infra/bootstrap.py publishes the
+    owner (a fluxo.user.defined.v1 record). Returns the user id; `login` waits until it works."""
+    from api.people import user_key
+    from api.security import hash_password
+    from infra.kafka_io import Output, make_producer, send_output
+    from schemas.envelope import deterministic_id, make_envelope, now
+    from schemas.records import Membership, UserDefined
+    from schemas.topics import DEFINITIONS
+
+    email = email.lower()
+    user_id = deterministic_id("user", email)
+    user = UserDefined(
+        id=user_id, email=email, username=email.replace("@", "."), password_hash=hash_password(password),
+        memberships=(Membership(workspace_id=workspace_id, role=role),),  # type: ignore[arg-type]
+        created_at=now(),
+    )
+    envelope = make_envelope(user, source="tests/add_member", workspace_id=workspace_id)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await send_output(producer, settings, Output.of(DEFINITIONS, user_key(workspace_id, user_id), envelope))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    async def projected() -> bool:
+        conn = await asyncpg.connect(settings.dsn)
+        try:
+            found = await conn.fetchval(
+                "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", user_id, workspace_id
+            )
+        finally:
+            await conn.close()
+        return found == role
+
+    # Waited on here, not by retrying the login: failed logins count towards a lockout.
+    await wait_for(projected, timeout=30, interval=0.1, what=f"{email} projected")
+    return user_id
+
+
+async def login(
+    client: httpx.AsyncClient, email: str, password: str = "member-password", workspace_id: str | None = None
+) -> dict[str, str]:
+    """Headers of a signed-in person (one login: the person must be projected already)."""
+    body = {"email": email, "password": password, **({"workspace_id": workspace_id} if workspace_id else {})}
+    r = await client.post("/api/v1/auth/login", json=body)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
 async def create_active(api: httpx.AsyncClient, body: dict[str, Any]) -> str:

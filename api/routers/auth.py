@@ -1,19 +1,28 @@
-"""POST /auth/login and /auth/refresh."""
+"""POST /auth/login, /auth/refresh and /auth/switch-workspace."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import lru_cache
+
 from fastapi import APIRouter, Request
 
+from api import lockout
 from api.audit import note_audit
-from api.deps import StateDep
-from api.security import Principal, issue, verify, verify_password
+from api.deps import PersonDep, StateDep
+from api.security import Principal, hash_password, issue, verify, verify_password
+from api.state import AppState
 from schemas.api import LoginRequest, RefreshRequest
-from schemas.errors import InvalidInput, Unauthenticated
+from schemas.envelope import now
+from schemas.errors import InvalidInput, NotFound, Unauthenticated
+from schemas.security_api import SwitchWorkspace
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+INVALID = "invalid credentials"
 
-def _tokens(state: StateDep, principal: Principal) -> dict[str, object]:
+
+def tokens(state: AppState, principal: Principal) -> dict[str, object]:
     settings = state.settings
     secret = settings.resolved_jwt_secret()
     return {
@@ -21,50 +30,88 @@ def _tokens(state: StateDep, principal: Principal) -> dict[str, object]:
         "refresh_token": issue(secret, principal, "refresh", settings.jwt_refresh_ttl_seconds),
         "token_type": "bearer",
         "expires_in": settings.jwt_access_ttl_seconds,
+        "workspace_id": principal.workspace_id,
+        "role": principal.role,
     }
 
 
-async def _principal_for(state: StateDep, user_id: str) -> Principal | None:
+async def principal_for(state: AppState, user_id: str, workspace_id: str | None = None) -> Principal | None:
+    """The user acting in `workspace_id`, or by default in their home workspace (else their
+    highest role's). None when they are not (or no longer) a member there."""
     row = await state.pool.fetchrow(
         "SELECT u.id, u.email, m.workspace_id, m.role FROM users u"
         " JOIN memberships m ON m.user_id = u.id WHERE u.id = $1 AND u.is_active"
-        " ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.workspace_id"
+        " AND ($2::text IS NULL OR m.workspace_id = $2)"
+        " ORDER BY m.workspace_id = u.home_workspace_id DESC NULLS LAST,"
+        " CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END, m.workspace_id"
         " LIMIT 1",
-        user_id,
+        user_id, workspace_id,
     )
     if row is None:
         return None
     return Principal(row["id"], row["workspace_id"], row["role"], row["email"])
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("not-a-password-of-anyone")
+
+
 @router.post("/login")
 async def login(body: LoginRequest, request: Request, state: StateDep) -> dict[str, object]:
-    identifier = body.email or body.username
+    identifier = lockout.normalized(body.email or body.username or "")
     if not identifier:
         raise InvalidInput("email or username is required", fields={"email": "required"})
+    if "\x00" in identifier or "\x00" in (body.workspace_id or ""):
+        # PostgreSQL text cannot hold it: refused here, not as a database error.
+        raise InvalidInput("NUL characters are not allowed", fields={"email" if body.email else "username": "invalid"})
     # The audit log names the identifier tried (never the password).
     note_audit(request, actor_email=identifier)
-    row = await state.pool.fetchrow(
-        "SELECT id, password_hash FROM users WHERE (email = lower($1) OR username = $1) AND is_active",
-        identifier,
+    settings = state.settings
+    policy = lockout.Policy(
+        settings.login_max_failures,
+        timedelta(seconds=settings.login_failure_window_seconds),
+        timedelta(seconds=settings.login_lockout_seconds),
     )
-    principal = await _principal_for(state, row["id"]) if row is not None else None
-    if row is None or not verify_password(row["password_hash"], body.password):
-        if principal is not None:
+    # Locked means refused, even with the right password: guessing must not go on.
+    await lockout.refuse_if_locked(state.pool, identifier, now())
+    row = await state.pool.fetchrow(
+        "SELECT id, password_hash FROM users WHERE (email = $1 OR lower(username) = $1) AND is_active", identifier
+    )
+    # An unknown user costs the same hash check as a wrong password: timing tells nothing.
+    ok = verify_password(row["password_hash"] if row else _dummy_hash(), body.password) and row is not None
+    if not ok or row is None:
+        member = await principal_for(state, row["id"], body.workspace_id) if row is not None else None
+        if member is not None:
             # A failed login on a real account shows in that account's workspace.
-            note_audit(request, workspace_id=principal.workspace_id)
-        raise Unauthenticated("invalid credentials")
+            note_audit(request, workspace_id=member.workspace_id)
+        await lockout.record_failure(state.pool, identifier, now(), policy)
+        raise Unauthenticated(INVALID)
+    await lockout.reset(state.pool, identifier)
+    principal = await principal_for(state, row["id"], body.workspace_id)
     if principal is None:
+        if body.workspace_id:
+            raise NotFound("not a member of that workspace", fields={"workspace_id": "not a member of it"})
         raise Unauthenticated("this user belongs to no workspace")
     request.state.principal = principal  # the audit record's actor
-    return _tokens(state, principal)
+    return tokens(state, principal)
 
 
 @router.post("/refresh")
 async def refresh(body: RefreshRequest, request: Request, state: StateDep) -> dict[str, object]:
     claims = verify(state.settings.resolved_jwt_secret(), body.refresh_token, "refresh")
-    principal = await _principal_for(state, claims.user_id)
+    # Same workspace as the token, if still a member: a client never lands in another one unasked.
+    principal = await principal_for(state, claims.user_id, claims.workspace_id)
     if principal is None:
-        raise Unauthenticated("user no longer active")
+        raise Unauthenticated("no longer an active member of this workspace")
     request.state.principal = principal  # the audit record's actor
-    return _tokens(state, principal)
+    return tokens(state, principal)
+
+
+@router.post("/switch-workspace")
+async def switch_workspace(body: SwitchWorkspace, state: StateDep, principal: PersonDep) -> dict[str, object]:
+    """New tokens to act in another workspace the caller belongs to."""
+    switched = await principal_for(state, principal.user_id, body.workspace_id)
+    if switched is None:
+        raise NotFound(f"workspace {body.workspace_id} not found", fields={"workspace_id": "not a member of it"})
+    return tokens(state, switched)

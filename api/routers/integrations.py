@@ -34,6 +34,9 @@ from schemas.topics import DEFINITIONS
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 
+# Each HTTP exchange of a check; the whole check has FLUXO_INTEGRATION_CHECK_TIMEOUT_SECONDS.
+_CALL_TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
+
 # Configuration keys whose values are credentials: sealed, never shown.
 SECRET_KEYS = frozenset({
     "api_key", "password", "smtp_password", "secret", "client_secret", "token", "access_token",
@@ -234,7 +237,13 @@ async def test_integration(integration_id: str, state: StateDep, principal: Writ
     missing = _problems(provider, _loads(row["config"]), set(secret))
     checks.append({"check": "configuration", "ok": not missing, "detail": missing or "all required settings present"})
     if not missing:
-        checks.append(await connection_check(provider, config, allowed))
+        bound = state.settings.integration_check_timeout_seconds
+        try:
+            # One bound over the whole check: SMTP's timeout is per command, and DNS has none.
+            async with asyncio.timeout(bound):
+                checks.append(await connection_check(provider, config, allowed))
+        except TimeoutError:
+            checks.append({"check": provider, "ok": False, "detail": f"no answer within {bound:g}s"})
     ok = all(c["ok"] for c in checks)
     return {"integration_id": integration_id, "success": ok, "status": "connected" if ok else "error", "checks": checks, "tested_at": now()}
 
@@ -243,7 +252,9 @@ async def connection_check(provider: str, config: dict[str, Any], allowed: tuple
     """Talk to the service the way its connector will, without sending anything to anyone."""
     if provider == "smtp":
         return await _check_smtp(config, allowed)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=GuardedResolver(allowed=allowed)))
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=GuardedResolver(allowed=allowed)), timeout=_CALL_TIMEOUT
+    )
     ctx = ConnectorContext(http=session, allowed_hosts=allowed)
     integration = Integration(id="check", integration_type=provider, name="check", config=config, secrets={})
     try:

@@ -1,0 +1,112 @@
+"""Who is calling: a person's JWT access token, or a machine's API key.
+
+`Authorization: Bearer <JWT or fx_ key>` or `X-API-Key: fx_...`. The token proves who
+and which workspace; the role is read from the current membership, so a removed member
+or a lowered role takes effect at once, not when the token expires. An API key acts as
+its creator, in its workspace, with its own role capped by the creator's current one.
+The outcome is kept on the request: the rate limiter and the handler ask once.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+
+from api import keys
+from api.security import Principal, verify
+from api.state import AppState
+from schemas.envelope import now
+from schemas.errors import Unauthenticated
+
+# A hot key must not write on every request: its last use is stored at most this often.
+LAST_USED_EVERY_SECONDS = 60.0
+_last_written: dict[str, float] = {}
+
+
+def credentials_of(request: Request) -> str | None:
+    """The bearer token, else the X-API-Key header (another Authorization scheme is no credential)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = request.headers.get("x-api-key", "").strip()
+    return key or None
+
+
+async def authenticate(request: Request) -> Principal:
+    done: Principal | Unauthenticated | None = getattr(request.state, "authentication", None)
+    if done is None:
+        try:
+            done = await _authenticate(request)
+        except Unauthenticated as exc:
+            done = exc
+        request.state.authentication = done
+    if isinstance(done, Unauthenticated):
+        raise done
+    # Middleware (audit, rate limits) reads who the caller was after the handler ran.
+    request.state.principal = done
+    return done
+
+
+async def _authenticate(request: Request) -> Principal:
+    token = credentials_of(request)
+    if token is None:
+        raise Unauthenticated("authentication credentials were not provided")
+    state: AppState = request.app.state.fluxo
+    if keys.looks_like_key(token):
+        return await _from_key(state, token)
+    claims = verify(state.settings.resolved_jwt_secret(), token, "access")
+    row = await state.pool.fetchrow(
+        "SELECT m.role, u.email FROM memberships m JOIN users u ON u.id = m.user_id"
+        " WHERE m.user_id = $1 AND m.workspace_id = $2 AND u.is_active",
+        claims.user_id, claims.workspace_id,
+    )
+    if row is None:
+        raise Unauthenticated("this account is no longer a member of that workspace")
+    return Principal(claims.user_id, claims.workspace_id, row["role"], row["email"])
+
+
+async def _from_key(state: AppState, token: str) -> Principal:
+    prefix = keys.lookup_prefix(token)
+    row = None
+    if prefix is not None:
+        row = await state.pool.fetchrow(
+            "SELECT k.id, k.workspace_id, k.digest, k.role, k.created_by, k.expires_at, k.revoked_at,"
+            " m.role AS creator_role, u.email FROM api_keys k"
+            " LEFT JOIN memberships m ON m.user_id = k.created_by AND m.workspace_id = k.workspace_id"
+            " LEFT JOIN users u ON u.id = k.created_by AND u.is_active WHERE k.prefix = $1",
+            prefix,
+        )
+    if row is None or not keys.matches(state.settings.resolved_api_key_secret(), token, row["digest"]):
+        raise Unauthenticated("invalid API key")
+    moment = now()
+    if row["revoked_at"] is not None:
+        raise Unauthenticated("this API key was revoked")
+    if row["expires_at"] is not None and row["expires_at"] <= moment:
+        raise Unauthenticated("this API key has expired")
+    if row["creator_role"] is None or row["email"] is None:
+        raise Unauthenticated("the person who created this API key is no longer a member of its workspace")
+    await _note_use(state, row, moment)
+    return Principal(
+        user_id=row["created_by"], workspace_id=row["workspace_id"], role=keys.at_most(row["role"], row["creator_role"]),
+        email=row["email"], via="api_key", api_key_id=row["id"],
+    )
+
+
+async def _note_use(state: AppState, row: Any, moment: datetime) -> None:
+    # last_used_at is operational, not a domain fact: written straight to its own table
+    # (no Kafka record per request), in-process at most once a minute per key, and the
+    # WHERE keeps it at once a minute across API processes too.
+    key_id: str = row["id"]
+    last = _last_written.get(key_id)
+    if last is not None and time.monotonic() - last < LAST_USED_EVERY_SECONDS:
+        return
+    _last_written[key_id] = time.monotonic()
+    await state.pool.execute(
+        "INSERT INTO api_key_usage AS u (key_id, last_used_at) VALUES ($1, $2) ON CONFLICT (key_id)"
+        " DO UPDATE SET last_used_at = EXCLUDED.last_used_at"
+        " WHERE u.last_used_at <= EXCLUDED.last_used_at - make_interval(secs => $3)",
+        key_id, moment, LAST_USED_EVERY_SECONDS,
+    )
