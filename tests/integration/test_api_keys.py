@@ -99,6 +99,15 @@ async def test_a_key_is_shown_once_and_works_as_bearer_or_x_api_key(
 
     await wait_for(used, timeout=10, what="last_used_at")
 
+    # The audit log names the key, not a person, as the actor of what it wrote.
+    async def audited() -> dict[str, object] | None:
+        page = (await api.get(f"{V1}/audit-logs", params={"action": "workflows.create", "api_key_id": created["id"]})).json()
+        return page["results"][0] if page["results"] else None
+
+    entry = await wait_for(audited, timeout=20, what="the key's write in the audit log")
+    assert entry["actor"]["type"] == "api_key" and entry["actor"]["api_key_id"] == created["id"], entry
+    assert entry["status_code"] == 201 and entry["outcome"] == "success"
+
 
 async def test_a_revoked_key_is_refused_as_soon_as_delete_answered(
     pipeline: tuple[httpx.AsyncClient, str, Processes],
