@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
-from projections.readmodels import apply
+from projections.batch import Item, apply_batch
 from projections.retention import run_retention
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
@@ -109,21 +109,27 @@ class ProjectionRunner:
             await consumer.stop()
             await conn.close()
 
+    def _decode(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[Item]:
+        items: list[Item] = []
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    envelope, data = decode(record.value, record.headers or ())
+                except PoisonRecord as exc:
+                    # Producers dead-letter what they reject; anything odd that
+                    # still reaches an internal topic is skipped, offset advanced.
+                    self.skipped += 1
+                    log.warning("skipping %s@%d: %s", tp.topic, record.offset, exc.message)
+                    continue
+                items.append((envelope, data, record.offset))
+        return items
+
     async def _apply(
         self, conn: asyncpg.Connection, batches: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
+        items = self._decode(batches)
         async with conn.transaction():
-            for tp, records in batches.items():
-                for record in records:
-                    try:
-                        envelope, data = decode(record.value, record.headers or ())
-                    except PoisonRecord as exc:
-                        # Producers dead-letter what they reject; anything odd that
-                        # still reaches an internal topic is skipped, offset advanced.
-                        self.skipped += 1
-                        log.warning("skipping %s@%d: %s", tp.topic, record.offset, exc.message)
-                        continue
-                    await apply(conn, envelope, data, record.offset)
+            await apply_batch(conn, items)
             await conn.executemany(
                 "INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at)"
                 " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (projection, topic, partition)"
