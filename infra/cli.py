@@ -153,6 +153,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.same else 1
 
 
+def _scenarios(text: str) -> str:
+    from infra.bench.runner import SCENARIOS
+
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    if text != "all" and (not chosen or any(part not in SCENARIOS for part in chosen)):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(SCENARIOS)}, a comma-separated list, or all")
+    return text if text == "all" else ",".join(chosen)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Throughput and latency figures; services of its own unless FLUXO_* points at running ones."""
     import uvloop
@@ -198,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser.add_argument("--check", action="store_true", help="replay into a scratch schema and compare, change nothing")
     replay_parser.set_defaults(func=cmd_replay)
     bench = sub.add_parser("bench", help="measure throughput and latency (docs/benchmarks.md)")
-    bench.add_argument("--scenario", choices=["e2e", "ingest", "query", "replay", "all"], default="all")
+    bench.add_argument("--scenario", type=_scenarios, default="all",
+                       help="e2e, ingest, query, replay, a comma-separated list of them (query,replay), or all")
     bench.add_argument("--events", type=int, default=5000, help="events per e2e run and ingest requests")
     bench.add_argument("--rate", type=float, default=None,
                        help="events (requests) per second; default 500/s for e2e latency, 1000/s for ingest")

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # completion 1.7 s p50 at 100 executions/s with 500 ms, 0.5-0.7 s with 50 ms); lower
     # values cost broker CPU in idle polling (10 ms doubled it and cut throughput).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=500)
+    # Finished executions leave a marker in the executor's state so late duplicates (a
+    # re-sent execution.started with the same id) are refused; markers older than the
+    # horizon, or beyond the cap per executor instance (oldest first), are dropped, and a
+    # duplicate arriving after that would run again. Bounds the executor's memory at
+    # min(rate x horizon, max) markers of ~300 bytes (processors/executor.py).
+    executor_finished_horizon_seconds: float = Field(default=600.0, gt=0)
+    executor_finished_max: int = Field(default=200_000, ge=1)
     # How often the timer service looks for due timers and cron fires.
     timer_tick_seconds: float = 0.1
     # Cron fires missed while the scheduler was down are caught up within this window.

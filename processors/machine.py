@@ -1043,6 +1043,13 @@ def _notify_failure(step: _Step, error: NodeError, node_id: str | None) -> None:
     )
 
 
-def finished_marker(state: State) -> State:
-    """What the store keeps after the end: enough to ignore late duplicates, no more."""
-    return {"execution_id": state["execution_id"], "status": state["status"]}
+def finished_marker(state: State, at: float | None = None) -> State:
+    """What the store keeps after the end: enough to ignore late duplicates, no more.
+
+    `at` (epoch seconds) is when it finished, so the executor can drop the marker
+    after its horizon (processors/executor.py says why that is a trade-off).
+    """
+    marker: State = {"status": state["status"]}
+    if at is not None:
+        marker["finished_at"] = at
+    return marker
