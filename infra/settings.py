@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     admin_password: str = _DEFAULT_ADMIN_PASSWORD
     admin_workspace: str = "Default workspace"
 
+    # Lists of executions, event logs and action logs count matching rows exactly up to
+    # this many; past it `count` is this number and `count_capped` is true (an exact
+    # count of a million rows cost ~200 ms on every page).
+    list_count_cap: int = Field(default=10_000, ge=1)
     # How long a write waits for its projection before answering anyway.
     read_your_writes_timeout_seconds: float = 10.0
     node_timeout_seconds: float = 30.0
