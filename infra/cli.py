@@ -172,7 +172,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     opts = Options(
         scenario=args.scenario, events=args.events, rate=args.rate, duration=args.duration,
         executions=args.executions, seed=args.seed, requests=args.requests, concurrency=args.concurrency,
-        timeout=args.timeout, json_out=args.json,
+        timeout=args.timeout, json_out=args.json, profile_dir=args.profile,
     )
     provision = settings.provisions_kafka or settings.provisions_postgres
     report = uvloop.run(bench(settings, opts, provision=provision))
@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--concurrency", type=int, default=64, help="HTTP load generator concurrency")
     bench.add_argument("--timeout", type=float, default=900, help="seconds to wait for a phase to finish")
     bench.add_argument("--json", default=None, help="write the full results to this file")
+    bench.add_argument("--profile", default=None, metavar="DIR",
+                       help="sample every component with py-spy (pip install py-spy) into DIR/<component>.txt")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     _logging(get_settings().log_level)
