@@ -28,7 +28,7 @@ from aiokafka.structs import ConsumerRecord
 from infra.kafka_io import Output, make_consumer, make_producer, send_output
 from infra.settings import Settings
 from ingest.deadletter import dead_letter
-from schemas.codec import decode
+from schemas.codec import decode_record
 from schemas.envelope import Envelope, RecordData
 from schemas.errors import PoisonRecord
 from schemas.topics import TopicSpec
@@ -260,7 +260,7 @@ class ProcessorRunner:
         for records in batches.values():
             for record in records:
                 try:
-                    envelope, data = decode(
+                    envelope, data = decode_record(
                         record.value, record.headers or (), max_bytes=self.settings.max_event_bytes
                     )
                 except PoisonRecord as exc:

@@ -27,7 +27,7 @@ async def apply_batch(conn: Connection, items: Sequence[Item]) -> None:
     run: list[Item] = []
     for item in items:
         data = item[1]
-        if isinstance(data, FOLDED):
+        if type(data) in FOLDED:
             run.append(item)
         elif handles(data):
             await write_run(conn, run)

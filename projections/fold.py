@@ -42,10 +42,10 @@ from schemas.records import (
 )
 
 # The record types folded here; every other type keeps its one-at-a-time handler.
-FOLDED: tuple[type[RecordData], ...] = (
+FOLDED: frozenset[type[RecordData]] = frozenset({
     ExecutionStarted, NodeScheduled, NodeSucceeded, NodeFailed, ExecutionCompleted, ExecutionFailed,
     TriggerEvaluated,
-)
+})
 # Upper bounds (seconds) of the automation_execution_duration_seconds histogram buckets.
 METRIC_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 CONNECTOR_NODE_TYPES = frozenset({"action", "http_request", "database_query"})
@@ -193,22 +193,25 @@ class Fold:
     @staticmethod
     def execution_ids(items: list[tuple[Envelope, RecordData, int]]) -> set[str]:
         """The executions whose current rows the fold needs (`known`)."""
-        return {d.execution_id for _, d, _ in items if not isinstance(d, TriggerEvaluated)}  # type: ignore[attr-defined]
+        return {d.execution_id for _, d, _ in items if type(d) is not TriggerEvaluated}  # type: ignore[attr-defined]
 
     def add(self, env: Envelope, d: RecordData, offset: int) -> None:
+        # Dispatch on the exact type: isinstance on pydantic models goes through
+        # ABCMeta and was a measurable share of the fold.
+        kind = type(d)
         self.records += 1
-        if isinstance(d, NodeSucceeded | NodeFailed):
-            self._node_done(env, d, offset)
-        elif isinstance(d, NodeScheduled):
-            self._scheduled(env, d, offset)
-        elif isinstance(d, ExecutionStarted):
-            self._started(env, d)
-        elif isinstance(d, ExecutionCompleted | ExecutionFailed):
-            self._ended(d)
-        elif isinstance(d, TriggerEvaluated):
-            self._trigger_evaluated(env, d)
+        if kind is NodeSucceeded or kind is NodeFailed:
+            self._node_done(env, d, offset)  # type: ignore[arg-type]
+        elif kind is NodeScheduled:
+            self._scheduled(env, d, offset)  # type: ignore[arg-type]
+        elif kind is ExecutionStarted:
+            self._started(env, d)  # type: ignore[arg-type]
+        elif kind is ExecutionCompleted or kind is ExecutionFailed:
+            self._ended(d)  # type: ignore[arg-type]
+        elif kind is TriggerEvaluated:
+            self._trigger_evaluated(env, d)  # type: ignore[arg-type]
         else:
-            raise TypeError(f"{type(d).__name__} is not folded")
+            raise TypeError(f"{kind.__name__} is not folded")
 
     # -- executions ----------------------------------------------------------
     def _change(self, execution_id: str) -> ExecutionChange | None:
@@ -242,15 +245,15 @@ class Fold:
         change = self._change(d.execution_id)
         if change is None or change.known.status != "running":
             return
-        ok = isinstance(d, ExecutionCompleted)
+        ok = type(d) is ExecutionCompleted
         status = "completed" if ok else "failed"
         duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
         change.known.status = status
         change.end = {
             "status": status,
-            "output_data": json_text(d.output) if isinstance(d, ExecutionCompleted) else None,
-            "error_message": None if isinstance(d, ExecutionCompleted) else d.error.message,
-            "failed_node": None if isinstance(d, ExecutionCompleted) else d.failed_node,
+            "output_data": json_text(d.output) if ok else None,  # type: ignore[union-attr]
+            "error_message": None if ok else d.error.message,  # type: ignore[union-attr]
+            "failed_node": None if ok else d.failed_node,  # type: ignore[union-attr]
             "execution_path": json_text(list(d.execution_path)),
             "completed_at": d.completed_at,
             "duration_ms": duration_ms,
@@ -288,18 +291,19 @@ class Fold:
         if key in self.steps:
             return  # an earlier record of this run already made the row: insert-if-absent does nothing
         self.steps[key] = StepChange({
-            "workspace_id": env.workspaceid, "node_type": d.node_type.value, "status": "running",
+            "workspace_id": env.workspaceid, "node_type": str(d.node_type), "status": "running",
             "input_data": json_text(d.input), "output_data": None, "error": None, "seq": offset,
             "scheduled_at": env.time, "started_at": None, "completed_at": None, "duration_ms": None,
         }, upsert=False)
 
     def _node_done(self, env: Envelope, d: NodeSucceeded | NodeFailed, offset: int) -> None:
-        ok = isinstance(d, NodeSucceeded)
+        ok = type(d) is NodeSucceeded
+        node_type = str(d.node_type)
         duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
         result = {
             "status": "completed" if ok else "failed",
-            "output_data": json_text(d.output) if isinstance(d, NodeSucceeded) else None,
-            "error": None if isinstance(d, NodeSucceeded) else json_text(d.error.model_dump(mode="json")),
+            "output_data": json_text(d.output) if ok else None,  # type: ignore[union-attr]
+            "error": None if ok else json_text(d.error.model_dump(mode="json")),  # type: ignore[union-attr]
             "started_at": d.started_at, "completed_at": d.completed_at, "duration_ms": duration_ms,
         }
         key = (d.execution_id, d.node_id, d.attempt, iteration_of(d))
@@ -307,7 +311,7 @@ class Fold:
         if step is None:
             # The row may or may not exist: insert it whole, or update the result columns.
             self.steps[key] = StepChange({
-                "workspace_id": env.workspaceid, "node_type": d.node_type.value,
+                "workspace_id": env.workspaceid, "node_type": node_type,
                 "input_data": json_text(d.input), "seq": offset, "scheduled_at": d.started_at, **result,
             }, upsert=True)
         else:
@@ -323,18 +327,22 @@ class Fold:
             change.succeeded += 1 if ok else 0
             change.failed += 0 if ok else 1
         known = None if change is None else change.known
-        self._integration_usage(d)
-        self._connector_metrics(env, d, ok, known)
-        self._node_stats(env, d, ok, duration_ms, known)
+        self._integration_usage(d, ok)
+        if d.node_id.startswith("__"):
+            return  # side-channel steps (the failure notification) are not nodes nor connector calls of the workflow
+        self._connector_metrics(env, d, ok, node_type, known)
+        self._node_stats(env, d, ok, node_type, duration_ms, known)
 
-    def _node_stats(self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, duration_ms: float, known: Known | None) -> None:
-        if d.node_id.startswith("__") or known is None:
-            return  # side-channel steps are not nodes of the workflow; no execution row, no workflow to count under
+    def _node_stats(
+        self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, node_type: str, duration_ms: float, known: Known | None
+    ) -> None:
+        if known is None:
+            return  # no execution row: no workflow to count under
         key = (known.workflow_id, d.node_id)
         stats = self.node_stats.get(key)
         if stats is None:
-            stats = self.node_stats[key] = NodeStatsDelta(env.workspaceid, d.node_type.value)
-        stats.node_type = d.node_type.value
+            stats = self.node_stats[key] = NodeStatsDelta(env.workspaceid, node_type)
+        stats.node_type = node_type
         stats.executions += 1
         stats.successes += 1 if ok else 0
         stats.failures += 0 if ok else 1
@@ -344,11 +352,13 @@ class Fold:
         if stats.last_executed_at is None or d.completed_at > stats.last_executed_at:
             stats.last_executed_at = d.completed_at
 
-    def _connector_metrics(self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, known: Known | None) -> None:
-        if d.node_type.value not in CONNECTOR_NODE_TYPES or d.node_id.startswith("__"):
+    def _connector_metrics(
+        self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, node_type: str, known: Known | None
+    ) -> None:
+        if node_type not in CONNECTOR_NODE_TYPES:
             return  # inline steps (trigger, condition, ...) are not connector calls
         seconds = (d.completed_at - d.started_at).total_seconds()
-        connector = str(d.input.get("action_type") or d.node_type.value)
+        connector = str(d.input.get("action_type") or node_type)
         key = (env.workspaceid, connector, "success" if ok else "failure", "" if known is None else known.workflow_id)
         delta = self.connectors.get(key)
         if delta is None:
@@ -359,8 +369,8 @@ class Fold:
             if seconds <= bound:
                 delta.buckets[i] += 1
 
-    def _integration_usage(self, d: NodeSucceeded | NodeFailed) -> None:
-        integration_id = d.output.get("integration_id") if isinstance(d, NodeSucceeded) else d.error.integration_id
+    def _integration_usage(self, d: NodeSucceeded | NodeFailed, ok: bool) -> None:
+        integration_id = d.output.get("integration_id") if ok else d.error.integration_id  # type: ignore[union-attr]
         if not isinstance(integration_id, str):
             return
         delta = self.integrations.get(integration_id)
@@ -369,9 +379,9 @@ class Fold:
         delta.calls += 1
         if delta.last_used_at is None or d.completed_at > delta.last_used_at:
             delta.last_used_at = d.completed_at
-        if isinstance(d, NodeFailed):
+        if not ok:
             delta.failed += 1
-            delta.last_error = f"{d.error.code}: {d.error.message}"[:500]
+            delta.last_error = f"{d.error.code}: {d.error.message}"[:500]  # type: ignore[union-attr]
 
     # -- trigger log ---------------------------------------------------------
     def _trigger_evaluated(self, env: Envelope, d: TriggerEvaluated) -> None:

@@ -19,7 +19,7 @@ from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
 from projections.batch import Item, apply_batch
 from projections.retention import run_retention
-from schemas.codec import decode
+from schemas.codec import decode_record
 from schemas.errors import PoisonRecord
 from schemas.topics import DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 
@@ -114,7 +114,7 @@ class ProjectionRunner:
         for tp, records in batches.items():
             for record in records:
                 try:
-                    envelope, data = decode(record.value, record.headers or ())
+                    envelope, data = decode_record(record.value, record.headers or ())
                 except PoisonRecord as exc:
                     # Producers dead-letter what they reject; anything odd that
                     # still reaches an internal topic is skipped, offset advanced.
