@@ -24,13 +24,19 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from infra.kafka_io import Output
 from infra.settings import Settings
-from processors.machine import advance, finished_marker
+from processors.machine import ACTS_ON, SOURCE, advance, finished_marker
 from processors.runtime import Incoming, StateStore, per_record
-from schemas.envelope import now
+from schemas.codec import SOURCE_HEADER, TYPE_HEADER
+from schemas.envelope import SOURCE_PREFIX, now
+from schemas.records import NodeFailed, NodeSucceeded
 from schemas.topics import EXECUTIONS, EXECUTOR_STATE, TopicSpec
+
+_OWN_SOURCE = f"{SOURCE_PREFIX}{SOURCE}".encode()
+_RESULTS = frozenset({NodeSucceeded.TYPE, NodeFailed.TYPE})
 
 log = logging.getLogger("fluxo.executor")
 
@@ -99,6 +105,27 @@ class Executor:
 
     async def stop(self) -> None:
         return None
+
+    def wants(self, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """Whether a record could change anything, judged from its headers before decoding.
+
+        Most of the executions topic is the executor's own output read back: its
+        node steps and ends, which `advance` ignores (ACTS_ON), and the results of
+        inline nodes, which it ignores as already applied (their step is no longer
+        "scheduled"). Decoding them was a fifth of its CPU. Records without the
+        headers (older ones, other producers) are decoded as before.
+        """
+        record_type = source = None
+        for name, value in headers:
+            if name == TYPE_HEADER:
+                record_type = value.decode()
+            elif name == SOURCE_HEADER:
+                source = value
+        if record_type is None:
+            return True
+        if record_type not in ACTS_ON:
+            return False
+        return not (source == _OWN_SOURCE and record_type in _RESULTS)
 
     async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]:
         return per_record(batch, store, self.name, self._one)

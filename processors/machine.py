@@ -210,6 +210,12 @@ def pending_keys(state: State) -> list[str]:
     return [k for k, info in state["nodes"].items() if info["status"] in OPEN]
 
 
+# The record types `advance` acts on; it returns every other one unchanged with no outputs.
+ACTS_ON = frozenset({
+    ExecutionStarted.TYPE, NodeSucceeded.TYPE, NodeFailed.TYPE, TimerFired.TYPE, ExecutionCancelRequested.TYPE,
+})
+
+
 def advance(state: State | None, envelope: Envelope, data: RecordData, now: datetime) -> tuple[State | None, list[Output]]:
     if isinstance(data, ExecutionStarted):
         if state is not None:

@@ -21,6 +21,14 @@ Headers = Sequence[tuple[str, bytes]]
 T = TypeVar("T", bound=RecordData)
 
 STRUCTURED_HEADERS: list[tuple[str, bytes]] = [("content-type", CONTENT_TYPE.encode())]
+# Copies of the envelope's `type` and `source` as Kafka headers, on everything Fluxo
+# writes: a consumer can pass over records it does not act on without parsing them.
+TYPE_HEADER = "fluxo-type"
+SOURCE_HEADER = "fluxo-source"
+
+
+def record_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
+    return [*STRUCTURED_HEADERS, (TYPE_HEADER, envelope.type.encode()), (SOURCE_HEADER, envelope.source.encode())]
 
 
 def encode(envelope: Envelope) -> bytes:
