@@ -57,6 +57,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         from api.app import create_app
 
+        if settings.api_workers > 1:
+            # Worker processes import the app themselves; they read the same FLUXO_* environment.
+            uvicorn.run("api.app:create_app", factory=True, workers=settings.api_workers,
+                        host=settings.api_host, port=settings.api_port,
+                        log_level=settings.log_level.lower(), loop="uvloop", access_log=False)
+            return 0
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
                     log_level=settings.log_level.lower(), loop="uvloop", access_log=False)
         return 0

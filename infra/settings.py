@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.topics import TopicSpec
@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
     log_level: str = "INFO"
+    # uvicorn worker processes for the API (each with its own pool and producer).
+    api_workers: int = Field(default=1, ge=1, le=32)
+
+    _local_jwt_secret: tuple[Path, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -148,9 +152,18 @@ class Settings(BaseSettings):
     def resolved_jwt_secret(self) -> str:
         if self.jwt_secret:
             return self.jwt_secret
+        # Read once per process (every authenticated request asks for it), keyed by
+        # the file so a copy of these settings with another state dir reads its own.
+        path = self.state_dir / "jwt_secret"
+        cached = self._local_jwt_secret
+        if cached is None or cached[0] != path:
+            cached = self._local_jwt_secret = (path, self._read_local_jwt_secret(path))
+        return cached[1]
+
+    @staticmethod
+    def _read_local_jwt_secret(path: Path) -> str:
         # Local mode: one generated secret kept in the state folder, so tokens
         # survive restarts without anyone choosing a weak default.
-        path = self.state_dir / "jwt_secret"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
