@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     # horizon, or beyond the cap per executor instance (oldest first), are dropped, and a
     # duplicate arriving after that would run again. Bounds the executor's memory at
     # min(rate x horizon, max) markers of ~300 bytes (processors/executor.py).
-    executor_finished_horizon_seconds: float = Field(default=600.0, gt=0)
-    executor_finished_max: int = Field(default=200_000, ge=1)
+    executor_finished_horizon_seconds: float = Field(default=300.0, gt=0)
+    executor_finished_max: int = Field(default=100_000, ge=1)
     # How often the timer service looks for due timers and cron fires.
     timer_tick_seconds: float = 0.1
     # Cron fires missed while the scheduler was down are caught up within this window.

@@ -96,7 +96,7 @@ class Executor:
     def __init__(self) -> None:
         # Expiry runs between batches, about once a second.
         self.tick_seconds = 1.0
-        self.markers = FinishedMarkers(horizon_seconds=600.0, max_markers=200_000)
+        self.markers = FinishedMarkers(horizon_seconds=300.0, max_markers=100_000)
 
     async def start(self, settings: Settings) -> None:
         self.markers = FinishedMarkers(
