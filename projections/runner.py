@@ -59,11 +59,13 @@ class ProjectionRunner:
         settings = {"search_path": self.schema} if self.schema else None
         return await asyncpg.connect(self.settings.dsn, server_settings=settings)
 
-    async def run_until(self, targets: dict[tuple[str, int], int]) -> int:
+    async def run_until(self, targets: dict[tuple[str, int], int], batch_size: int | None = None) -> int:
         """Apply records up to (not including) each partition's target offset, then return.
 
-        Used by replay: the number of records applied is returned.
+        Used by replay: the number of records applied is returned. `batch_size`
+        overrides the live projection's (FLUXO_PROJECTION_BATCH_SIZE).
         """
+        max_records = batch_size or self.settings.projection_batch_size
         conn = await self.connect()
         consumer = make_consumer(self.settings)
         await consumer.start()
@@ -72,7 +74,7 @@ class ProjectionRunner:
             await self._assign(consumer, conn)
             remaining = {tp for tp in consumer.assignment() if targets.get((tp.topic, tp.partition), 0) > await consumer.position(tp)}
             while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=self.settings.projection_batch_size)
+                batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=max_records)
                 bounded = {
                     tp: [r for r in records if r.offset < targets.get((tp.topic, tp.partition), 0)]
                     for tp, records in batches.items()
