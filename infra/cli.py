@@ -57,6 +57,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         from api.app import create_app
 
+        if settings.api_workers > 1:
+            # Worker processes import the app themselves; they read the same FLUXO_* environment.
+            uvicorn.run("api.app:create_app", factory=True, workers=settings.api_workers,
+                        host=settings.api_host, port=settings.api_port,
+                        log_level=settings.log_level.lower(), loop="uvloop", access_log=False)
+            return 0
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
                     log_level=settings.log_level.lower(), loop="uvloop", access_log=False)
         return 0
@@ -153,6 +159,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.same else 1
 
 
+def _scenarios(text: str) -> str:
+    from infra.bench.runner import SCENARIOS
+
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    if text != "all" and (not chosen or any(part not in SCENARIOS for part in chosen)):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(SCENARIOS)}, a comma-separated list, or all")
+    return text if text == "all" else ",".join(chosen)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Throughput and latency figures; services of its own unless FLUXO_* points at running ones."""
     import uvloop
@@ -163,7 +178,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     opts = Options(
         scenario=args.scenario, events=args.events, rate=args.rate, duration=args.duration,
         executions=args.executions, seed=args.seed, requests=args.requests, concurrency=args.concurrency,
-        timeout=args.timeout, json_out=args.json,
+        timeout=args.timeout, json_out=args.json, profile_dir=args.profile,
     )
     provision = settings.provisions_kafka or settings.provisions_postgres
     report = uvloop.run(bench(settings, opts, provision=provision))
@@ -198,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     replay_parser.add_argument("--check", action="store_true", help="replay into a scratch schema and compare, change nothing")
     replay_parser.set_defaults(func=cmd_replay)
     bench = sub.add_parser("bench", help="measure throughput and latency (docs/benchmarks.md)")
-    bench.add_argument("--scenario", choices=["e2e", "ingest", "query", "replay", "all"], default="all")
+    bench.add_argument("--scenario", type=_scenarios, default="all",
+                       help="e2e, ingest, query, replay, a comma-separated list of them (query,replay), or all")
     bench.add_argument("--events", type=int, default=5000, help="events per e2e run and ingest requests")
     bench.add_argument("--rate", type=float, default=None,
                        help="events (requests) per second; default 500/s for e2e latency, 1000/s for ingest")
@@ -212,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--concurrency", type=int, default=64, help="HTTP load generator concurrency")
     bench.add_argument("--timeout", type=float, default=900, help="seconds to wait for a phase to finish")
     bench.add_argument("--json", default=None, help="write the full results to this file")
+    bench.add_argument("--profile", default=None, metavar="DIR",
+                       help="sample every component with py-spy (pip install py-spy) into DIR/<component>.txt")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     _logging(get_settings().log_level)

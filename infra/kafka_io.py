@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.settings import Settings
-from schemas.codec import STRUCTURED_HEADERS, encode
+from schemas.codec import STRUCTURED_HEADERS, encode, record_headers
 from schemas.envelope import Envelope
 from schemas.topics import TopicSpec
 
@@ -30,7 +30,7 @@ class Output:
         # topic does not declare would reach consumers undocumented.
         if envelope.type not in topic.type_names:
             raise ValueError(f"{envelope.type} is not declared on {topic.name} (schemas/topics.py)")
-        return cls(topic, key, encode(envelope))
+        return cls(topic, key, encode(envelope), headers=record_headers(envelope))
 
 
 def make_producer(settings: Settings, transactional_id: str | None = None) -> AIOKafkaProducer:

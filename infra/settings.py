@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import orjson
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas.topics import TopicSpec
@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     admin_password: str = _DEFAULT_ADMIN_PASSWORD
     admin_workspace: str = "Default workspace"
 
+    # Lists of executions, event logs and action logs count matching rows exactly up to
+    # this many; past it `count` is this number and `count_capped` is true (an exact
+    # count of a million rows cost ~200 ms on every page).
+    list_count_cap: int = Field(default=10_000, ge=1)
     # How long a write waits for its projection before answering anyway.
     read_your_writes_timeout_seconds: float = 10.0
     # How long a state-changing call waits for Kafka to store its audit record;
@@ -99,6 +103,13 @@ class Settings(BaseSettings):
     # completion 1.7 s p50 at 100 executions/s with 500 ms, 0.5-0.7 s with 50 ms); lower
     # values cost broker CPU in idle polling (10 ms doubled it and cut throughput).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=500)
+    # Finished executions leave a marker in the executor's state so late duplicates (a
+    # re-sent execution.started with the same id) are refused; markers older than the
+    # horizon, or beyond the cap per executor instance (oldest first), are dropped, and a
+    # duplicate arriving after that would run again. Bounds the executor's memory at
+    # min(rate x horizon, max) markers of ~300 bytes (processors/executor.py).
+    executor_finished_horizon_seconds: float = Field(default=300.0, gt=0)
+    executor_finished_max: int = Field(default=100_000, ge=1)
     # How often the timer service looks for due timers and cron fires.
     timer_tick_seconds: float = 0.1
     # Cron fires missed while the scheduler was down are caught up within this window.
@@ -113,6 +124,10 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
     log_level: str = "INFO"
+    # uvicorn worker processes for the API (each with its own pool and producer).
+    api_workers: int = Field(default=1, ge=1, le=32)
+
+    _local_secrets: dict[str, tuple[Path, str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -188,9 +203,18 @@ class Settings(BaseSettings):
         return self.api_key_secret or self._local_secret("api_key_secret")
 
     def _local_secret(self, name: str) -> str:
+        # Read once per process (every authenticated request asks for it), keyed by
+        # the file so a copy of these settings with another state dir reads its own.
+        path = self.state_dir / name
+        cached = self._local_secrets.get(name)
+        if cached is None or cached[0] != path:
+            cached = self._local_secrets[name] = (path, self._read_local_secret(path))
+        return cached[1]
+
+    @staticmethod
+    def _read_local_secret(path: Path) -> str:
         # Local mode: one generated secret kept in the state folder, so tokens and
         # keys survive restarts without anyone choosing a weak default.
-        path = self.state_dir / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))

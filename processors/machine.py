@@ -210,6 +210,12 @@ def pending_keys(state: State) -> list[str]:
     return [k for k, info in state["nodes"].items() if info["status"] in OPEN]
 
 
+# The record types `advance` acts on; it returns every other one unchanged with no outputs.
+ACTS_ON = frozenset({
+    ExecutionStarted.TYPE, NodeSucceeded.TYPE, NodeFailed.TYPE, TimerFired.TYPE, ExecutionCancelRequested.TYPE,
+})
+
+
 def advance(state: State | None, envelope: Envelope, data: RecordData, now: datetime) -> tuple[State | None, list[Output]]:
     if isinstance(data, ExecutionStarted):
         if state is not None:
@@ -1043,6 +1049,13 @@ def _notify_failure(step: _Step, error: NodeError, node_id: str | None) -> None:
     )
 
 
-def finished_marker(state: State) -> State:
-    """What the store keeps after the end: enough to ignore late duplicates, no more."""
-    return {"execution_id": state["execution_id"], "status": state["status"]}
+def finished_marker(state: State, at: float | None = None) -> State:
+    """What the store keeps after the end: enough to ignore late duplicates, no more.
+
+    `at` (epoch seconds) is when it finished, so the executor can drop the marker
+    after its horizon (processors/executor.py says why that is a trade-off).
+    """
+    marker: State = {"status": state["status"]}
+    if at is not None:
+        marker["finished_at"] = at
+    return marker

@@ -28,7 +28,7 @@ from aiokafka.structs import ConsumerRecord
 from infra.kafka_io import Output, make_consumer, make_producer, send_output
 from infra.settings import Settings
 from ingest.deadletter import dead_letter
-from schemas.codec import decode
+from schemas.codec import decode_record
 from schemas.envelope import Envelope, RecordData
 from schemas.errors import PoisonRecord
 from schemas.topics import TopicSpec
@@ -257,10 +257,15 @@ class ProcessorRunner:
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
         outputs: list[Output] = []
         good: list[Incoming] = []
+        # A processor may say from the headers alone which records it would only
+        # ignore (processors/executor.py: its own echoes); those are not decoded.
+        wants = getattr(self.processor, "wants", None)
         for records in batches.values():
             for record in records:
+                if wants is not None and record.headers and not wants(record.headers):
+                    continue
                 try:
-                    envelope, data = decode(
+                    envelope, data = decode_record(
                         record.value, record.headers or (), max_bytes=self.settings.max_event_bytes
                     )
                 except PoisonRecord as exc:

@@ -105,6 +105,7 @@ class TimerService:
             heapq.heappush(self._heap, (data.fire_at.timestamp(), partition, _timer_key(data.timer_id)))
             log.debug("timer %s (%s) for %s due %s", data.timer_id, data.purpose, data.execution_id, data.fire_at.isoformat())
         elif isinstance(data, TimerCancelled):
+            # Its heap entry stays until it comes due (lazy deletion); `_compact` bounds those.
             store.put(partition, _timer_key(data.timer_id), None)
         else:
             raise ValueError(f"{env.type} does not belong on the timers topic")
@@ -123,6 +124,7 @@ class TimerService:
     async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
         current = now()
         outputs = self._due_timers(store, partitions, current)
+        self._compact(store)
         # Reading the definitions' end offsets is a broker round trip: once a second is plenty for cron.
         if current.timestamp() - self._definitions_read_at >= 1.0:
             await self.definitions.catch_up()
@@ -135,6 +137,25 @@ class TimerService:
                     for schedule in schedules:
                         outputs.extend(self._cron(store, partition, workflow, schedule, current))
         return outputs
+
+    def _compact(self, store: StateStore) -> None:
+        """Drop heap entries of cancelled or superseded timers once they outnumber the live ones.
+
+        Every execution schedules a timeout timer and cancels it when it ends, so
+        without this the heap held one dead entry per execution for the whole
+        timeout (300 s by default): memory grew with the execution rate x timeout.
+        Rebuilding when the heap is over twice the state's size keeps the cost
+        amortised O(1) per cancelled timer.
+        """
+        if len(self._heap) <= 2 * store.size() + 1024:
+            return
+        live = []
+        for at, partition, key in self._heap:
+            value = store.get(partition, key)
+            if value and datetime.fromisoformat(value["fire_at"]).timestamp() == at:
+                live.append((at, partition, key))
+        heapq.heapify(live)
+        self._heap = live
 
     def _schedules(self, workflow: WorkflowSnapshot) -> list[_Schedule]:
         """The workflow's own cron schedule, and those of its attached active cron triggers (seed 003)."""

@@ -10,6 +10,7 @@ import orjson
 from asyncpg import Connection
 
 from projections.audit import api_call_audited
+from projections.fold import METRIC_BUCKETS
 from projections.people import api_key_defined, invitation_defined, user_defined
 from projections.webhooks import webhook_called, webhook_defined
 from schemas.envelope import Envelope, RecordData
@@ -69,6 +70,11 @@ async def _count_hour(
         f" {column} = s.{column} + 1, duration_ms = s.duration_ms + EXCLUDED.duration_ms",
         workflow_id, _hour(started_at), workspace_id, _exact(duration_ms),
     )
+
+
+def handles(data: RecordData) -> bool:
+    """Whether any read model changes for this record (the others only advance the offsets)."""
+    return type(data) in _HANDLERS
 
 
 async def apply(conn: Connection, envelope: Envelope, data: RecordData, offset: int) -> None:
@@ -246,9 +252,6 @@ async def _node_stats(conn: Connection, env: Envelope, d: Any, ok: bool, duratio
         _exact(duration_ms), duration_ms, d.completed_at,
     )
 
-
-# Upper bounds (seconds) of the automation_execution_duration_seconds histogram buckets.
-METRIC_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 async def _connector_metrics(conn: Connection, env: Envelope, d: Any, ok: bool) -> None:

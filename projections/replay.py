@@ -23,6 +23,9 @@ from infra.settings import Settings
 from projections.retention import cutoff, prune
 from projections.runner import PROJECTION, TOPICS, ProjectionRunner
 
+# A rebuild has no reader waiting on each batch: bigger batches amortise each
+# transaction's fixed statements (~8 % more records/s than 2,000, fluxo bench).
+REPLAY_BATCH = 10_000
 # Bookkeeping, and operational state the API writes itself (login lockouts, the last
 # use of an API key): not read models, so a replay neither empties nor compares them.
 SKIPPED_TABLES = {"projection_offsets", "schema_migrations", "login_failures", "api_key_usage"}
@@ -95,7 +98,7 @@ async def replay(settings: Settings) -> int:
             await conn.execute("DELETE FROM projection_offsets WHERE projection = $1", PROJECTION)
     finally:
         await conn.close()
-    applied = await ProjectionRunner(settings).run_until(await _end_offsets(settings))
+    applied = await ProjectionRunner(settings).run_until(await _end_offsets(settings), batch_size=REPLAY_BATCH)
     before = cutoff(settings)
     if before is not None:
         conn = await asyncpg.connect(settings.dsn)

@@ -17,9 +17,9 @@ from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
-from projections.readmodels import apply
+from projections.batch import Item, apply_batch
 from projections.retention import run_retention
-from schemas.codec import decode
+from schemas.codec import decode_record
 from schemas.errors import PoisonRecord
 from schemas.topics import AUDIT, DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 
@@ -59,11 +59,13 @@ class ProjectionRunner:
         settings = {"search_path": self.schema} if self.schema else None
         return await asyncpg.connect(self.settings.dsn, server_settings=settings)
 
-    async def run_until(self, targets: dict[tuple[str, int], int]) -> int:
+    async def run_until(self, targets: dict[tuple[str, int], int], batch_size: int | None = None) -> int:
         """Apply records up to (not including) each partition's target offset, then return.
 
-        Used by replay: the number of records applied is returned.
+        Used by replay: the number of records applied is returned. `batch_size`
+        overrides the live projection's (FLUXO_PROJECTION_BATCH_SIZE).
         """
+        max_records = batch_size or self.settings.projection_batch_size
         conn = await self.connect()
         consumer = make_consumer(self.settings)
         await consumer.start()
@@ -72,7 +74,7 @@ class ProjectionRunner:
             await self._assign(consumer, conn)
             remaining = {tp for tp in consumer.assignment() if targets.get((tp.topic, tp.partition), 0) > await consumer.position(tp)}
             while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=self.settings.projection_batch_size)
+                batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=max_records)
                 bounded = {
                     tp: [r for r in records if r.offset < targets.get((tp.topic, tp.partition), 0)]
                     for tp, records in batches.items()
@@ -109,21 +111,27 @@ class ProjectionRunner:
             await consumer.stop()
             await conn.close()
 
+    def _decode(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[Item]:
+        items: list[Item] = []
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    envelope, data = decode_record(record.value, record.headers or ())
+                except PoisonRecord as exc:
+                    # Producers dead-letter what they reject; anything odd that
+                    # still reaches an internal topic is skipped, offset advanced.
+                    self.skipped += 1
+                    log.warning("skipping %s@%d: %s", tp.topic, record.offset, exc.message)
+                    continue
+                items.append((envelope, data, record.offset))
+        return items
+
     async def _apply(
         self, conn: asyncpg.Connection, batches: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
+        items = self._decode(batches)
         async with conn.transaction():
-            for tp, records in batches.items():
-                for record in records:
-                    try:
-                        envelope, data = decode(record.value, record.headers or ())
-                    except PoisonRecord as exc:
-                        # Producers dead-letter what they reject; anything odd that
-                        # still reaches an internal topic is skipped, offset advanced.
-                        self.skipped += 1
-                        log.warning("skipping %s@%d: %s", tp.topic, record.offset, exc.message)
-                        continue
-                    await apply(conn, envelope, data, record.offset)
+            await apply_batch(conn, items)
             await conn.executemany(
                 "INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at)"
                 " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (projection, topic, partition)"

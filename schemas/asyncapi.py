@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.codec import SOURCE_HEADER, TYPE_HEADER
 from schemas.envelope import CONTENT_TYPE, SOURCE_PREFIX, SPEC_VERSION, RecordData
 from schemas.export import ENVELOPE_FILE, schema_file
 from schemas.records import RECORD_TYPES
@@ -52,7 +53,12 @@ def _message(type_name: str, key: str, schema_base: str) -> dict[str, Any]:
         "headers": {
             "type": "object",
             "description": "Kafka record headers (CloudEvents Kafka binding, structured mode).",
-            "properties": {"content-type": {"type": "string", "const": CONTENT_TYPE}},
+            "properties": {
+                "content-type": {"type": "string", "const": CONTENT_TYPE},
+                TYPE_HEADER: {"type": "string", "const": type_name,
+                              "description": "the envelope's `type`, to skip records without parsing them"},
+                SOURCE_HEADER: {"type": "string", "description": "the envelope's `source`"},
+            },
         },
         "payload": {
             "description": (

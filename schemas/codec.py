@@ -8,10 +8,10 @@ direct producers too, since the CloudEvents Kafka binding allows both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import orjson
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from schemas.envelope import CONTENT_TYPE, Envelope, RecordData
 from schemas.errors import PoisonRecord
@@ -21,6 +21,14 @@ Headers = Sequence[tuple[str, bytes]]
 T = TypeVar("T", bound=RecordData)
 
 STRUCTURED_HEADERS: list[tuple[str, bytes]] = [("content-type", CONTENT_TYPE.encode())]
+# Copies of the envelope's `type` and `source` as Kafka headers, on everything Fluxo
+# writes: a consumer can pass over records it does not act on without parsing them.
+TYPE_HEADER = "fluxo-type"
+SOURCE_HEADER = "fluxo-source"
+
+
+def record_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
+    return [*STRUCTURED_HEADERS, (TYPE_HEADER, envelope.type.encode()), (SOURCE_HEADER, envelope.source.encode())]
 
 
 def encode(envelope: Envelope) -> bytes:
@@ -74,11 +82,64 @@ def decode_data(envelope: Envelope) -> RecordData:
         raise PoisonRecord(f"invalid {envelope.type} data: {_describe(exc)}") from None
 
 
+class _TypedEnvelope(Envelope):
+    """An envelope decoded with its data model in place of the `data` dict."""
+
+    def to_bytes(self) -> bytes:
+        # Like the producer wrote it: every data field, None ones included.
+        body = self.model_dump(mode="json", exclude_none=True, exclude={"data"})
+        body["data"] = self.data.model_dump(mode="json")  # type: ignore[attr-defined]
+        return orjson.dumps(body)
+
+
+def _typed_envelopes() -> TypeAdapter[Any]:
+    """One envelope model per record type (`data` typed, `type` a literal), as a tagged union.
+
+    Validating the record's bytes against it in one pass (pydantic-core parses the
+    JSON itself and picks the model by `type`) costs about half of parsing with
+    orjson, validating the envelope, then validating its `data` dict again.
+    """
+    members = []
+    for name, model in RECORD_TYPES.items():
+        tag: Any = Literal[name]
+        members.append(create_model(f"Envelope_{model.__name__}", __base__=_TypedEnvelope, type=(tag, ...), data=(model, ...)))
+    union: Any = Annotated[Union[tuple(members)], Field(discriminator="type")]  # noqa: UP007
+    return TypeAdapter(union)
+
+
+_TYPED: TypeAdapter[Any] | None = None
+
+
 def decode(
     value: bytes | None, headers: Headers = (), *, max_bytes: int = 1024 * 1024
 ) -> tuple[Envelope, RecordData]:
     envelope = decode_envelope(value, headers, max_bytes=max_bytes)
     return envelope, decode_data(envelope)
+
+
+def decode_record(
+    value: bytes | None, headers: Headers = (), *, max_bytes: int = 1024 * 1024
+) -> tuple[Envelope, RecordData]:
+    """`decode` for consumers on the hot path (processors, projections): same outcome, faster.
+
+    A structured-mode record is validated in one pass; its envelope is then an
+    `Envelope` subclass whose `data` is the record model itself (it dumps and
+    re-validates like the dict would, but does not compare equal to a plain
+    `Envelope`). Anything that pass refuses, and binary-mode records, take
+    `decode`'s step-by-step path, which accepts them or raises the precise
+    PoisonRecord.
+    """
+    global _TYPED
+    if value is not None and len(value) <= max_bytes and not any(k.lower() == "ce_specversion" for k, _ in headers):
+        if _TYPED is None:
+            _TYPED = _typed_envelopes()
+        try:
+            typed = _TYPED.validate_json(value)
+        except ValidationError:
+            pass
+        else:
+            return typed, typed.data
+    return decode(value, headers, max_bytes=max_bytes)
 
 
 def decode_as(model: type[T], envelope: Envelope) -> T:

@@ -8,6 +8,7 @@ published stream contract (schemas/asyncapi.py) is generated from them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from schemas import records as r
@@ -28,8 +29,9 @@ class TopicSpec:
     # not CloudEvents, and no contract for anyone outside that processor.
     internal: bool = False
 
-    @property
+    @cached_property
     def type_names(self) -> tuple[str, ...]:
+        # Cached: checked for every record written (infra.kafka_io.Output.of).
         return tuple(model.TYPE for model in self.records)
 
 

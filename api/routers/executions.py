@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
 from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE_SIZE, capped_page
 from api.state import AppState
 from schemas.errors import InvalidInput, NotFound
 
@@ -75,15 +75,12 @@ async def execution_page(
         .add("started_at >= {}", date_from)
         .add("started_at <= {}", date_to)
     )
-    sql_where, args = where.sql, where.args
-    count = await state.pool.fetchval(f"SELECT count(*) FROM executions WHERE {sql_where}", *args)
-    args.extend([page_size, (page - 1) * page_size])
-    rows = await state.pool.fetch(
-        f"SELECT * FROM executions WHERE {sql_where} ORDER BY started_at DESC, id"
-        f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
-        *args,
+    response, rows = await capped_page(
+        request, state.pool, select="*", source=f"FROM executions WHERE {where.sql}", order="started_at DESC, id",
+        args=where.args, page=page, page_size=page_size, cap=state.settings.list_count_cap,
     )
-    return page_response(request, count, page, page_size, [summary(r) for r in rows])
+    response["results"] = [summary(r) for r in rows]
+    return response
 
 
 @router.get("")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
 from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE_SIZE, capped_page
 from api.routers import runs
 from api.routers.executions import STATUSES, execution_detail, execution_page
 from api.state import AppState
@@ -78,15 +78,12 @@ async def event_log_page(
         where.add("evaluations @> {}::jsonb", orjson.dumps([probe]).decode())
     elif matched is not None:
         where.clauses.append("matched_workflows > 0" if matched else "matched_workflows = 0")
-    clause, args = where.sql, where.args
-    count = await state.pool.fetchval(f"SELECT count(*) FROM event_logs WHERE {clause}", *args)
-    args.extend([page_size, (page - 1) * page_size])
-    rows = await state.pool.fetch(
-        f"SELECT * FROM event_logs WHERE {clause} ORDER BY received_at DESC, id"
-        f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
-        *args,
+    response, rows = await capped_page(
+        request, state.pool, select="*", source=f"FROM event_logs WHERE {where.sql}", order="received_at DESC, id",
+        args=where.args, page=page, page_size=page_size, cap=state.settings.list_count_cap,
     )
-    return page_response(request, count, page, page_size, [_event_log(r) for r in rows])
+    response["results"] = [_event_log(r) for r in rows]
+    return response
 
 
 @router.get("/event-logs")
@@ -172,15 +169,14 @@ async def list_action_logs(
             args.append(value)
             where.append(clause.format(len(args)))
     clause = " AND ".join(where)
-    base = f"FROM execution_steps s JOIN executions e ON e.id = s.execution_id WHERE {clause}"
-    count = await state.pool.fetchval(f"SELECT count(*) {base}", *args)
-    args.extend([page_size, (page - 1) * page_size])
-    rows = await state.pool.fetch(
-        f"SELECT s.*, e.workflow_id, e.workflow_name, e.nodes {base}"
-        f" ORDER BY s.seq DESC, s.execution_id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
-        *args,
+    response, rows = await capped_page(
+        request, state.pool, select="s.*, e.workflow_id, e.workflow_name, e.nodes",
+        source=f"FROM execution_steps s JOIN executions e ON e.id = s.execution_id WHERE {clause}",
+        order="s.seq DESC, s.execution_id", args=args, page=page, page_size=page_size,
+        cap=state.settings.list_count_cap,
     )
-    return page_response(request, count, page, page_size, [_action_log(r) for r in rows])
+    response["results"] = [_action_log(r) for r in rows]
+    return response
 
 
 # -- seed 003's execution paths ---------------------------------------------------

@@ -24,7 +24,7 @@ from prometheus_client.core import (
 from api.deps import StateDep
 from api.routers.health import PROCESSORS, _processor, _projection, health_report
 from api.state import AppState
-from projections.readmodels import METRIC_BUCKETS
+from projections.fold import METRIC_BUCKETS
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("fluxo.api")

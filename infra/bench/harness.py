@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -72,7 +74,9 @@ class Harness:
     component processes and API port, and removes what it started.
     """
 
-    def __init__(self, settings: Settings, *, provision: bool = True, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, provision: bool = True, log_dir: Path | None = None, profile_dir: Path | None = None
+    ) -> None:
         self.base = settings
         self.provision = provision
         self.services: Services | None = None
@@ -87,6 +91,9 @@ class Harness:
         self.workspace_id = ""
         self.workflow_id = ""
         self.env: dict[str, str] = {}
+        # With a profile dir, py-spy samples every component for the whole run (collapsed stacks).
+        self.profile_dir = profile_dir
+        self.profilers: list[subprocess.Popen[bytes]] = []
 
     # -- set-up ---------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -145,6 +152,8 @@ class Harness:
             base_url=self.api_url, connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=60)
         )
         await self._wait_ready(port)
+        if self.profile_dir is not None:
+            self._profile()
         await self._login()
         self.workflow_id = await self.create_workflow(workflow_body(self.sink_url))
 
@@ -208,6 +217,18 @@ class Harness:
                 raise RuntimeError(f"activating the bench workflow: {r.status} {await r.text()}")
         return workflow_id
 
+    def _profile(self) -> None:
+        """Attach py-spy (a dev tool: `pip install py-spy`) to each component; stopped in close()."""
+        assert self.profile_dir is not None
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        for name, proc in self.procs.items():
+            self.profilers.append(subprocess.Popen(
+                [spy, "record", "--pid", str(proc.pid), "--rate", "100", "--nonblocking", "--format", "raw",
+                 "--output", str(self.profile_dir / f"{name}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+
     def pids(self) -> dict[str, int]:
         """Every process the figures should cover."""
         pids = {name: proc.pid for name, proc in self.procs.items()}
@@ -223,6 +244,15 @@ class Harness:
 
     # -- tear-down ------------------------------------------------------
     async def close(self) -> None:
+        for spy in self.profilers:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for spy in self.profilers:
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+        self.profilers = []
         if self.session is not None:
             await self.session.close()
             self.session = None

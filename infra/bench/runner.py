@@ -45,9 +45,12 @@ class Options:
     concurrency: int = 64
     timeout: float = 900.0
     json_out: str | None = None
+    profile_dir: str | None = None  # py-spy collapsed stacks of every component
 
     def scenarios(self) -> tuple[str, ...]:
-        return SCENARIOS if self.scenario == "all" else (self.scenario,)
+        # In the order they run best: replay rebuilds what the others wrote.
+        chosen = set(self.scenario.split(","))
+        return SCENARIOS if self.scenario == "all" else tuple(s for s in SCENARIOS if s in chosen)
 
 
 def _commit() -> str:
@@ -175,7 +178,8 @@ async def bench(settings: Settings, opts: Options, *, provision: bool = True) ->
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fluxo-bench-") as tmp:
         own = local_settings(settings, Path(tmp)) if provision else settings
-        async with Harness(own, provision=provision) as h:
+        profile = Path(opts.profile_dir) if opts.profile_dir else None
+        async with Harness(own, provision=provision, profile_dir=profile) as h:
             results = await run_scenarios(h, opts)
     report = {
         "started_at": started.isoformat(),

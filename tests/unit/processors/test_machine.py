@@ -36,7 +36,7 @@ from schemas.records import (
     TimerFired,
     TimerScheduled,
 )
-from schemas.topics import EXECUTIONS, NODE_WORK, TIMERS
+from schemas.topics import NODE_WORK, TIMERS
 from schemas.workflow import Edge, Node, NodeType, WorkflowSettings, WorkflowSnapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
