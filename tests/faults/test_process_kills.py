@@ -42,7 +42,9 @@ from schemas.topics import NODE_WORK
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 N = EXECUTIONS_PER_CASE
-# Kill once a quarter of the first calls arrived, so the kill lands in the middle of the traffic.
+# The load is paced over ~8 s and the kill comes once a quarter of it was accepted and the
+# first side effects arrived: every component then has work in flight and work to come.
+RATE = max(20.0, N / 8)
 KILL_AT = max(10, N // 4)
 
 
@@ -93,7 +95,7 @@ async def test_sigkill_processor_mid_load(
     processes, client, workspace_id = system
     event_type = f"KILL_{component.upper()}_{uuid.uuid4().hex[:4]}"
     workflow_id = await create_active(client, workflow(component, event_type, sink))
-    load = Load(settings, workspace_id, event_type, subjects(component, N))
+    load = Load(settings, workspace_id, event_type, subjects(component, N), rate=RATE)
     books = Books(f"SIGKILL {component}")
     started = time.monotonic()
     publisher = asyncio.create_task(load.run())
@@ -101,11 +103,11 @@ async def test_sigkill_processor_mid_load(
     async def mid_flight() -> bool:
         if publisher.done() and publisher.exception() is not None:
             raise publisher.exception()  # type: ignore[misc]
-        return sink.total(f"{component}/a") >= KILL_AT
+        return len(load.accepted) >= KILL_AT and sink.total(f"{component}/a") > 0
 
-    await wait_for(mid_flight, timeout=180, interval=0.01, what=f"{KILL_AT} calls on /{component}/a")
+    await wait_for(mid_flight, timeout=180, interval=0.01, what=f"{KILL_AT} accepted and calls on /{component}/a")
     processes.kill(component)  # SIGKILL
-    at_kill = (sink.total(f"{component}/a"), sink.total(f"{component}/b"))
+    at_kill = (sink.total(f"{component}/a"), sink.total(f"{component}/b"), len(load.accepted))
     await asyncio.sleep(1)  # down for a while, not for correctness
     processes.start(component)
     await publisher
@@ -114,7 +116,7 @@ async def test_sigkill_processor_mid_load(
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{tail_logs(processes)}") from None
     books.seconds = time.monotonic() - started
-    books.note = f"killed with {at_kill[0]} /a and {at_kill[1]} /b calls made"
+    books.note = f"killed at {at_kill[2]} accepted, {at_kill[0]} /a and {at_kill[1]} /b calls"
     await settle(books, conn, [workflow_id], load.accepted,
                  {f"{component}/a": sink, f"{component}/b": sink})
     # Each work order was committed once across the kill (aborted transactions are invisible).
