@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infra.db_errors import DATABASE_DOWN
 from schemas.errors import (
     Conflict,
     FluxoError,
@@ -39,6 +40,17 @@ def _body(code: str, message: str, fields: dict[str, object] | None = None) -> d
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+# The database being down is a 503 to retry, never a 500 with a trace.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: Exception) -> Unavailable:
+    return Unavailable(
+        f"the database is unavailable right now ({type(exc).__name__}); try again in a few seconds",
+        fields={},
+    )
+
+
 def status_of(exc: FluxoError) -> int:
     return next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
 
@@ -53,9 +65,18 @@ def install(app: FastAPI) -> None:
     async def _fluxo(_: Request, exc: FluxoError) -> ORJSONResponse:
         status, body = answer(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if status == 500:
             log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
         return ORJSONResponse(body, status_code=status, headers=headers)
+
+    async def _database_down(request: Request, exc: Exception) -> ORJSONResponse:
+        log.warning("%s %s: database unavailable: %r", request.method, request.url.path, exc)
+        return await _fluxo(request, database_unavailable(exc))
+
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, _database_down)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:

@@ -15,6 +15,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from infra.db_errors import DATABASE_DOWN
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
 from projections.readmodels import apply
@@ -26,6 +27,8 @@ from schemas.topics import DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 log = logging.getLogger("fluxo.projection")
 
 PROJECTION = "readmodels"
+_PAUSE_FIRST, _PAUSE_MAX = 0.5, 5.0
+_CONNECT_TIMEOUT = 10.0
 TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS)
 
 
@@ -37,6 +40,7 @@ class ProjectionRunner:
         self.schema = schema
         self._stopping = asyncio.Event()
         self.skipped = 0
+        self.pauses = 0
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -92,22 +96,50 @@ class ProjectionRunner:
         return applied
 
     async def run(self) -> None:
-        max_records = self.settings.projection_batch_size
-        conn = await self.connect()
         consumer = make_consumer(self.settings)
         await consumer.start()
+        retention = asyncio.create_task(run_retention(self.settings, self._stopping, self.schema))
+        try:
+            pause = _PAUSE_FIRST
+            while not self._stopping.is_set():
+                try:
+                    await self._follow(consumer)
+                except DATABASE_DOWN as exc:
+                    # PostgreSQL is down or restarting: pause, then carry on from the
+                    # offsets it committed (what the failed batch read is read again).
+                    self.pauses += 1
+                    log.warning("projection %s: database unavailable (%r); retrying in %.1fs", self.name, exc, pause)
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), pause)
+                    except TimeoutError:
+                        pass
+                    pause = min(pause * 2, _PAUSE_MAX)
+                else:
+                    pause = _PAUSE_FIRST
+            await retention
+        finally:
+            retention.cancel()
+            await consumer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        """Apply batches until asked to stop; raises when the database goes away."""
+        conn = await asyncpg.connect(
+            self.settings.dsn, timeout=_CONNECT_TIMEOUT,
+            server_settings={"search_path": self.schema} if self.schema else None,
+        )
         try:
             await self._assign(consumer, conn)
-            log.info("projection %s started", self.name)
-            retention = asyncio.create_task(run_retention(self.settings, self._stopping, self.schema))
+            log.info("projection %s following (pauses so far: %d)", self.name, self.pauses)
+            max_records = self.settings.projection_batch_size
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
                 if batches:
                     await self._apply(conn, batches)
-            await retention
         finally:
-            await consumer.stop()
-            await conn.close()
+            try:
+                await asyncio.wait_for(conn.close(), _CONNECT_TIMEOUT)
+            except DATABASE_DOWN:  # TimeoutError is an OSError
+                conn.terminate()
 
     async def _apply(
         self, conn: asyncpg.Connection, batches: dict[TopicPartition, list[ConsumerRecord]]

@@ -131,7 +131,7 @@ async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, wha
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-__all__ = ["Processes", "free_port", "wait_for", "Path", "os"]
+__all__ = ["Path", "Processes", "free_port", "os", "wait_for"]
 
 
 # -- the fault suite's table (tests/faults/harness.py appends one row per case) ---------------

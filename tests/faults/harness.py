@@ -24,6 +24,7 @@ FLUXO_FAULTS_SOAK_SECONDS (soak skipped unless set), FLUXO_FAULTS_SOAK_RATE.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -42,9 +43,7 @@ import httpx
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
-
 from conftest import Processes
 from pipeline import running_pipeline
 
@@ -224,7 +223,7 @@ def chain(name: str, event_type: str, *nodes: dict[str, Any], edges: list[dict[s
         "name": name, "trigger_type": "event", "trigger_config": {"event_type": event_type},
         "nodes": [{"id": "trigger", "name": "Event", "node_type": "trigger"}, *nodes],
         "edges": edges if edges is not None else [
-            {"source_node": a, "target_node": b} for a, b in zip(ids, ids[1:], strict=False)
+            {"source_node": a, "target_node": b} for a, b in itertools.pairwise(ids)
         ],
     }
 
@@ -307,8 +306,6 @@ class Load:
                         await asyncio.sleep(ahead)  # pacing the load, not waiting for a condition
                 else:
                     await asyncio.sleep(0.02)
-        except KafkaError:
-            raise
         finally:
             await producer.stop()
 

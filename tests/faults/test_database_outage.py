@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
-import httpx
 import pytest
 import pytest_asyncio
 from conftest import free_port, wait_for
