@@ -346,8 +346,12 @@ async def wait_finished(
 
 
 async def settle(books: Books, conn: asyncpg.Connection, workflow_ids: list[str], accepted: set[str],
-                 effects: dict[str, Sink] | None = None, final: str | tuple[str, ...] = "completed") -> Books:
-    """Fill the books from the read model (per subject) and the sinks (per node path)."""
+                 effects: dict[str, Sink] | None = None, final: str | tuple[str, ...] = "completed",
+                 scope: dict[str, set[str]] | None = None) -> Books:
+    """Fill the books from the read model (per subject) and the sinks (per node path).
+
+    `scope` names, per path, the subjects whose executions call it (default: all).
+    """
     rows = await conn.fetch(
         "SELECT id, subject, status FROM executions WHERE workflow_id = ANY($1::text[])", list(workflow_ids)
     )
@@ -383,6 +387,8 @@ async def settle(books: Books, conn: asyncpg.Connection, workflow_ids: list[str]
                 books.duplicated += len(applied_keys) - 1
                 books.problems.append(f"/{path} applied {subject} {len(applied_keys)} times: {sorted(applied_keys)}")
         completed = {s for s, st in per_subject.items() if st and st[0] == "completed"}
+        if scope is not None and path in scope:
+            completed &= scope[path]
         missing = completed - set(applied)
         books.lost += len(missing)
         if missing:

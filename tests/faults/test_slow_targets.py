@@ -97,7 +97,8 @@ async def test_slow_and_failing_targets_retry_fail_over_and_spare_the_healthy(
             books.seconds = time.monotonic() - started
             accepted = healthy_load.accepted | set().union(*(x.accepted for x in loads.values()))
             effects = {"ok/a": healthy, **{f"{k}/fallback": healthy for k in bad}}
-            await settle(books, conn, [healthy_wf, *bad_wf.values()], accepted, effects)
+            scope = {"ok/a": healthy_load.accepted, **{f"{k}/fallback": loads[k].accepted for k in bad}}
+            await settle(books, conn, [healthy_wf, *bad_wf.values()], accepted, effects, scope=scope)
             latencies = await _latencies(conn, healthy_wf)
         finally:
             await conn.close()
