@@ -31,7 +31,7 @@ from ingest.deadletter import dead_letter
 from schemas.codec import decode
 from schemas.envelope import Envelope, RecordData
 from schemas.errors import PoisonRecord
-from schemas.topics import TopicSpec
+from schemas.topics import EVENTS, TopicSpec
 
 log = logging.getLogger("fluxo.processor")
 
@@ -260,9 +260,7 @@ class ProcessorRunner:
         for records in batches.values():
             for record in records:
                 try:
-                    envelope, data = decode(
-                        record.value, record.headers or (), max_bytes=self.settings.max_event_bytes
-                    )
+                    envelope, data = decode(record.value, record.headers or (), max_bytes=self._limit(record.topic))
                 except PoisonRecord as exc:
                     log.warning("dead-lettering %s@%d: %s", record.topic, record.offset, exc.message)
                     outputs.append(dead_letter(record, reason=exc.message, consumer=self.processor.name))
@@ -283,6 +281,13 @@ class ProcessorRunner:
                 self.consumer.seek(tp, records[0].offset)
             raise
         self.store.commit()
+
+    def _limit(self, topic: str) -> int:
+        """Outside producers write events, bounded by FLUXO_MAX_EVENT_BYTES; records Fluxo
+        writes itself may be larger (an execution carries its event and its workflow)."""
+        if topic == self.settings.topic(EVENTS):
+            return self.settings.max_event_bytes
+        return self.settings.max_record_bytes
 
     async def _tick(self, ticking: Ticking) -> None:
         assert self.producer is not None

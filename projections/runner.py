@@ -12,24 +12,27 @@ import logging
 import signal
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from infra.db_errors import DATABASE_DOWN
-from infra.kafka_io import make_consumer, topic_partitions
+from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
 from infra.settings import Settings
+from ingest.deadletter import dead_letter
+from projections.deadletters import dead_lettered
 from projections.readmodels import apply
 from projections.retention import run_retention
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
-from schemas.topics import DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
+from schemas.records import RecordDeadLettered
+from schemas.topics import DEADLETTER, DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 
 log = logging.getLogger("fluxo.projection")
 
 PROJECTION = "readmodels"
 _PAUSE_FIRST, _PAUSE_MAX = 0.5, 5.0
 _CONNECT_TIMEOUT = 10.0
-TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS)
+TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS, DEADLETTER)
 
 
 class ProjectionRunner:
@@ -41,6 +44,8 @@ class ProjectionRunner:
         self._stopping = asyncio.Event()
         self.skipped = 0
         self.pauses = 0
+        # Set while following the live topics (not in replay): poison goes to the dead-letter topic.
+        self.producer: AIOKafkaProducer | None = None
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -98,6 +103,8 @@ class ProjectionRunner:
     async def run(self) -> None:
         consumer = make_consumer(self.settings)
         await consumer.start()
+        self.producer = make_producer(self.settings)
+        await self.producer.start()
         retention = asyncio.create_task(run_retention(self.settings, self._stopping, self.schema))
         try:
             pause = _PAUSE_FIRST
@@ -120,6 +127,7 @@ class ProjectionRunner:
         finally:
             retention.cancel()
             await consumer.stop()
+            await self.producer.stop()
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         """Apply batches until asked to stop; raises when the database goes away."""
@@ -145,17 +153,29 @@ class ProjectionRunner:
         self, conn: asyncpg.Connection, batches: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
         async with conn.transaction():
+            letters: list[Output] = []
             for tp, records in batches.items():
                 for record in records:
                     try:
                         envelope, data = decode(record.value, record.headers or ())
                     except PoisonRecord as exc:
-                        # Producers dead-letter what they reject; anything odd that
-                        # still reaches an internal topic is skipped, offset advanced.
+                        # Skipped (offset advanced) and, unless it is a dead letter
+                        # itself, dead-lettered like every other consumer does.
                         self.skipped += 1
                         log.warning("skipping %s@%d: %s", tp.topic, record.offset, exc.message)
+                        if tp.topic != self.settings.topic(DEADLETTER):
+                            letters.append(dead_letter(record, reason=exc.message, consumer="projection"))
                         continue
-                    await apply(conn, envelope, data, record.offset)
+                    if isinstance(data, RecordDeadLettered):
+                        await dead_lettered(conn, envelope, data)
+                    else:
+                        await apply(conn, envelope, data, record.offset)
+            if letters and self.producer is not None:
+                # Written before the rows commit: a crash in between re-sends the same
+                # (deterministic) dead letters, never loses one.
+                for out in letters:
+                    await send_output(self.producer, self.settings, out)
+                await self.producer.flush()
             await conn.executemany(
                 "INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at)"
                 " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (projection, topic, partition)"

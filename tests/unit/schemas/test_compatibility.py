@@ -238,7 +238,8 @@ def examples() -> dict[str, RecordData]:
         TimerScheduled(timer_id="tm-1", execution_id="ex-1", purpose="wait", fire_at=T1, node_id="wait"),
         TimerCancelled(timer_id="tm-1", execution_id="ex-1"),
         RecordDeadLettered(reason="not JSON", consumer="matcher", original_topic="fluxo.events.v1",
-                           original_partition=0, original_offset=7, original_value_b64="bm90IGpzb24="),
+                           original_partition=0, original_offset=7, original_value_b64="bm90IGpzb24=",
+                           original_truncated=True, original_size=2_000_000, original_sha256="ab" * 32),
     ]
     return {r.TYPE: r for r in records}
 
