@@ -160,3 +160,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
         terminalreporter.write_line("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    for r in rows:
+        for line in r.get("detail") or []:
+            terminalreporter.write_line(f"{r['case']}: {line}")

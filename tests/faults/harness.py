@@ -78,6 +78,8 @@ class Books:
     failed_path: int | None = None
     seconds: float = 0.0
     note: str = ""
+    # Lines printed under the table (the soak's samples summary).
+    detail: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def record(self) -> None:
