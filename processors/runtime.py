@@ -311,7 +311,13 @@ def run_processor(settings: Settings, processor: Processor) -> None:
     import uvloop
 
     async def main() -> None:
-        runner = ProcessorRunner(settings, processor, instance=settings_instance())
+        runner: ProcessorRunner
+        if hasattr(processor, "one"):
+            from processors.pipelined import PipelinedRunner
+
+            runner = PipelinedRunner(settings, processor, instance=settings_instance())  # type: ignore[arg-type]
+        else:
+            runner = ProcessorRunner(settings, processor, instance=settings_instance())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.request_stop)
