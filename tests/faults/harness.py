@@ -377,6 +377,19 @@ async def settle(books: Books, conn: asyncpg.Connection, workflow_ids: list[str]
         elif statuses[0] not in finals:
             books.lost += 1
             books.problems.append(f"subject {subject}: execution ended {statuses[0]}, expected {finals}")
+    # Every execution of a workflow here takes the same path: a node counted twice in
+    # one of them (a result applied twice by the projection) shows as an odd one out.
+    counted = await conn.fetch(
+        "SELECT workflow_id, nodes_executed, count(*) AS n FROM executions"
+        " WHERE workflow_id = ANY($1::text[]) AND status = 'completed' GROUP BY 1, 2", list(workflow_ids),
+    )
+    lowest: dict[str, int] = {}
+    for r in counted:
+        lowest[r["workflow_id"]] = min(lowest.get(r["workflow_id"], r["nodes_executed"]), r["nodes_executed"])
+    for r in counted:
+        if r["nodes_executed"] > lowest[r["workflow_id"]]:
+            books.duplicated += int(r["n"])
+            books.problems.append(f"{r['n']} executions counted {r['nodes_executed']} nodes, others {lowest[r['workflow_id']]}")
     for path, sink in (effects or {}).items():
         keys = sink.keys(path)
         again = {k: c for k, c in keys.items() if c > 1}
