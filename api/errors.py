@@ -82,6 +82,10 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
         fields: dict[str, object] = {}
         for item in exc.errors():
+            if item.get("type") == "json_invalid":
+                # Its loc is a character position, not a field: the body as a whole is at fault.
+                fields["body"] = f"{item['msg']} at character {item['loc'][-1]}"
+                continue
             loc = [str(p) for p in item["loc"] if p not in ("body", "query", "path")]
             fields[".".join(loc) or "body"] = item["msg"]
         return ORJSONResponse(_body("AUTO_007", "invalid request", fields), status_code=422)

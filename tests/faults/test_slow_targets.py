@@ -41,7 +41,7 @@ from infra.settings import Settings
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 N = EXECUTIONS_PER_CASE
-HANG_TIMEOUT = 4.0  # the hanging target's node timeout
+HANG_TIMEOUT = 8.0  # the hanging target's node timeout
 RETRIES = 2
 BACKOFF = 0.5
 # A healthy execution's event-to-completion bound while the bad targets misbehave: well
