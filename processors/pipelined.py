@@ -80,16 +80,22 @@ class PipelinedRunner(ProcessorRunner):
     def in_flight(self) -> int:
         return sum(len(tasks) for tasks in self.running.values())
 
-    async def run(self, max_records: int = 500) -> None:
+    def _reset(self) -> None:
+        super()._reset()
+        for tasks in self.running.values():
+            for task in tasks.values():
+                task.cancel()
+        self.running, self.fetched, self.committed, self.ready = {}, {}, {}, []
+
+    async def _session(self, max_records: int) -> None:
         settings = self.settings
-        await self.records.start(settings)
         self.producer = make_producer(settings, transactional_id=self.transactional_id)
         self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
-        await self.producer.start()
-        self.consumer.subscribe([settings.topic(t) for t in self.records.inputs], listener=_Partitions(self))
-        await self.consumer.start()
-        log.info("%s started, pipelined (group %s)", self.records.name, self.group_id)
         try:
+            await self.producer.start()
+            self.consumer.subscribe([settings.topic(t) for t in self.records.inputs], listener=_Partitions(self))
+            await self.consumer.start()
+            log.info("%s started, pipelined (group %s)", self.records.name, self.group_id)
             while not self._stopping.is_set():
                 room = self.records.max_in_flight - self.in_flight()
                 if room > 0:
@@ -105,9 +111,7 @@ class PipelinedRunner(ProcessorRunner):
             for tasks in self.running.values():
                 for task in tasks.values():
                     task.cancel()
-            await self.consumer.stop()
-            await self.producer.stop()
-            await self.records.stop()
+            await self._close_clients()
 
     def _launch(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         for tp, records in batches.items():
