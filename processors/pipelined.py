@@ -136,13 +136,9 @@ class PipelinedRunner(ProcessorRunner):
                     out = task.result()  # a crash of the processor's code is a crash of the process
                     if out is not None:
                         outputs.append(out)
-        offsets: dict[TopicPartition, int] = {}
         done = set(finished)
-        for tp, next_offset in self.fetched.items():
-            unfinished = [o for o in self.running.get(tp, {}) if (tp, o) not in done]
-            watermark = min(unfinished) if unfinished else next_offset
-            if watermark > self.committed.get(tp, -1):
-                offsets[tp] = watermark
+        unfinished = {tp: [o for o in tasks if (tp, o) not in done] for tp, tasks in self.running.items()}
+        offsets = watermarks(self.fetched, unfinished, self.committed)
         if not outputs and not offsets:
             return
         async with self.producer.transaction():
@@ -154,3 +150,17 @@ class PipelinedRunner(ProcessorRunner):
         for tp, offset in finished:
             self.running.get(tp, {}).pop(offset, None)
         self.committed.update(offsets)
+
+
+def watermarks(
+    fetched: dict[TopicPartition, int], unfinished: dict[TopicPartition, list[int]], committed: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The offsets to commit: per partition, its oldest unfinished record, or past the last
+    one fetched when none is left; only those that moved since the last commit."""
+    offsets: dict[TopicPartition, int] = {}
+    for tp, next_offset in fetched.items():
+        waiting = unfinished.get(tp)
+        watermark = min(waiting) if waiting else next_offset
+        if watermark > committed.get(tp, -1):
+            offsets[tp] = watermark
+    return offsets

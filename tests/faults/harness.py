@@ -17,7 +17,7 @@ event has a finished execution and compare the books:
 
 Scale comes from the environment so that one set of modules serves both
 `make test` (CI, small) and `make faults` (full):
-FLUXO_FAULTS_EXECUTIONS (default 150), FLUXO_FAULTS_OUTAGE_SECONDS (default 10),
+FLUXO_FAULTS_EXECUTIONS (default 100), FLUXO_FAULTS_OUTAGE_SECONDS (default 5),
 FLUXO_FAULTS_SOAK_SECONDS (soak skipped unless set), FLUXO_FAULTS_SOAK_RATE.
 """
 
@@ -50,8 +50,8 @@ from pipeline import running_pipeline
 from infra.settings import Settings
 from schemas.topics import EVENTS, TopicSpec
 
-EXECUTIONS_PER_CASE = int(os.environ.get("FLUXO_FAULTS_EXECUTIONS", "150"))
-OUTAGE_SECONDS = float(os.environ.get("FLUXO_FAULTS_OUTAGE_SECONDS", "10"))
+EXECUTIONS_PER_CASE = int(os.environ.get("FLUXO_FAULTS_EXECUTIONS", "100"))
+OUTAGE_SECONDS = float(os.environ.get("FLUXO_FAULTS_OUTAGE_SECONDS", "5"))
 SOAK_SECONDS = float(os.environ.get("FLUXO_FAULTS_SOAK_SECONDS", "0"))
 # docs/benchmarks.md measured ~300 executions/s end to end: the soak runs at half of it.
 SOAK_RATE = float(os.environ.get("FLUXO_FAULTS_SOAK_RATE", "150"))
