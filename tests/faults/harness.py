@@ -275,13 +275,26 @@ class Load:
     event_type: str
     subjects: list[str]
     rate: float | None = None  # events per second; None: chunks of 25 with a short pause
+    # With contacts, the events cycle over that many subjects (as real traffic does: the
+    # matcher keeps state per subject), and `accepted` holds event ids instead of subjects.
+    contacts: int | None = None
     accepted: set[str] = field(default_factory=set)
     send_failures: int = 0
 
+    def _records(self) -> dict[str, tuple[bytes, bytes]]:
+        if self.contacts is None:
+            return {s: event_value(self.workspace_id, s, self.event_type) for s in self.subjects}
+        records = {}
+        for i, name in enumerate(self.subjects):
+            event_id = f"{name}-event"
+            subject = f"{self.subjects[0]}-contact-{i % self.contacts}"
+            records[event_id] = event_value(self.workspace_id, subject, self.event_type, event_id)
+        return records
+
     async def run(self) -> None:
-        records = {s: event_value(self.workspace_id, s, self.event_type) for s in self.subjects}
+        records = self._records()
         topic = self.settings.topic(EVENTS)
-        pending = list(self.subjects)
+        pending = list(records)
         producer = producer_for(self.settings)
         await producer.start()
         try:
@@ -349,17 +362,18 @@ async def wait_finished(
 
 async def settle(books: Books, conn: asyncpg.Connection, workflow_ids: list[str], accepted: set[str],
                  effects: dict[str, Sink] | None = None, final: str | tuple[str, ...] = "completed",
-                 scope: dict[str, set[str]] | None = None) -> Books:
-    """Fill the books from the read model (per subject) and the sinks (per node path).
+                 scope: dict[str, set[str]] | None = None, by: str = "subject") -> Books:
+    """Fill the books from the read model (per subject, or per event id) and the sinks (per node path).
 
     `scope` names, per path, the subjects whose executions call it (default: all).
     """
+    assert by in ("subject", "event_id")
     rows = await conn.fetch(
-        "SELECT id, subject, status FROM executions WHERE workflow_id = ANY($1::text[])", list(workflow_ids)
+        f"SELECT id, {by} AS ident, status FROM executions WHERE workflow_id = ANY($1::text[])", list(workflow_ids)
     )
     per_subject: dict[str, list[str]] = defaultdict(list)
     for r in rows:
-        per_subject[str(r["subject"])].append(r["status"])
+        per_subject[str(r["ident"])].append(r["status"])
     finals = (final,) if isinstance(final, str) else final
     books.accepted = len(accepted)
     books.completed = sum(1 for r in rows if r["status"] in FINAL)

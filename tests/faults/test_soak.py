@@ -1,7 +1,7 @@
 """Soak: FLUXO_FAULTS_SOAK_SECONDS at FLUXO_FAULTS_SOAK_RATE (half the measured capacity),
 with the RSS of every component and the consumer lag sampled; both must stay flat.
 
-Flat means, over the second half of the run (the first half is warm-up: caches, pools
+The load cycles over CONTACTS subjects; the books are kept per event id. Flat means, over the second half of the run (the first half is warm-up: caches, pools
 and the broker's page cache filling):
 - RSS: the least-squares slope of each component's RSS is under RSS_SLOPE_MIB_PER_MIN;
 - lag: the slope of the total lag (every processor group, plus the projection) is under
@@ -55,6 +55,9 @@ RSS_SLOPE_MIB_PER_MIN = 2.0
 LAG_SLOPE_SHARE = 0.05
 LAG_BOUND_SECONDS = 10.0
 SAMPLE_SECONDS = 5.0
+# The load cycles over this many contacts, like docs/benchmarks.md's e2e load: the matcher
+# keeps state per contact, which grows with new contacts by design, not with events.
+CONTACTS = 1000
 GROUPS = {"matcher": [EVENTS], "executor": [EXECUTIONS], "worker": [NODE_WORK], "timers": [TIMERS]}
 
 
@@ -103,8 +106,10 @@ async def test_soak_memory_and_lag_stay_flat(system: tuple[Processes, httpx.Asyn
     conn = await asyncpg.connect(settings.dsn)
     try:
         event_type = f"SOAK_{uuid.uuid4().hex[:4]}"
-        workflow_id = await create_active(client, chain("soak", event_type, webhook("a", f"{sink.base_url}/soak/a")))
-        load = Load(settings, workspace_id, event_type, subjects("soak", int(SOAK_RATE * SOAK_SECONDS)), rate=SOAK_RATE)
+        workflow_id = await create_active(client, chain(
+            "soak", event_type, webhook("a", f"{sink.base_url}/soak/a", payload={"user_id": "{{event.id}}"})))
+        load = Load(settings, workspace_id, event_type, subjects("soak", int(SOAK_RATE * SOAK_SECONDS)),
+                    rate=SOAK_RATE, contacts=CONTACTS)
         books = Books(f"soak {SOAK_SECONDS:.0f}s at {SOAK_RATE:.0f}/s")
         pids = {name: proc.pid for name, proc in processes.running.items()}
         memory: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
@@ -124,7 +129,7 @@ async def test_soak_memory_and_lag_stay_flat(system: tuple[Processes, httpx.Asyn
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{tail_logs(processes)}") from None
         books.seconds = time.monotonic() - started
-        await settle(books, conn, [workflow_id], load.accepted, {"soak/a": sink})
+        await settle(books, conn, [workflow_id], load.accepted, {"soak/a": sink}, by="event_id")
     finally:
         await conn.close()
         await sink.stop()
