@@ -114,14 +114,18 @@ async def test_soak_memory_and_lag_stay_flat(system: tuple[Processes, httpx.Asyn
         pids = {name: proc.pid for name, proc in processes.running.items()}
         memory: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
         lag: list[tuple[float, float]] = []
+        lag_by: dict[str, list[tuple[float, float]]] = {g: [] for g in [*GROUPS, "projection"]}
         started = time.monotonic()
         publisher = asyncio.create_task(load.run())
         while not publisher.done():
             at = time.monotonic() - started
             for name, pid in pids.items():
                 memory[name].append((at, rss(pid) / 2**20))
-            total = sum([await topic_lag(settings, settings.group(g), specs) for g, specs in GROUPS.items()])
-            lag.append((at, float(total + await projection_lag(settings, conn))))
+            parts = {g: await topic_lag(settings, settings.group(g), specs) for g, specs in GROUPS.items()}
+            parts["projection"] = await projection_lag(settings, conn)
+            for g, n in parts.items():
+                lag_by[g].append((at, float(n)))
+            lag.append((at, float(sum(parts.values()))))
             await asyncio.wait({publisher}, timeout=SAMPLE_SECONDS)  # the sampling period
         await publisher
         try:
@@ -147,6 +151,10 @@ async def test_soak_memory_and_lag_stay_flat(system: tuple[Processes, httpx.Asyn
     lag_slope = slope(lag_tail)
     lines.append(f"  lag (records): {len(lag)} samples, max {max(y for _, y in lag):.0f},"
                  f" last half mean {sum(y for _, y in lag_tail) / max(1, len(lag_tail)):.0f}, slope {lag_slope:+.2f}/s")
+    for g, points in lag_by.items():
+        tail = [y for x, y in points if x >= half]
+        lines.append(f"  lag {g:<10} max {max(y for _, y in points):.0f}, last half mean"
+                     f" {sum(tail) / max(1, len(tail)):.0f}, slope {slope([(x, y) for x, y in points if x >= half]):+.2f}/s")
     books.note = f"{len(lag)} samples every {SAMPLE_SECONDS:.0f}s"
     books.detail = lines
     books.check()
