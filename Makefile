@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test unit lint typecheck schemas bench clean
+.PHONY: install run test unit lint typecheck schemas bench faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ run: install
 ## The whole suite against a real broker and database started by the tests.
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## The fault suite at full scale: per case accepted / completed / duplicated / lost (docs/faults.md).
+faults: install
+	FLUXO_FAULTS_EXECUTIONS=$${FLUXO_FAULTS_EXECUTIONS:-1000} FLUXO_FAULTS_OUTAGE_SECONDS=$${FLUXO_FAULTS_OUTAGE_SECONDS:-30} \
+	FLUXO_FAULTS_SOAK_SECONDS=$${FLUXO_FAULTS_SOAK_SECONDS:-600} FLUXO_FAULTS_SOAK_RATE=$${FLUXO_FAULTS_SOAK_RATE:-150} \
+	$(PY) -m pytest -q -p no:cacheprovider tests/faults
 
 unit: install
 	$(PY) -m pytest -q tests/unit

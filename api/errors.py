@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from infra.db_errors import DATABASE_DOWN
 from schemas.errors import (
     Conflict,
     FluxoError,
@@ -41,6 +42,17 @@ def _body(code: str, message: str, fields: dict[str, object] | None = None) -> d
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+# The database being down is a 503 to retry, never a 500 with a trace.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: Exception) -> Unavailable:
+    return Unavailable(
+        f"the database is unavailable right now ({type(exc).__name__}); try again in a few seconds",
+        fields={},
+    )
+
+
 def status_of(exc: FluxoError) -> int:
     return next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
 
@@ -57,14 +69,27 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
+        elif status == 503:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if status == 500:
             log.error("unmapped error %s: %s", type(exc).__name__, exc.message)
         return ORJSONResponse(body, status_code=status, headers=headers)
+
+    async def _database_down(request: Request, exc: Exception) -> ORJSONResponse:
+        log.warning("%s %s: database unavailable: %r", request.method, request.url.path, exc)
+        return await _fluxo(request, database_unavailable(exc))
+
+    for kind in DATABASE_DOWN:
+        app.add_exception_handler(kind, _database_down)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
         fields: dict[str, object] = {}
         for item in exc.errors():
+            if item.get("type") == "json_invalid":
+                # Its loc is a character position, not a field: the body as a whole is at fault.
+                fields["body"] = f"{item['msg']} at character {item['loc'][-1]}"
+                continue
             loc = [str(p) for p in item["loc"] if p not in ("body", "query", "path")]
             fields[".".join(loc) or "body"] = item["msg"]
         return ORJSONResponse(_body("AUTO_007", "invalid request", fields), status_code=422)

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
+from infra.db_errors import DATABASE_DOWN
 from infra.kafka_io import Output, make_consumer, make_producer
 from infra.settings import Settings
 from projections.runner import PROJECTION
@@ -98,11 +99,16 @@ class AppState:
         """Read-your-writes: wait (bounded) until the projection has applied `offset`."""
         deadline = time.monotonic() + self.settings.read_your_writes_timeout_seconds
         while time.monotonic() < deadline:
-            applied = await self.pool.fetchval(
-                "SELECT next_offset FROM projection_offsets"
-                " WHERE projection = $1 AND topic = $2 AND partition = $3",
-                PROJECTION, topic, partition,
-            )
+            try:
+                applied = await self.pool.fetchval(
+                    "SELECT next_offset FROM projection_offsets"
+                    " WHERE projection = $1 AND topic = $2 AND partition = $3",
+                    PROJECTION, topic, partition, timeout=max(0.1, deadline - time.monotonic()),
+                )
+            except DATABASE_DOWN:
+                # The write is in Kafka already: answering 503 now would make the
+                # caller send it again. Answer without read-your-writes instead.
+                return False
             if applied is not None and applied > offset:
                 return True
             await asyncio.sleep(_POLL_SECONDS)

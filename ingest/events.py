@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from infra.kafka_io import Output
 from processors.matching import subject_of
-from schemas.envelope import Envelope, make_envelope
+from schemas.envelope import Envelope, deterministic_id, make_envelope
 from schemas.records import EventIngested
 from schemas.topics import EVENTS
 
 
-def event_record(event: EventIngested, *, workspace_id: str, source: str) -> tuple[str, Output]:
-    """The event's id (its event_log_id) and the record to write."""
-    envelope: Envelope = make_envelope(event, source=source, workspace_id=workspace_id)
+def event_record(
+    event: EventIngested, *, workspace_id: str, source: str, idempotency_key: str | None = None
+) -> tuple[str, Output]:
+    """The event's id (its event_log_id) and the record to write.
+
+    With the caller's idempotency key the id is derived from it: a client that
+    re-sends after a lost answer (API restarted, timeout) writes the same event
+    again, and the matcher's execution ids, derived from the event id, make the
+    copy start nothing new.
+    """
+    event_id = deterministic_id("event", workspace_id, idempotency_key) if idempotency_key else None
+    envelope: Envelope = make_envelope(event, source=source, workspace_id=workspace_id, id=event_id)
     subject = subject_of(event, envelope.id)
     envelope = envelope.model_copy(update={"subject": subject})
     # Keyed by workspace + subject: one subject's events stay in order, on one partition.

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import Output, make_consumer, make_producer, send_output
@@ -31,9 +32,12 @@ from ingest.deadletter import dead_letter
 from schemas.codec import decode_record
 from schemas.envelope import Envelope, RecordData
 from schemas.errors import PoisonRecord
-from schemas.topics import TopicSpec
+from schemas.topics import EVENTS, TopicSpec
 
 log = logging.getLogger("fluxo.processor")
+
+# Backoff between reconnections after the broker went away.
+_RECONNECT_FIRST, _RECONNECT_MAX = 0.5, 10.0
 
 
 @dataclass(frozen=True)
@@ -213,20 +217,58 @@ class ProcessorRunner:
         self._stopping.set()
 
     async def run(self, max_records: int = 500) -> None:
+        await self.processor.start(self.settings)
+        pause = _RECONNECT_FIRST
+        try:
+            while not self._stopping.is_set():
+                began = asyncio.get_running_loop().time()
+                try:
+                    await self._session(max_records)
+                except KafkaError as exc:
+                    # The broker went away (restart, network): start over the way a
+                    # restarted process would - new clients, state restored from the
+                    # changelog, input from the committed offsets; the new producer
+                    # fences the old one's open transaction, which the broker aborts.
+                    if asyncio.get_running_loop().time() - began > 60:
+                        pause = _RECONNECT_FIRST
+                    log.warning("%s: Kafka unavailable (%r); reconnecting in %.1fs", self.processor.name, exc, pause)
+                    self._reset()
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), pause)
+                    except TimeoutError:
+                        pass
+                    pause = min(pause * 2, _RECONNECT_MAX)
+        finally:
+            await self.processor.stop()
+
+    def _reset(self) -> None:
+        """Forget everything not committed to Kafka."""
+        self.store = StateStore()
+        self.held = set()
+
+    async def _close_clients(self) -> None:
+        for client in (self.consumer, self.producer):
+            if client is None:
+                continue
+            try:
+                await client.stop()
+            except Exception as exc:  # noqa: BLE001 - closing a client of a broker that is gone
+                log.debug("closing a Kafka client: %r", exc)
+
+    async def _session(self, max_records: int) -> None:
         settings = self.settings
-        await self.processor.start(settings)
         self.producer = make_producer(settings, transactional_id=self.transactional_id)
         self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
-        await self.producer.start()
-        self.consumer.subscribe(
-            [settings.topic(t) for t in self.processor.inputs], listener=_Rebalance(self)
-        )
-        await self.consumer.start()
-        log.info("%s started (group %s)", self.processor.name, self.group_id)
-        ticking: Ticking | None = self.processor if hasattr(self.processor, "tick") else None  # type: ignore[assignment]
-        loop = asyncio.get_running_loop()
-        next_tick = loop.time()
         try:
+            await self.producer.start()
+            self.consumer.subscribe(
+                [settings.topic(t) for t in self.processor.inputs], listener=_Rebalance(self)
+            )
+            await self.consumer.start()
+            log.info("%s started (group %s)", self.processor.name, self.group_id)
+            ticking: Ticking | None = self.processor if hasattr(self.processor, "tick") else None  # type: ignore[assignment]
+            loop = asyncio.get_running_loop()
+            next_tick = loop.time()
             while not self._stopping.is_set():
                 wait_ms = 200 if ticking is None else max(1, int(min(0.2, ticking.tick_seconds) * 1000))
                 batches = await self.consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
@@ -236,9 +278,7 @@ class ProcessorRunner:
                     await self._tick(ticking)
                     next_tick = loop.time() + ticking.tick_seconds
         finally:
-            await self.consumer.stop()
-            await self.producer.stop()
-            await self.processor.stop()
+            await self._close_clients()
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         assert self.producer is not None and self.consumer is not None
@@ -266,7 +306,7 @@ class ProcessorRunner:
                     continue
                 try:
                     envelope, data = decode_record(
-                        record.value, record.headers or (), max_bytes=self.settings.max_event_bytes
+                        record.value, record.headers or (), max_bytes=self._limit(record.topic)
                     )
                 except PoisonRecord as exc:
                     log.warning("dead-lettering %s@%d: %s", record.topic, record.offset, exc.message)
@@ -288,6 +328,13 @@ class ProcessorRunner:
                 self.consumer.seek(tp, records[0].offset)
             raise
         self.store.commit()
+
+    def _limit(self, topic: str) -> int:
+        """Outside producers write events, bounded by FLUXO_MAX_EVENT_BYTES; records Fluxo
+        writes itself may be larger (an execution carries its event and its workflow)."""
+        if topic == self.settings.topic(EVENTS):
+            return self.settings.max_event_bytes
+        return self.settings.max_record_bytes
 
     async def _tick(self, ticking: Ticking) -> None:
         assert self.producer is not None
@@ -311,7 +358,13 @@ def run_processor(settings: Settings, processor: Processor) -> None:
     import uvloop
 
     async def main() -> None:
-        runner = ProcessorRunner(settings, processor, instance=settings_instance())
+        runner: ProcessorRunner
+        if hasattr(processor, "one"):
+            from processors.pipelined import PipelinedRunner
+
+            runner = PipelinedRunner(settings, processor, instance=settings_instance())  # type: ignore[arg-type]
+        else:
+            runner = ProcessorRunner(settings, processor, instance=settings_instance())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.request_stop)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -59,6 +60,12 @@ class NodeWorker:
         self._sessions: dict[tuple[str, ...], aiohttp.ClientSession] = {}
         self._limit = asyncio.Semaphore(64)
         self._concurrency = 64
+        # Bulkhead: one target (host, or connector without a URL) gets at most a share of the
+        # concurrency, so a hanging one cannot hold every slot while healthy ones wait.
+        self._targets: dict[str, asyncio.Semaphore] = {}
+        self._per_target = 16
+        # Work orders running or waiting for a slot (processors/pipelined.py).
+        self.max_in_flight = 4096
         self.definitions = DefinitionsView()
         self._box: SecretBox | None = None
         self._code: CodePool | None = None
@@ -67,6 +74,7 @@ class NodeWorker:
     async def start(self, settings: Settings) -> None:
         self._concurrency = settings.worker_concurrency
         self._limit = asyncio.Semaphore(settings.worker_concurrency)
+        self._per_target = max(1, settings.worker_concurrency // 4)
         self._box = settings.secret_box()
         self._code = CodePool(size=settings.code_pool_size)
         await self._code.start()
@@ -125,10 +133,23 @@ class NodeWorker:
     async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]:
         if batch:
             await self.definitions.catch_up()
-        # The whole batch runs concurrently, bounded: one slow target does not
-        # hold up the others beyond its own timeout.
         results = await asyncio.gather(*(self._one(item) for item in batch))
         return [out for out in results if out is not None]
+
+    async def prepare(self) -> None:
+        await self.definitions.catch_up()
+
+    async def one(self, item: Incoming) -> Output | None:
+        """One work order, on its own (processors/pipelined.py runs the worker this way)."""
+        return await self._one(item)
+
+    def _target(self, order: NodeWorkOrdered) -> asyncio.Semaphore:
+        url = order.config.get("url")
+        target = (urlsplit(url).netloc or url) if isinstance(url, str) else order.action_type
+        limit = self._targets.get(target)
+        if limit is None:
+            limit = self._targets[target] = asyncio.Semaphore(self._per_target)
+        return limit
 
     async def _one(self, item: Incoming) -> Output | None:
         order = item.data
@@ -148,7 +169,7 @@ class NodeWorker:
                     retryable=False,
                 )
             ctx = self.context(item.envelope.workspaceid)
-            async with self._limit:
+            async with self._target(order), self._limit:
                 output = await asyncio.wait_for(_call(connector, order, ctx), order.timeout_seconds + 1)
             if ctx.extra["used"]:
                 output = {**output, "integration_id": ctx.extra["used"][-1]}

@@ -210,19 +210,24 @@ async def _scheduled(conn: Connection, env: Envelope, d: Any, offset: int) -> No
 async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> None:
     ok = isinstance(d, NodeSucceeded)
     duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
-    await conn.execute(
+    fresh = await conn.fetchval(
         "INSERT INTO execution_steps (execution_id, node_id, attempt, iteration, workspace_id, node_type,"
         " status, input_data, output_data, error, seq, scheduled_at, started_at, completed_at, duration_ms)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12, $12, $13, $14)"
         " ON CONFLICT (execution_id, node_id, attempt, iteration) DO UPDATE SET status = EXCLUDED.status,"
         " output_data = EXCLUDED.output_data, error = EXCLUDED.error,"
         " started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,"
-        " duration_ms = EXCLUDED.duration_ms",
+        " duration_ms = EXCLUDED.duration_ms"
+        # A second result for the same attempt (a node worker that died after writing
+        # it runs the order again) changes nothing and counts nothing.
+        " WHERE execution_steps.status NOT IN ('completed', 'failed') RETURNING true",
         d.execution_id, d.node_id, d.attempt, _iteration(d), env.workspaceid, d.node_type.value,
         "completed" if ok else "failed", _json(d.input),
         _json(d.output) if ok else None, None if ok else _json(d.error.model_dump(mode="json")),
         offset, d.started_at, d.completed_at, duration_ms,
     )
+    if not fresh:
+        return
     # Counters only while the execution runs: a late side-channel result (the
     # failure notification) is a step, not a node of the execution.
     await conn.execute(

@@ -12,21 +12,27 @@ import logging
 import signal
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from infra.kafka_io import make_consumer, topic_partitions
+from infra.db_errors import DATABASE_DOWN
+from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
 from infra.settings import Settings
+from ingest.deadletter import dead_letter
 from projections.batch import Item, apply_batch
+from projections.deadletters import dead_lettered
 from projections.retention import run_retention
 from schemas.codec import decode_record
 from schemas.errors import PoisonRecord
-from schemas.topics import AUDIT, DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
+from schemas.records import RecordDeadLettered
+from schemas.topics import AUDIT, DEADLETTER, DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 
 log = logging.getLogger("fluxo.projection")
 
 PROJECTION = "readmodels"
-TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS, AUDIT)
+_PAUSE_FIRST, _PAUSE_MAX = 0.5, 5.0
+_CONNECT_TIMEOUT = 10.0
+TOPICS: tuple[TopicSpec, ...] = (DEFINITIONS, TRIGGER_LOG, EXECUTIONS, AUDIT, DEADLETTER)
 
 
 class ProjectionRunner:
@@ -37,6 +43,9 @@ class ProjectionRunner:
         self.schema = schema
         self._stopping = asyncio.Event()
         self.skipped = 0
+        self.pauses = 0
+        # Set while following the live topics (not in replay): poison goes to the dead-letter topic.
+        self.producer: AIOKafkaProducer | None = None
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -94,44 +103,88 @@ class ProjectionRunner:
         return applied
 
     async def run(self) -> None:
-        max_records = self.settings.projection_batch_size
-        conn = await self.connect()
         consumer = make_consumer(self.settings)
         await consumer.start()
+        self.producer = make_producer(self.settings)
+        await self.producer.start()
+        retention = asyncio.create_task(run_retention(self.settings, self._stopping, self.schema))
+        try:
+            pause = _PAUSE_FIRST
+            while not self._stopping.is_set():
+                try:
+                    await self._follow(consumer)
+                except DATABASE_DOWN as exc:
+                    # PostgreSQL is down or restarting: pause, then carry on from the
+                    # offsets it committed (what the failed batch read is read again).
+                    self.pauses += 1
+                    log.warning("projection %s: database unavailable (%r); retrying in %.1fs", self.name, exc, pause)
+                    try:
+                        await asyncio.wait_for(self._stopping.wait(), pause)
+                    except TimeoutError:
+                        pass
+                    pause = min(pause * 2, _PAUSE_MAX)
+                else:
+                    pause = _PAUSE_FIRST
+            await retention
+        finally:
+            retention.cancel()
+            await consumer.stop()
+            await self.producer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        """Apply batches until asked to stop; raises when the database goes away."""
+        conn = await asyncpg.connect(
+            self.settings.dsn, timeout=_CONNECT_TIMEOUT,
+            server_settings={"search_path": self.schema} if self.schema else None,
+        )
         try:
             await self._assign(consumer, conn)
-            log.info("projection %s started", self.name)
-            retention = asyncio.create_task(run_retention(self.settings, self._stopping, self.schema))
+            log.info("projection %s following (pauses so far: %d)", self.name, self.pauses)
+            max_records = self.settings.projection_batch_size
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
                 if batches:
                     await self._apply(conn, batches)
-            await retention
         finally:
-            await consumer.stop()
-            await conn.close()
+            try:
+                await asyncio.wait_for(conn.close(), _CONNECT_TIMEOUT)
+            except DATABASE_DOWN:  # TimeoutError is an OSError
+                conn.terminate()
 
-    def _decode(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[Item]:
+    def _decode(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> tuple[list[Item], list[Output]]:
         items: list[Item] = []
+        letters: list[Output] = []
         for tp, records in batches.items():
             for record in records:
                 try:
                     envelope, data = decode_record(record.value, record.headers or ())
                 except PoisonRecord as exc:
-                    # Producers dead-letter what they reject; anything odd that
-                    # still reaches an internal topic is skipped, offset advanced.
+                    # Skipped (offset advanced) and, unless it is a dead letter
+                    # itself, dead-lettered like every other consumer does.
                     self.skipped += 1
                     log.warning("skipping %s@%d: %s", tp.topic, record.offset, exc.message)
+                    if tp.topic != self.settings.topic(DEADLETTER):
+                        letters.append(dead_letter(record, reason=exc.message, consumer="projection"))
                     continue
                 items.append((envelope, data, record.offset))
-        return items
+        return items, letters
 
     async def _apply(
         self, conn: asyncpg.Connection, batches: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
-        items = self._decode(batches)
+        items, letters = self._decode(batches)
         async with conn.transaction():
-            await apply_batch(conn, items)
+            # Dead letters go to their own table; everything else set-based, in order.
+            await apply_batch(conn, [item for item in items if not isinstance(item[1], RecordDeadLettered)])
+            for envelope, data, _ in items:
+                if isinstance(data, RecordDeadLettered):
+                    await dead_lettered(conn, envelope, data)
+            if letters and self.producer is not None:
+                # Written before the rows commit: a crash in between re-sends the same
+                # (deterministic) dead letters, never loses one.
+                for out in letters:
+                    await send_output(self.producer, self.settings, out)
+                await self.producer.flush()
             await conn.executemany(
                 "INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at)"
                 " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (projection, topic, partition)"

@@ -536,6 +536,11 @@ class RecordDeadLettered(RecordData):
     original_key_b64: str | None = None
     original_value_b64: str
     original_headers: dict[str, str] = Field(default_factory=dict)
+    # A record too large to carry whole inside a dead letter (the broker's limit) keeps
+    # its head, with its full size and SHA-256 to match it against the original.
+    original_truncated: bool = False
+    original_size: int | None = None
+    original_sha256: str | None = None
 
 
 # --- fluxo.audit.v1 ----------------------------------------------------------

@@ -137,3 +137,34 @@ async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, wha
 
 
 __all__ = ["Path", "Processes", "free_port", "os", "wait_for"]
+
+
+# -- the fault suite's table (tests/faults/harness.py appends one row per case) ---------------
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    os.environ.setdefault(
+        "FLUXO_FAULTS_RESULTS", str(Path(tempfile.gettempdir()) / f"fluxo-faults-{os.getpid()}.jsonl")
+    )
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    path = Path(os.environ["FLUXO_FAULTS_RESULTS"])
+    if not path.exists():
+        return
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    path.unlink()
+    if not rows:
+        return
+    columns = ["case", "accepted", "completed", "duplicated", "lost", "redelivered", "retried", "failed_path", "seconds", "note"]
+    cells = [[("-" if r.get(c) is None else f"{r[c]:.0f}" if c == "seconds" else str(r[c])) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    terminalreporter.section("fault suite: accepted / completed / duplicated / lost per case")
+    terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        terminalreporter.write_line("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    for r in rows:
+        for line in r.get("detail") or []:
+            terminalreporter.write_line(f"{r['case']}: {line}")

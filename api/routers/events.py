@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from fastapi.responses import ORJSONResponse
 
 from api.deps import StateDep, WriterDep
@@ -14,7 +16,10 @@ router = APIRouter(prefix="/triggers", tags=["events"])
 
 
 @router.post("/process_event", status_code=202)
-async def process_event(body: ProcessEvent, state: StateDep, principal: WriterDep) -> ORJSONResponse:
+async def process_event(
+    body: ProcessEvent, state: StateDep, principal: WriterDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> ORJSONResponse:
     event = EventIngested(
         event_type=body.event_type,
         data=body.data,
@@ -23,7 +28,9 @@ async def process_event(body: ProcessEvent, state: StateDep, principal: WriterDe
         user=body.user,
         occurred_at=body.timestamp,
     )
-    event_id, out = event_record(event, workspace_id=principal.workspace_id, source="api/process_event")
+    event_id, out = event_record(
+        event, workspace_id=principal.workspace_id, source="api/process_event", idempotency_key=idempotency_key
+    )
     await state.publish(out)  # acks=all: once we answer 202 the event is durable
     return ORJSONResponse(
         {"success": True, "event_log_id": event_id, "message": "Event queued for processing"},

@@ -82,7 +82,15 @@ async def _families(state: AppState) -> list[Metric]:
         for p in view.get("partitions", []):
             lag.add_metric([view.get("group", name), p["topic"], str(p["partition"])], float(p["lag"]))
     queue.add_metric([], float(views.get("worker", {}).get("lag", 0)))
-    return [executions, duration, lag, queue]
+    dead = CounterMetricFamily(
+        "fluxo_dead_letters", "Records a consumer could not accept, sent to the dead-letter topic",
+        labels=["consumer", "topic"],
+    )
+    for row in await state.pool.fetch(
+        "SELECT consumer, original_topic, count(*) AS n FROM dead_letters GROUP BY consumer, original_topic"
+    ):
+        dead.add_metric([row["consumer"], row["original_topic"]], float(row["n"]))
+    return [executions, duration, lag, queue, dead]
 
 
 @router.get("/metrics", include_in_schema=False)
