@@ -19,11 +19,14 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from conftest import Processes, wait_for
 
+from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
-from infra.kafka_io import topic_partitions
+from infra.kafka_io import Output, make_producer, send_output, topic_partitions
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
-from schemas.topics import ALL_TOPICS
+from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.records import Membership, Role, UserDefined, WorkspaceDefined
+from schemas.topics import ALL_TOPICS, DEFINITIONS
 
 
 @dataclass
@@ -128,6 +131,62 @@ async def running_pipeline(settings: Settings, processes: Processes) -> AsyncIte
         yield client, workspace_id
 
 
+async def _publish(settings: Settings, *outputs: Output) -> None:
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for out in outputs:
+            await send_output(producer, settings, out)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def add_workspace(settings: Settings, name: str) -> str:
+    """A workspace of its own (WorkspaceDefined, as infra/bootstrap.py writes it); returns its id."""
+    workspace_id = deterministic_id("workspace", name, uuid.uuid4().hex)
+    record = WorkspaceDefined(id=workspace_id, name=name, created_at=now())
+    await _publish(settings, Output.of(
+        DEFINITIONS, f"{workspace_id}:workspace:{workspace_id}",
+        make_envelope(record, source="tests/pipeline", workspace_id=workspace_id),
+    ))
+    return workspace_id
+
+
+async def add_user(settings: Settings, email: str, password: str, workspace_id: str, role: Role) -> str:
+    """A user whose one membership is `role` in `workspace_id` (UserDefined, as infra/bootstrap.py
+    writes it); returns the user id. Writing the same email again replaces that user's record."""
+    email = email.lower()
+    user_id = deterministic_id("user", email)
+    record = UserDefined(
+        id=user_id, email=email, username=email.split("@")[0], password_hash=hash_password(password),
+        memberships=(Membership(workspace_id=workspace_id, role=role),), created_at=now(),
+    )
+    await _publish(settings, Output.of(
+        DEFINITIONS, f"{workspace_id}:user:{user_id}",
+        make_envelope(record, source="tests/pipeline", workspace_id=workspace_id),
+    ))
+    return user_id
+
+
+async def login(api: httpx.AsyncClient, email: str, password: str) -> dict[str, Any]:
+    """The login answer (access and refresh tokens) once the projection knows the user."""
+
+    async def tokens() -> dict[str, Any] | None:
+        r = await api.post("/api/v1/auth/login", json={"email": email, "password": password})
+        return dict(r.json()) if r.status_code == 200 else None
+
+    answer: dict[str, Any] = await wait_for(tokens, timeout=30, interval=0.1, what=f"login of {email}")
+    return answer
+
+
+def client_with(api: httpx.AsyncClient, access_token: str) -> httpx.AsyncClient:
+    """Another client on the same API, authenticated with `access_token` (close it after use)."""
+    return httpx.AsyncClient(
+        base_url=str(api.base_url), timeout=api.timeout, headers={"Authorization": f"Bearer {access_token}"}
+    )
+
+
 @pytest_asyncio.fixture
 async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
     async with running_pipeline(settings, processes) as (client, _):
@@ -199,3 +258,36 @@ async def assert_secrets_nowhere(settings: Settings, processes: Processes, secre
         text = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in text, f"a secret in {path.name}"
+
+
+async def workspace_rows(settings: Settings, workspace_id: str) -> dict[str, list[str]]:
+    """Everything the read models hold for one workspace: every row of every table with a
+    workspace_id column, the workspace itself and its members, as sorted text (to compare)."""
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND column_name = 'workspace_id' ORDER BY table_name"
+        )
+        rows: dict[str, list[str]] = {}
+        for t in tables:
+            name = t["table_name"]
+            found = await conn.fetch(f'SELECT * FROM "{name}" WHERE workspace_id = $1', workspace_id)
+            rows[name] = sorted(repr(sorted(dict(r).items())) for r in found)
+        rows["workspaces"] = [repr(sorted(dict(r).items())) for r in await conn.fetch(
+            "SELECT * FROM workspaces WHERE id = $1", workspace_id)]
+        rows["users"] = sorted(repr(sorted(dict(r).items())) for r in await conn.fetch(
+            "SELECT u.* FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.workspace_id = $1", workspace_id))
+    finally:
+        await conn.close()
+    return rows
+
+
+def changed_tables(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """Per table, the rows that went away and the rows that appeared."""
+    diff: dict[str, dict[str, list[str]]] = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = set(before.get(name, [])), set(after.get(name, []))
+        if old != new:
+            diff[name] = {"gone": sorted(old - new), "new": sorted(new - old)}
+    return diff
