@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import Request
 
 MAX_PAGE_SIZE = 100
+# Deep enough for any real listing; bounded so that the OFFSET stays a 64-bit integer.
+MAX_PAGE = 100_000
 
 
 def page_response(request: Request, count: int, page: int, page_size: int, results: list[Any]) -> dict[str, Any]:

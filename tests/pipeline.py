@@ -16,12 +16,12 @@ import asyncpg
 import httpx
 import pytest_asyncio
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from conftest import Processes, wait_for
 
 from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
-from infra.kafka_io import Output, make_producer, send_output, topic_partitions
+from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
 from schemas.envelope import deterministic_id, make_envelope, now
@@ -291,3 +291,46 @@ def changed_tables(before: dict[str, list[str]], after: dict[str, list[str]]) ->
         if old != new:
             diff[name] = {"gone": sorted(old - new), "new": sorted(new - old)}
     return diff
+
+
+async def unread(settings: Settings, behind: list[tuple[str, int, int, int]]) -> list[str]:
+    """Of (topic, partition, consumed up to, end offset) spans, those still holding a committed
+    record. A span of transaction markers only (what transactional writers leave after their
+    last record) holds none: the consumer that stopped before it has read everything."""
+    if not behind:
+        return []
+    consumer = make_consumer(settings)
+    await consumer.start()
+    found: list[str] = []
+    try:
+        for topic, partition, position, end in behind:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, position)
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=200)
+                if any(r.offset < end for r in batch.get(tp, [])):
+                    found.append(f"{topic}[{partition}] from {position}")
+                    break
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def workspace_ids(settings: Settings, workspace_id: str) -> set[str]:
+    """Every id (of 16 characters or more: uuids and the like) of the workspace's rows, in every
+    table that has both an id and a workspace_id column."""
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.columns w"
+            " ON w.table_name = c.table_name AND w.table_schema = c.table_schema AND w.column_name = 'workspace_id'"
+            " WHERE c.table_schema = 'public' AND c.column_name = 'id'"
+        )
+        found: set[str] = set()
+        for t in tables:
+            rows = await conn.fetch(f'SELECT id::text AS id FROM "{t["table_name"]}" WHERE workspace_id = $1', workspace_id)
+            found |= {r["id"] for r in rows if len(r["id"]) >= 16}
+    finally:
+        await conn.close()
+    return found

@@ -18,6 +18,7 @@ import httpx
 from conftest import wait_for
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
+from pipeline import unread
 from pydantic import TypeAdapter, ValidationError
 
 from api.app import create_app
@@ -239,6 +240,10 @@ BODIES: dict[str, Callable[[Ids], Any]] = {
     "PUT /api/v1/websites/{website_id}/automations/{automation_id}": lambda ids: dict(_EDIT),
 }
 
+# Routes whose path parameter is also a free label any workspace may use for its own rows
+# (seed 001's `workflowId`): another workspace gets 404/403, or only rows of its own.
+OWN_LABELS = frozenset({"GET /api/v1/automation/workflow/{workflow_id}/logs"})
+
 # Routes without a resource in their path whose example body names one of the workspace's
 # resources: from another workspace they must be refused (403, 404 or 422).
 BODY_REFERS_TO_OWNED = frozenset({"POST /api/v1/actions", "POST /api/v1/webhooks"})
@@ -274,7 +279,7 @@ async def _ok(response: httpx.Response, *statuses: int) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def seed_workspace(api: httpx.AsyncClient) -> Ids:
+async def seed_workspace(api: httpx.AsyncClient, settings: Settings) -> Ids:
     """One of every kind of resource in the caller's workspace; returns their ids (PARAMS' sources).
 
     Every id and name is fresh, so another workspace's answers can be searched for them.
@@ -332,20 +337,24 @@ async def seed_workspace(api: httpx.AsyncClient) -> Ids:
         return contact.status_code == 200 and records.get("count", 0) >= 1
 
     await wait_for(seeded, timeout=60, interval=0.2, what="the seeded contact and data record")
-    await settled(api)
+    await settled(api, settings)
     return ids
 
 
-async def settled(api: httpx.AsyncClient, timeout: float = 90) -> None:
-    """Every processor and the projection have caught up, and nothing of the caller's workspace runs."""
+async def settled(api: httpx.AsyncClient, settings: Settings, timeout: float = 90) -> None:
+    """Every processor and the projection have read every record written so far, and nothing of
+    the caller's workspace still runs."""
 
     async def quiet() -> bool:
         health = await api.get("/health")
         running = await api.get("/api/v1/executions", params={"status": "running", "page_size": 1})
-        if health.status_code != 200 or running.status_code != 200:
+        if health.status_code != 200 or running.status_code != 200 or running.json()["count"]:
             return False
-        lags = [p.get("lag") for p in health.json()["processors"].values()]
-        return all(lag == 0 for lag in lags) and running.json()["count"] == 0
+        behind = [
+            (p["topic"], p["partition"], p["committed"], p["end_offset"])
+            for view in health.json()["processors"].values() for p in view.get("partitions", []) if p["lag"]
+        ]
+        return not await unread(settings, behind)
 
     await wait_for(quiet, timeout=timeout, interval=0.2, what="processors and projection caught up")
 
