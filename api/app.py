@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
 from api import errors
-from api.limits import BodyLimit
+from api.limits import BodyLimit, InputGuard
 from api.routers import (
     actions,
     auth,
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # Added first, so it runs inside BodyLimit: it reads bodies whose size is already bounded.
+    app.add_middleware(InputGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     v1 = APIRouter(prefix="/api/v1")
     # Specific run routes first: /workflows/{id}/{action} would otherwise catch /execute.
