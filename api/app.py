@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import ORJSONResponse
 
-from api import errors
+from api import errors, openapi
 from api.limits import BodyLimit, InputGuard
 from api.routers import (
     actions,
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
     # Added first, so it runs inside BodyLimit: it reads bodies whose size is already bounded.
     app.add_middleware(InputGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

@@ -10,6 +10,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from schemas.workflow import NodeType, Port, Position, TriggerType, WorkflowSettings, WorkflowStatus
 
 MAX_NAME = 200
+MAX_EXECUTIONS = 1_000_000_000
+# Seconds; ten years is more than any rule needs and stays far inside what a timedelta holds.
+MAX_DELAY = 10 * 366 * 86400
 
 
 class Strict(BaseModel):
@@ -46,8 +49,8 @@ class NodeIn(Strict):
 
 class EdgeIn(Strict):
     id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
-    source_node: str = Field(max_length=100, validation_alias=AliasChoices("source_node", "source"))
-    target_node: str = Field(max_length=100, validation_alias=AliasChoices("target_node", "target"))
+    source_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("source_node", "source"))
+    target_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("target_node", "target"))
     condition: str | None = Field(default=None, max_length=4000)
     label: str | None = Field(default=None, max_length=MAX_NAME)
     style: dict[str, Any] | None = None
@@ -61,8 +64,8 @@ class WorkflowCreate(Strict):
     trigger_type: TriggerType = TriggerType.EVENT
     trigger_config: dict[str, Any] = Field(default_factory=dict)
     settings: WorkflowSettings = WorkflowSettings()
-    max_executions: int | None = Field(default=None, ge=0)
-    delay_between_executions: int = Field(default=0, ge=0)
+    max_executions: int | None = Field(default=None, ge=0, le=MAX_EXECUTIONS)
+    delay_between_executions: int = Field(default=0, ge=0, le=MAX_DELAY)
     start_date: datetime | None = None
     end_date: datetime | None = None
     nodes: list[NodeIn] = Field(default_factory=list, max_length=500)
@@ -196,8 +199,8 @@ class WorkflowPatch(Strict):
     trigger_type: TriggerType | None = None
     trigger_config: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
-    max_executions: int | None = Field(default=None, ge=0)
-    delay_between_executions: int | None = Field(default=None, ge=0)
+    max_executions: int | None = Field(default=None, ge=0, le=MAX_EXECUTIONS)
+    delay_between_executions: int | None = Field(default=None, ge=0, le=MAX_DELAY)
     start_date: datetime | None = None
     end_date: datetime | None = None
     nodes: list[NodeIn] | None = Field(default=None, max_length=500)
@@ -239,3 +242,15 @@ class NodeCheck(Strict):
     outputs: list[Port] = Field(default_factory=list, max_length=100)
     input_data: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("input_data", "test_data", "input"))
     user: dict[str, Any] | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="a stable machine code, e.g. AUTO_001 (not found), AUTO_007 (invalid input)")
+    message: str
+    fields: dict[str, Any] = Field(description="for invalid input: each field at fault and what is wrong with it")
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer of the API (api/errors.py)."""
+
+    error: ErrorDetail

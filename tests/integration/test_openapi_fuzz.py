@@ -20,7 +20,7 @@ import orjson
 import pytest_asyncio
 from conftest import Processes
 from pipeline import isolated_settings, running_pipeline
-from routes import OWNED, PARAMS, SCOPE, Ids, seed_workspace
+from routes import FIXED, PARAMS, Ids, seed_workspace
 
 from infra.settings import Settings
 
@@ -28,7 +28,6 @@ CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformanc
 # Per operation, for each of the positive and negative modes. With the coverage phase's own
 # boundary cases this keeps the whole run around two minutes on two cores.
 MAX_EXAMPLES = 5
-SEED = 20241121
 RUN_TIMEOUT = 600
 
 
@@ -38,11 +37,11 @@ async def settings(services: Settings) -> Settings:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def seeded(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Ids]]:
+async def seeded(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Ids, Ids]]:
     processes = Processes(settings)
     try:
         async with running_pipeline(settings, processes) as (owner, _):
-            yield owner, await seed_workspace(owner, settings)
+            yield owner, await seed_workspace(owner, settings), await seed_workspace(owner, settings)
     finally:
         processes.stop_all()
 
@@ -51,38 +50,44 @@ def _toml(value: object) -> str:
     return orjson.dumps(value).decode()  # JSON strings and numbers are TOML too
 
 
-def config_file(path: Path, ids: Ids) -> Path:
-    """A schemathesis.toml: each id-like path parameter drawn from the seeded ids 80 % of the time."""
+def config_file(path: Path, ids: Ids, doomed: Ids) -> Path:
+    """A schemathesis.toml: each path parameter drawn from the seeded ids (or the catalog value
+    tests/routes.py names) 80 % of the time, generated the rest of the time. DELETE operations
+    draw from a second seeded set, so that the first one lives through the whole run."""
     lines: list[str] = []
-    bindings: list[str] = []
+    bindings: dict[str, list[str]] = {"live": [], "doomed": []}
     for name, (kind, source) in sorted(PARAMS.items()):
-        if kind not in (OWNED, SCOPE):
-            continue
-        lines += [f"[dictionaries.{name}]", f"values = [{_toml(ids[source])}]", ""]
-        bindings.append(f'"path.{name}" = {{ dictionary = {_toml(name)}, probability = 0.8 }}')
-    lines += ["[parameters]", *bindings, ""]
+        for which, values in (("live", ids), ("doomed", doomed)):
+            value = source if kind == FIXED else values[source]
+            lines += [f"[dictionaries.{which}_{name}]", f"values = [{_toml(value)}]", ""]
+            bindings[which].append(f'"path.{name}" = {{ dictionary = "{which}_{name}", probability = 0.8 }}')
+    lines += ["[parameters]", *bindings["live"], ""]
+    lines += ["[[operations]]", 'include-method = "DELETE"', "[operations.parameters]", *bindings["doomed"], ""]
     target = path / "schemathesis.toml"
     target.write_text("\n".join(lines))
     return target
 
 
-async def test_no_server_error_and_every_answer_as_documented(
-    seeded: tuple[httpx.AsyncClient, Ids], tmp_path: Path
-) -> None:
-    owner, ids = seeded
-    base = str(owner.base_url).rstrip("/")
-    token = owner.headers["Authorization"]
-    command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config_file(tmp_path, ids)), "--no-color",
+def command(base: str, authorization: str, config: Path, reports: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color",
         "run", f"{base}/openapi.json", "--url", base,
         "--checks", CHECKS, "--mode", "all", "--phases", "examples,coverage,fuzzing",
-        "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--generation-deterministic",
-        "--workers", "1", "--header", f"Authorization: {token}",
+        "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
+        "--workers", "1", "--header", f"Authorization: {authorization}",
         "--request-timeout", "30", "--suppress-health-check", "all",
-        "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml"),
+        "--report", "junit", "--report-junit-path", str(reports / "junit.xml"),
     ]
+
+
+async def test_no_server_error_and_every_answer_as_documented(
+    seeded: tuple[httpx.AsyncClient, Ids, Ids], tmp_path: Path
+) -> None:
+    owner, ids, doomed = seeded
+    base = str(owner.base_url).rstrip("/")
+    run = command(base, owner.headers["Authorization"], config_file(tmp_path, ids, doomed), tmp_path)
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        *run, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
