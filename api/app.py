@@ -62,14 +62,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(InputGuard)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     v1 = APIRouter(prefix="/api/v1")
-    # Specific run routes first: /workflows/{id}/{action} would otherwise catch /execute.
+    # Seed 002's /workflows/nodes/... first: /workflows/{id}/test would otherwise take
+    # POST /workflows/nodes/test (and refuse a viewer a dry run of one node).
+    v1.include_router(catalog.router)
+    # Specific run routes next: /workflows/{id}/{action} would otherwise catch /execute.
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics,
-    # /workflows/nodes/... (seed 002) and /workflows/{id}/nodes|edges; seed 003's
-    # associations go first too (POST /workflows/{id}/{action} catches all).
-    v1.include_router(catalog.router)
+    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics
+    # and /workflows/{id}/nodes|edges; seed 003's associations go first too
+    # (POST /workflows/{id}/{action} catches all).
     v1.include_router(statistics.router)
     v1.include_router(graph.router)
     v1.include_router(workflow_links.router)

@@ -20,6 +20,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from pipeline import unread
 from pydantic import TypeAdapter, ValidationError
+from starlette.routing import compile_path
 
 from api.app import create_app
 from api.deps import get_principal
@@ -136,6 +137,15 @@ def app_routes(settings: Settings) -> list[Route]:
                 params=tuple(re.findall(r"\{(\w+)(?::\w+)?\}", path)), body=body, authenticated=authenticated,
             ))
     return routes
+
+
+def handler_of(routes: list[Route], method: str, path: str) -> str | None:
+    """The endpoint the app's router picks for a request: the first route, in the app's order,
+    whose path pattern matches and which takes the method."""
+    for route in routes:
+        if route.method == method and compile_path(route.path)[0].match(path):
+            return route.endpoint
+    return None
 
 
 class UnknownRoute(AssertionError):

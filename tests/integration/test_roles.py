@@ -109,6 +109,7 @@ async def test_editors_admins_and_owners_write_definitions(team: Team, role: str
     assert patched.status_code == 200 and patched.json()["description"] == f"edited by {role}", patched.text
     await _created(client, f"{v1}/workflows/{wid}/nodes", {"id": "note", "node_type": "action",
                                                             "config": {"action_type": "add_note", "note": role}})
+    await _created(client, f"{v1}/workflows/{wid}/edges", {"source_node": "tag", "target_node": "note"})
     trigger = await _created(client, f"{v1}/triggers", {"name": f"{role} trigger", "trigger_type": "event",
                                                         "event_type": "ROLE_EVENT"})
     action = await _created(client, f"{v1}/actions", {"name": f"{role} action", "action_type": "add_tag",

@@ -39,6 +39,7 @@ from routes import (
     body_for,
     call,
     fill,
+    handler_of,
     leaks,
     seed_workspace,
     settled,
@@ -100,10 +101,14 @@ def test_every_route_can_be_called_from_the_tables(settings: Settings) -> None:
     problems: list[str] = []
     for route in routes:
         try:
-            fill(route, ids)
+            path = fill(route, ids)
             body_for(route, ids)
         except UnknownRoute as exc:
             problems.append(str(exc))
+            continue
+        # An earlier route with a broader pattern must not take this one's requests.
+        if handler_of(routes, route.method, path) != route.endpoint:
+            problems.append(f"{route.key} is shadowed by {handler_of(routes, route.method, path)}")
     public = {r.key for r in routes if not r.authenticated}
     for key in sorted(public - set(PUBLIC)):
         problems.append(f"{key} answers without authentication but is not in tests/routes.py PUBLIC")
