@@ -35,6 +35,8 @@ class RefreshRequest(Strict):
 
 
 class NodeIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"id": "tag", "name": "Tag", "node_type": "action", "config": {"action_type": "add_tag", "tag_name": "vip"}}]})
+
     id: str | None = Field(
         default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
         validation_alias=AliasChoices("id", "tracking_id"),
@@ -48,6 +50,8 @@ class NodeIn(Strict):
 
 
 class EdgeIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"source_node": "trigger", "target_node": "tag", "label": "next"}]})
+
     id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
     source_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("source_node", "source"))
     target_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("target_node", "target"))
@@ -57,6 +61,13 @@ class EdgeIn(Strict):
 
 
 class WorkflowCreate(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "Welcome flow", "trigger_type": "event", "trigger_config": {"event_type": "USER_CREATED"},
+        "nodes": [{"id": "trigger", "node_type": "trigger"},
+                  {"id": "tag", "node_type": "action", "config": {"action_type": "add_tag", "tag_name": "new"}}],
+        "edges": [{"source_node": "trigger", "target_node": "tag"}],
+    }]})
+
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=5000)
     project: str | None = Field(default=None, max_length=100)
@@ -77,6 +88,8 @@ class WorkflowCreate(Strict):
 class ProcessEvent(Strict):
     """Seed 003's main ingest body."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"event_type": "MESSAGE_RECEIVED", "user_id": "user-1", "data": {"content": "hello"}}]})
+
     event_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
     data: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = Field(default=None, max_length=200)
@@ -87,6 +100,8 @@ class ProcessEvent(Strict):
 
 class ExecuteWorkflow(Strict):
     """POST /workflows/{id}/execute: a manual run. `context` is seed 004's short form."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"input_data": {"client_name": "Dupont"}}]})
 
     input_data: dict[str, Any] | None = None
     execution_context: dict[str, Any] | None = None
@@ -107,6 +122,9 @@ class CancelExecution(Strict):
 
 class IntegrationIn(Strict):
     """Seed 004's integration body: secrets sit in `configuration` and are sealed on write."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "SMTP", "type": "email", "provider": "smtp",
+                                   "configuration": {"host": "smtp.example.com", "from_email": "crm@example.com"}}]})
 
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=50, pattern=r"^[a-z_]+$")
@@ -150,6 +168,8 @@ def _upper_all(value: Any) -> Any:
 
 class WebhookIn(Strict):
     """An inbound webhook bound to a workflow. `secret` (HMAC mode) is write-only."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Orders", "workflow_id": "4f1c2e0a-0000-4000-8000-000000000000", "methods": ["POST"]}]})
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=2000)
@@ -234,6 +254,8 @@ class NodePut(NodePatch):
 
 class NodeCheck(Strict):
     """POST /nodes/validate and /nodes/test: one node, and (for a test) its input."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"node_type": "action", "config": {"action_type": "add_tag", "tag_name": "vip"}, "input_data": {"a": 1}}]})
 
     node_type: NodeType = Field(validation_alias=AliasChoices("node_type", "type"))
     config: dict[str, Any] = Field(default_factory=dict)
