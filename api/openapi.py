@@ -34,8 +34,10 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
     statuses = {"422"}  # any request: its parameters are validated, and InputGuard reads them all
     if operation.get("security"):
         statuses |= {"401", "403"}
-    if "{" in path:
-        statuses.add("404")
+    elif "/auth/" in path:
+        statuses.add("401")  # login and refresh: wrong credentials, a bad refresh token
+    if "{" in path or "requestBody" in operation:
+        statuses.add("404")  # a resource named in the path, or in the body (a workflow id, say)
     if method in _WRITES:
         statuses |= {"409", "413", "503"}
     if "{token}" in path:
