@@ -2,8 +2,8 @@
 real pipeline behind it), authenticated as a workspace owner: every operation, boundary cases
 of valid data (coverage phase) then valid and invalid data (fuzzing phase), a bounded and
 deterministic number of examples (deterministic generation, no example database). It fails
-on any 5xx, any answer that does not match its documented schema, and any answer whose
-content type is not the documented one.
+on any 5xx, any answer that does not match its documented schema, any answer whose content
+type is not the documented one, and any status the document does not list for the operation.
 
 Path parameters are drawn, most of the time, from the ids of a seeded workspace, so that the
 generated bodies reach the handlers behind the id lookups instead of stopping at a 404.
@@ -25,7 +25,7 @@ from routes import FIXED, PARAMS, Ids, seed_workspace
 
 from infra.settings import Settings
 
-CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"
 # Fuzzing: examples per operation, valid and invalid data alike.
 MAX_EXAMPLES = 10
 # The coverage phase's boundary cases, valid data only: its invalid cases (some 6,000 wrong
