@@ -190,3 +190,29 @@ async def test_workspace_b_reaches_nothing_of_workspace_a(world: World) -> None:
     # B did get its own answers: the probe ran as a working user of another workspace.
     mine = await world.intruder.get("/api/v1/workflows")
     assert mine.status_code == 200 and mine.json()["count"] >= 1, mine.text
+
+
+async def test_b_cannot_attach_a_s_resources_to_its_own(world: World) -> None:
+    """Ids of A's resources in the bodies of B's own resources: refused like unknown ids."""
+    b, ids, v1 = world.intruder, world.ids, "/api/v1"
+    before = await workspace_rows(world.settings, world.a)
+    created = await b.post(f"{v1}/workflows", json={
+        "name": "B's own", "trigger_type": "manual", "nodes": [{"id": "trigger", "node_type": "trigger"}]})
+    assert created.status_code == 201, created.text
+    mine = created.json()["id"]
+    hook = await b.post(f"{v1}/webhooks", json={"name": "B's hook", "workflow_id": mine})
+    assert hook.status_code == 201, hook.text
+    refused = {
+        "add_trigger": await b.post(f"{v1}/workflows/{mine}/add_trigger", json={"trigger_id": ids["trigger_id"]}),
+        "add_action": await b.post(f"{v1}/workflows/{mine}/add_action", json={"action_id": ids["action_id"]}),
+        "webhook to A's workflow": await b.patch(f"{v1}/webhooks/{hook.json()['id']}",
+                                                 json={"workflow_id": ids["workflow_id"]}),
+        "action in A's workflow": await b.post(f"{v1}/actions", json={
+            "name": "x", "action_type": "add_tag", "configuration": {"tag_name": "x"}, "workflow": ids["workflow_id"]}),
+    }
+    for what, r in refused.items():
+        assert r.status_code in (404, 422), f"{what}: {r.status_code} {r.text}"
+    linked = (await b.get(f"{v1}/workflows/{mine}")).json()
+    assert linked["triggers"] == [] and linked["actions"] == []
+    await settled(world.owner, world.settings)
+    assert changed_tables(before, await workspace_rows(world.settings, world.a)) == {}
