@@ -260,9 +260,15 @@ async def assert_secrets_nowhere(settings: Settings, processes: Processes, secre
             assert secret.encode() not in text, f"a secret in {path.name}"
 
 
+# Tables that record attempts, refused ones included (the audit log): a refused call leaves
+# a row there by design, so "nothing written" comparisons leave them out.
+ATTEMPT_LOGS = frozenset({"audit_logs"})
+
+
 async def workspace_rows(settings: Settings, workspace_id: str) -> dict[str, list[str]]:
     """Everything the read models hold for one workspace: every row of every table with a
-    workspace_id column, the workspace itself and its members, as sorted text (to compare)."""
+    workspace_id column (but ATTEMPT_LOGS), the workspace itself and its members, as sorted
+    text (to compare)."""
     conn = await asyncpg.connect(settings.dsn)
     try:
         tables = await conn.fetch(
@@ -272,6 +278,8 @@ async def workspace_rows(settings: Settings, workspace_id: str) -> dict[str, lis
         rows: dict[str, list[str]] = {}
         for t in tables:
             name = t["table_name"]
+            if name in ATTEMPT_LOGS:
+                continue
             found = await conn.fetch(f'SELECT * FROM "{name}" WHERE workspace_id = $1', workspace_id)
             rows[name] = sorted(repr(sorted(dict(r).items())) for r in found)
         rows["workspaces"] = [repr(sorted(dict(r).items())) for r in await conn.fetch(

@@ -45,6 +45,7 @@ from routes import (
     settled,
 )
 
+from api.app import create_app
 from infra.settings import Settings
 
 
@@ -121,8 +122,6 @@ def test_every_route_can_be_called_from_the_tables(settings: Settings) -> None:
 
 
 def create_openapi(settings: Settings) -> dict[str, Any]:
-    from api.app import create_app
-
     return create_app(settings).openapi()
 
 
