@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse
 
-from api import errors
+from api import errors, openapi
 from api.audit import AuditLog
 from api.headers import SecurityHeaders
-from api.limits import BodyLimit
+from api.limits import BodyLimit, InputGuard
 from api.ratelimit import RateLimitHeaders, RateLimits, rate_limit
 from api.routers import (
     actions,
@@ -65,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
     app.state.rate_limits = RateLimits(settings)
+    # Added first, so it runs inside BodyLimit: it reads bodies whose size is already bounded.
+    app.add_middleware(InputGuard)
     # Outermost last: security headers and CORS go on every answer, a 413 or 429 included.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RateLimitHeaders)
@@ -85,14 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The ingest endpoint first: routes are matched in order, one by one (~300 of them),
     # and POST /triggers/process_event is the hottest path; nothing before it shares its path.
     v1.include_router(events.router)
-    # Specific run routes first: /workflows/{id}/{action} would otherwise catch /execute.
+    # Seed 002's /workflows/nodes/... next: /workflows/{id}/test would otherwise take
+    # POST /workflows/nodes/test (and refuse a viewer a dry run of one node).
+    v1.include_router(catalog.router)
+    # Specific run routes next: /workflows/{id}/{action} would otherwise catch /execute.
     v1.include_router(runs.public_router)
     v1.include_router(runs.workflows_router)
     v1.include_router(runs.executions_router)
-    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics,
-    # /workflows/nodes/... (seed 002) and /workflows/{id}/nodes|edges; seed 003's
-    # associations go first too (POST /workflows/{id}/{action} catches all).
-    v1.include_router(catalog.router)
+    # Before workflows: /workflows/{workflow_id} would otherwise take /workflows/statistics
+    # and /workflows/{id}/nodes|edges; seed 003's associations go first too
+    # (POST /workflows/{id}/{action} catches all).
     v1.include_router(statistics.router)
     v1.include_router(graph.router)
     v1.include_router(workflow_links.router)

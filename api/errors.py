@@ -96,5 +96,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (a body that is not UTF-8, say): invalid input,
+            # answered like every other, with the field at fault.
+            return ORJSONResponse(_body("AUTO_007", "invalid request", {"body": str(exc.detail)}), status_code=422)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
         return ORJSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)

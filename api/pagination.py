@@ -8,6 +8,10 @@ import asyncpg
 from fastapi import Request
 
 MAX_PAGE_SIZE = 100
+# Deep enough for any real listing; bounded so that the OFFSET stays a 64-bit integer.
+MAX_PAGE = 100_000
+# Versions are PostgreSQL integers: a larger one is refused as input, not sent to the database.
+MAX_VERSION = 2**31 - 1
 
 
 def page_response(

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from schemas.json_limits import json_problems
+
 SIGNATURE_HEADER = "X-Fluxo-Signature"
 SIGNATURE_PREFIX = "sha256="
 # What a log keeps of a request or response body; more is cut (and flagged).
@@ -70,6 +72,17 @@ def logged_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 def parse_input(body: bytes, content_type: str | None, query: Mapping[str, str], method: str) -> dict[str, Any]:
     """The execution's input: the JSON object (or form fields) of the body, or the query of a GET."""
+    data = _read_input(body, content_type, query, method)
+    # The input becomes the execution's context, stored in PostgreSQL: a value it cannot hold
+    # (a NUL character, say) must be refused here, not wedge the projection later.
+    problems = json_problems(data)
+    if problems:
+        field, problem = next(iter(problems.items()))
+        raise BodyError(f"{field}: {problem}")
+    return data
+
+
+def _read_input(body: bytes, content_type: str | None, query: Mapping[str, str], method: str) -> dict[str, Any]:
     if method == "GET" or not body.strip():
         return dict(query)
     media = (content_type or "").split(";")[0].strip().lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from itertools import pairwise
 
 from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
@@ -68,6 +69,20 @@ def incoming(workflow: WorkflowSnapshot, node: Node, body: frozenset[str] | None
     return edges
 
 
+MAX_EDGE_ID = 100
+
+
+def derived_edge_id(kind: str, source: str, target: str) -> str:
+    """The id of an edge the engine adds (`kind:source->target`), within an edge id's bound:
+    node ids of up to 100 characters each would not fit, so a long one is a digest of it
+    (deterministic, so replays and retries see the same ids)."""
+    readable = f"{kind}:{source}->{target}"
+    if len(readable) <= MAX_EDGE_ID:
+        return readable
+    digest = hashlib.sha256(readable.encode()).hexdigest()[:40]
+    return f"{kind}:{digest}"
+
+
 def linear_edges(workflow: WorkflowSnapshot) -> tuple[Edge, ...]:
     """Seed 003's linear action lists: a workflow with nodes but no edges runs its
     triggers, then its other nodes one after the other in `config.order` (then
@@ -82,6 +97,7 @@ def linear_edges(workflow: WorkflowSnapshot) -> tuple[Edge, ...]:
         return (float(value) if isinstance(value, int | float) and not isinstance(value, bool) else float("inf"), item[0])
 
     chain = [n for _, n in sorted(enumerate(rest), key=order)]
-    edges = [Edge(id=f"linear:{t.id}->{chain[0].id}", source_node=t.id, target_node=chain[0].id) for t in triggers] if chain else []
-    edges += [Edge(id=f"linear:{a.id}->{b.id}", source_node=a.id, target_node=b.id) for a, b in pairwise(chain)]
+    edges = [Edge(id=derived_edge_id("linear", t.id, chain[0].id), source_node=t.id, target_node=chain[0].id)
+             for t in triggers] if chain else []
+    edges += [Edge(id=derived_edge_id("linear", a.id, b.id), source_node=a.id, target_node=b.id) for a, b in pairwise(chain)]
     return tuple(edges)

@@ -17,6 +17,7 @@ from itertools import pairwise
 from typing import Any, Final
 
 from processors.conditions import ConditionError, evaluate_condition
+from processors.graph import derived_edge_id
 from schemas.records import ActionDefined, TriggerDefined
 from schemas.workflow import Edge, Node, NodeType, TriggerRef, WorkflowSnapshot
 
@@ -167,7 +168,7 @@ def compile_actions(
         sources = {e.source_node for e in edges}
         sinks = [n.id for n in nodes if n.id not in sources]
         if compiled:
-            edges += [Edge(id=f"actions:{s}->{compiled[0].id}"[:100], source_node=s, target_node=compiled[0].id) for s in sinks]
-            edges += [Edge(id=f"actions:{a.id}->{b.id}"[:100], source_node=a.id, target_node=b.id) for a, b in pairwise(compiled)]
+            edges += [Edge(id=derived_edge_id("actions", s, compiled[0].id), source_node=s, target_node=compiled[0].id) for s in sinks]
+            edges += [Edge(id=derived_edge_id("actions", a.id, b.id), source_node=a.id, target_node=b.id) for a, b in pairwise(compiled)]
         nodes.extend(compiled)
     return workflow.model_copy(update={"nodes": tuple(nodes), "edges": tuple(edges)})

@@ -67,7 +67,9 @@ async def _count_hour(
     await conn.execute(
         f"INSERT INTO execution_hourly_stats AS s (workflow_id, hour, workspace_id, {column}, duration_ms)"
         f" VALUES ($1, $2, $3, 1, $4) ON CONFLICT (workflow_id, hour) DO UPDATE SET"
-        f" {column} = s.{column} + 1, duration_ms = s.duration_ms + EXCLUDED.duration_ms",
+        f" {column} = s.{column} + 1, duration_ms = s.duration_ms + EXCLUDED.duration_ms"
+        # Counters are per workspace: a colliding workflow id of another workspace is left alone.
+        f" WHERE s.workspace_id = EXCLUDED.workspace_id",
         workflow_id, _hour(started_at), workspace_id, _exact(duration_ms),
     )
 
@@ -96,15 +98,16 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     w = d.workflow
     if w.deleted:
         # Deleting a workflow removes its views; the Kafka history stays.
+        # Only this workspace's rows: another workspace's rows under the same id stay.
         for table in ("workflows", "workflow_versions", "workflow_stats", "execution_hourly_stats", "node_stats"):
             column = "id" if table == "workflows" else "workflow_id"
-            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", w.id)
+            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1 AND workspace_id = $2", w.id, w.workspace_id)
         await conn.execute(
             "DELETE FROM execution_steps WHERE execution_id IN"
-            " (SELECT id FROM executions WHERE workflow_id = $1)",
-            w.id,
+            " (SELECT id FROM executions WHERE workflow_id = $1 AND workspace_id = $2)",
+            w.id, w.workspace_id,
         )
-        await conn.execute("DELETE FROM executions WHERE workflow_id = $1", w.id)
+        await conn.execute("DELETE FROM executions WHERE workflow_id = $1 AND workspace_id = $2", w.id, w.workspace_id)
         return
     snapshot = _json(w.model_dump(mode="json"))
     await conn.execute(
@@ -115,7 +118,7 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         " description = EXCLUDED.description, status = EXCLUDED.status,"
         " trigger_type = EXCLUDED.trigger_type, project = EXCLUDED.project,"
         " snapshot = EXCLUDED.snapshot, updated_at = EXCLUDED.updated_at"
-        " WHERE workflows.version <= EXCLUDED.version",
+        " WHERE workflows.version <= EXCLUDED.version AND workflows.workspace_id = EXCLUDED.workspace_id",
         w.id, w.workspace_id, w.version, w.name, w.description, w.status.value,
         w.trigger_type.value, w.project, snapshot, w.created_at, w.updated_at,
     )
@@ -138,7 +141,7 @@ async def _integration(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         " description = EXCLUDED.description, config = EXCLUDED.config, settings = EXCLUDED.settings,"
         " secret_fields = EXCLUDED.secret_fields, sealed = EXCLUDED.sealed, is_active = EXCLUDED.is_active,"
         " test_mode = EXCLUDED.test_mode, updated_at = EXCLUDED.updated_at"
-        " WHERE integrations.version <= EXCLUDED.version",
+        " WHERE integrations.version <= EXCLUDED.version AND integrations.workspace_id = EXCLUDED.workspace_id",
         d.id, d.workspace_id, d.version, d.name, d.integration_type, d.provider, d.description,
         _json(d.config), _json(d.settings), list(d.secret_fields), d.secrets_sealed, d.is_active,
         d.test_mode, d.created_by, d.created_at, d.updated_at,
@@ -188,7 +191,7 @@ async def _started(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         await _count_hour(conn, w.id, env.workspaceid, env.time, "started")
         await conn.execute(
             "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, started) VALUES ($1, $2, 1)"
-            " ON CONFLICT (workflow_id) DO UPDATE SET started = s.started + 1",
+            " ON CONFLICT (workflow_id) DO UPDATE SET started = s.started + 1 WHERE s.workspace_id = EXCLUDED.workspace_id",
             w.id, env.workspaceid,
         )
 
@@ -236,7 +239,7 @@ async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> No
         " AND status = 'running'",
         d.execution_id, 1 if ok else 0, 0 if ok else 1,
     )
-    await _integration_usage(conn, d, ok)
+    await _integration_usage(conn, d, ok, env.workspaceid)
     await _connector_metrics(conn, env, d, ok)
     await _node_stats(conn, env, d, ok, duration_ms)
 
@@ -252,7 +255,8 @@ async def _node_stats(conn: Connection, env: Envelope, d: Any, ok: bool, duratio
         " successes = n.successes + EXCLUDED.successes, failures = n.failures + EXCLUDED.failures,"
         " duration_ms = n.duration_ms + EXCLUDED.duration_ms, node_type = EXCLUDED.node_type,"
         " fastest_ms = LEAST(n.fastest_ms, EXCLUDED.fastest_ms), slowest_ms = GREATEST(n.slowest_ms, EXCLUDED.slowest_ms),"
-        " last_executed_at = GREATEST(n.last_executed_at, EXCLUDED.last_executed_at)",
+        " last_executed_at = GREATEST(n.last_executed_at, EXCLUDED.last_executed_at)"
+        " WHERE n.workspace_id = EXCLUDED.workspace_id",
         d.execution_id, d.node_id, env.workspaceid, d.node_type.value, 1 if ok else 0, 0 if ok else 1,
         _exact(duration_ms), duration_ms, d.completed_at,
     )
@@ -275,15 +279,16 @@ async def _connector_metrics(conn: Connection, env: Envelope, d: Any, ok: bool) 
     )
 
 
-async def _integration_usage(conn: Connection, d: Any, ok: bool) -> None:
+async def _integration_usage(conn: Connection, d: Any, ok: bool, workspace_id: str) -> None:
     integration_id = d.output.get("integration_id") if ok else d.error.integration_id
     if not isinstance(integration_id, str):
         return
     await conn.execute(
         "UPDATE integrations SET calls_total = calls_total + 1, calls_failed = calls_failed + $2,"
         " last_used_at = GREATEST(last_used_at, $3), last_error = CASE WHEN $2 = 1 THEN $4 ELSE last_error END"
-        " WHERE id = $1",
+        " WHERE id = $1 AND workspace_id = $5",
         integration_id, 0 if ok else 1, d.completed_at, None if ok else f"{d.error.code}: {d.error.message}"[:500],
+        workspace_id,
     )
 
 
@@ -315,7 +320,8 @@ async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         await _count_hour(conn, d.workflow_id, row["workspace_id"], row["started_at"], "cancelled")
         await conn.execute(
             "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, cancellations)"
-            " VALUES ($1, $2, 1) ON CONFLICT (workflow_id) DO UPDATE SET cancellations = s.cancellations + 1",
+            " VALUES ($1, $2, 1) ON CONFLICT (workflow_id) DO UPDATE SET cancellations = s.cancellations + 1"
+            " WHERE s.workspace_id = EXCLUDED.workspace_id",
             d.workflow_id, row["workspace_id"],
         )
 
@@ -359,7 +365,8 @@ async def _ended(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         " fastest_ms = LEAST(s.fastest_ms, $5), slowest_ms = GREATEST(s.slowest_ms, $5),"
         " last_status = CASE WHEN s.last_execution_at IS NULL OR s.last_execution_at <= $7"
         "   THEN $6 ELSE s.last_status END,"
-        " last_execution_at = GREATEST(s.last_execution_at, $7)",
+        " last_execution_at = GREATEST(s.last_execution_at, $7)"
+        " WHERE s.workspace_id = EXCLUDED.workspace_id",
         d.workflow_id, row["workspace_id"], success, failure, duration_ms, status, d.completed_at,
         _exact(duration_ms),
     )
@@ -381,7 +388,8 @@ async def _definition(conn: Connection, table: str, d: Any, columns: dict[str, A
     updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in ("id", "workspace_id", "created_at"))
     await conn.execute(
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(marks)})"
-        f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table}.version <= EXCLUDED.version",
+        f" ON CONFLICT (id) DO UPDATE SET {updates} WHERE {table}.version <= EXCLUDED.version"
+        f" AND {table}.workspace_id = EXCLUDED.workspace_id",
         *values.values(),
     )
 

@@ -10,6 +10,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from schemas.workflow import NodeType, Port, Position, TriggerType, WorkflowSettings, WorkflowStatus
 
 MAX_NAME = 200
+MAX_EXECUTIONS = 1_000_000_000
+# Seconds; ten years is more than any rule needs and stays far inside what a timedelta holds.
+MAX_DELAY = 10 * 366 * 86400
 
 
 class Strict(BaseModel):
@@ -34,6 +37,8 @@ class RefreshRequest(Strict):
 
 
 class NodeIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"id": "tag", "name": "Tag", "node_type": "action", "config": {"action_type": "add_tag", "tag_name": "vip"}}]})
+
     id: str | None = Field(
         default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$",
         validation_alias=AliasChoices("id", "tracking_id"),
@@ -47,15 +52,24 @@ class NodeIn(Strict):
 
 
 class EdgeIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"source_node": "trigger", "target_node": "tag", "label": "next"}]})
+
     id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
-    source_node: str = Field(max_length=100, validation_alias=AliasChoices("source_node", "source"))
-    target_node: str = Field(max_length=100, validation_alias=AliasChoices("target_node", "target"))
+    source_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("source_node", "source"))
+    target_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("target_node", "target"))
     condition: str | None = Field(default=None, max_length=4000)
     label: str | None = Field(default=None, max_length=MAX_NAME)
     style: dict[str, Any] | None = None
 
 
 class WorkflowCreate(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "Welcome flow", "trigger_type": "event", "trigger_config": {"event_type": "USER_CREATED"},
+        "nodes": [{"id": "trigger", "node_type": "trigger"},
+                  {"id": "tag", "node_type": "action", "config": {"action_type": "add_tag", "tag_name": "new"}}],
+        "edges": [{"source_node": "trigger", "target_node": "tag"}],
+    }]})
+
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=5000)
     project: str | None = Field(default=None, max_length=100)
@@ -63,8 +77,8 @@ class WorkflowCreate(Strict):
     trigger_type: TriggerType = TriggerType.EVENT
     trigger_config: dict[str, Any] = Field(default_factory=dict)
     settings: WorkflowSettings = WorkflowSettings()
-    max_executions: int | None = Field(default=None, ge=0)
-    delay_between_executions: int = Field(default=0, ge=0)
+    max_executions: int | None = Field(default=None, ge=0, le=MAX_EXECUTIONS)
+    delay_between_executions: int = Field(default=0, ge=0, le=MAX_DELAY)
     start_date: datetime | None = None
     end_date: datetime | None = None
     nodes: list[NodeIn] = Field(default_factory=list, max_length=500)
@@ -76,6 +90,8 @@ class WorkflowCreate(Strict):
 class ProcessEvent(Strict):
     """Seed 003's main ingest body."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"event_type": "MESSAGE_RECEIVED", "user_id": "user-1", "data": {"content": "hello"}}]})
+
     event_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
     data: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = Field(default=None, max_length=200)
@@ -86,6 +102,8 @@ class ProcessEvent(Strict):
 
 class ExecuteWorkflow(Strict):
     """POST /workflows/{id}/execute: a manual run. `context` is seed 004's short form."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"input_data": {"client_name": "Dupont"}}]})
 
     input_data: dict[str, Any] | None = None
     execution_context: dict[str, Any] | None = None
@@ -106,6 +124,9 @@ class CancelExecution(Strict):
 
 class IntegrationIn(Strict):
     """Seed 004's integration body: secrets sit in `configuration` and are sealed on write."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "SMTP", "type": "email", "provider": "smtp",
+                                   "configuration": {"host": "smtp.example.com", "from_email": "crm@example.com"}}]})
 
     name: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=50, pattern=r"^[a-z_]+$")
@@ -149,6 +170,8 @@ def _upper_all(value: Any) -> Any:
 
 class WebhookIn(Strict):
     """An inbound webhook bound to a workflow. `secret` (HMAC mode) is write-only."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Orders", "workflow_id": "4f1c2e0a-0000-4000-8000-000000000000", "methods": ["POST"]}]})
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=2000)
@@ -198,8 +221,8 @@ class WorkflowPatch(Strict):
     trigger_type: TriggerType | None = None
     trigger_config: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
-    max_executions: int | None = Field(default=None, ge=0)
-    delay_between_executions: int | None = Field(default=None, ge=0)
+    max_executions: int | None = Field(default=None, ge=0, le=MAX_EXECUTIONS)
+    delay_between_executions: int | None = Field(default=None, ge=0, le=MAX_DELAY)
     start_date: datetime | None = None
     end_date: datetime | None = None
     nodes: list[NodeIn] | None = Field(default=None, max_length=500)
@@ -234,6 +257,8 @@ class NodePut(NodePatch):
 class NodeCheck(Strict):
     """POST /nodes/validate and /nodes/test: one node, and (for a test) its input."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"node_type": "action", "config": {"action_type": "add_tag", "tag_name": "vip"}, "input_data": {"a": 1}}]})
+
     node_type: NodeType = Field(validation_alias=AliasChoices("node_type", "type"))
     config: dict[str, Any] = Field(default_factory=dict)
     name: str = Field(default="", max_length=MAX_NAME)
@@ -241,3 +266,15 @@ class NodeCheck(Strict):
     outputs: list[Port] = Field(default_factory=list, max_length=100)
     input_data: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("input_data", "test_data", "input"))
     user: dict[str, Any] | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="a stable machine code, e.g. AUTO_001 (not found), AUTO_007 (invalid input)")
+    message: str
+    fields: dict[str, Any] = Field(description="for invalid input: each field at fault and what is wrong with it")
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer of the API (api/errors.py)."""
+
+    error: ErrorDetail

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from schemas.api import Strict
 
@@ -14,6 +14,10 @@ MAX_DESCRIPTION = 5000
 
 
 class TriggerIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Incoming message", "trigger_type": "MESSAGE_RECEIVED",
+                                 "filters": {"operator": "and", "conditions": [
+                                     {"field": "event.data.content", "operator": "contains", "value": "price"}]}}]})
+
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     trigger_type: str = Field(min_length=1, max_length=100)
@@ -39,6 +43,8 @@ class TriggerPatch(Strict):
 
 
 class ActionIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Tag as lead", "action_type": "add_tag", "configuration": {"tag_name": "lead"}, "order": 1}]})
+
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     action_type: str = Field(min_length=1, max_length=100)
@@ -63,6 +69,9 @@ class ActionPatch(Strict):
 
 
 class ConditionIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Premium", "operator": "and", "conditions": [
+                                   {"field": "user.plan", "operator": "equals", "value": "premium"}]}]})
+
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
     operator: str = Field(default="and", max_length=10)
@@ -87,6 +96,8 @@ class ConditionPatch(Strict):
 class TestContext(Strict):
     """A context to test against: seed 003's `context`, or `event_data` (+ `user`) for short."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"event_type": "MESSAGE_RECEIVED", "event_data": {"content": "what is the price?"}, "user": {"plan": "premium"}}]})
+
     event_type: str | None = Field(default=None, max_length=100)
     context: dict[str, Any] | None = None
     event_data: dict[str, Any] | None = None
@@ -95,6 +106,8 @@ class TestContext(Strict):
 
 
 class AddTrigger(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"trigger_id": "4f1c2e0a-0000-4000-8000-000000000000", "priority": 10}]})
+
     trigger_id: str = Field(min_length=1, max_length=100)
     priority: int = Field(default=100, ge=0, le=1_000_000)
     specific_conditions: dict[str, Any] | None = None
@@ -105,6 +118,8 @@ class RemoveTrigger(Strict):
 
 
 class AddAction(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"action_id": "4f1c2e0a-0000-4000-8000-000000000000", "order": 1}]})
+
     action_id: str = Field(min_length=1, max_length=100)
     order: int | None = Field(default=None, ge=0, le=1_000_000)
 

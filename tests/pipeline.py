@@ -16,16 +16,16 @@ import asyncpg
 import httpx
 import pytest_asyncio
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from conftest import Processes, wait_for
 
 from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
-from infra.kafka_io import Output, make_producer, send_output, topic_partitions
+from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
 from schemas.envelope import deterministic_id, make_envelope, now
-from schemas.records import Membership, UserDefined, WorkspaceDefined
+from schemas.records import Membership, Role, UserDefined, WorkspaceDefined
 from schemas.topics import ALL_TOPICS, DEFINITIONS, TopicSpec
 
 
@@ -132,6 +132,62 @@ async def running_pipeline(
         token = await wait_for(logged_in, timeout=30, interval=0.2, what="admin login")
         client.headers["Authorization"] = f"Bearer {token}"
         yield client, workspace_id
+
+
+async def _publish(settings: Settings, *outputs: Output) -> None:
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for out in outputs:
+            await send_output(producer, settings, out)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def add_workspace(settings: Settings, name: str) -> str:
+    """A workspace of its own (WorkspaceDefined, as infra/bootstrap.py writes it); returns its id."""
+    workspace_id = deterministic_id("workspace", name, uuid.uuid4().hex)
+    record = WorkspaceDefined(id=workspace_id, name=name, created_at=now())
+    await _publish(settings, Output.of(
+        DEFINITIONS, f"{workspace_id}:workspace:{workspace_id}",
+        make_envelope(record, source="tests/pipeline", workspace_id=workspace_id),
+    ))
+    return workspace_id
+
+
+async def add_user(settings: Settings, email: str, password: str, workspace_id: str, role: Role) -> str:
+    """A user whose one membership is `role` in `workspace_id` (UserDefined, as infra/bootstrap.py
+    writes it); returns the user id. Writing the same email again replaces that user's record."""
+    email = email.lower()
+    user_id = deterministic_id("user", email)
+    record = UserDefined(
+        id=user_id, email=email, username=email.split("@")[0], password_hash=hash_password(password),
+        memberships=(Membership(workspace_id=workspace_id, role=role),), created_at=now(),
+    )
+    await _publish(settings, Output.of(
+        DEFINITIONS, f"{workspace_id}:user:{user_id}",
+        make_envelope(record, source="tests/pipeline", workspace_id=workspace_id),
+    ))
+    return user_id
+
+
+async def login_tokens(api: httpx.AsyncClient, email: str, password: str) -> dict[str, Any]:
+    """The login answer (access and refresh tokens) once the projection knows the user."""
+
+    async def tokens() -> dict[str, Any] | None:
+        r = await api.post("/api/v1/auth/login", json={"email": email, "password": password})
+        return dict(r.json()) if r.status_code == 200 else None
+
+    answer: dict[str, Any] = await wait_for(tokens, timeout=30, interval=0.1, what=f"login of {email}")
+    return answer
+
+
+def client_with(api: httpx.AsyncClient, access_token: str) -> httpx.AsyncClient:
+    """Another client on the same API, authenticated with `access_token` (close it after use)."""
+    return httpx.AsyncClient(
+        base_url=str(api.base_url), timeout=api.timeout, headers={"Authorization": f"Bearer {access_token}"}
+    )
 
 
 @pytest_asyncio.fixture
@@ -308,3 +364,85 @@ async def login_as(api: httpx.AsyncClient, email: str, password: str) -> AsyncIt
         access = await wait_for(token, timeout=30, interval=0.2, what=f"{email} can log in")
         client.headers["Authorization"] = f"Bearer {access}"
         yield client
+# Tables that record attempts, refused ones included (the audit log): a refused call leaves
+# a row there by design, so "nothing written" comparisons leave them out.
+ATTEMPT_LOGS = frozenset({"audit_logs"})
+
+
+async def workspace_rows(settings: Settings, workspace_id: str) -> dict[str, list[str]]:
+    """Everything the read models hold for one workspace: every row of every table with a
+    workspace_id column (but ATTEMPT_LOGS), the workspace itself and its members, as sorted
+    text (to compare)."""
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND column_name = 'workspace_id' ORDER BY table_name"
+        )
+        rows: dict[str, list[str]] = {}
+        for t in tables:
+            name = t["table_name"]
+            if name in ATTEMPT_LOGS:
+                continue
+            found = await conn.fetch(f'SELECT * FROM "{name}" WHERE workspace_id = $1', workspace_id)
+            rows[name] = sorted(repr(sorted(dict(r).items())) for r in found)
+        rows["workspaces"] = [repr(sorted(dict(r).items())) for r in await conn.fetch(
+            "SELECT * FROM workspaces WHERE id = $1", workspace_id)]
+        rows["users"] = sorted(repr(sorted(dict(r).items())) for r in await conn.fetch(
+            "SELECT u.* FROM users u JOIN memberships m ON m.user_id = u.id WHERE m.workspace_id = $1", workspace_id))
+    finally:
+        await conn.close()
+    return rows
+
+
+def changed_tables(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """Per table, the rows that went away and the rows that appeared."""
+    diff: dict[str, dict[str, list[str]]] = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = set(before.get(name, [])), set(after.get(name, []))
+        if old != new:
+            diff[name] = {"gone": sorted(old - new), "new": sorted(new - old)}
+    return diff
+
+
+async def unread(settings: Settings, behind: list[tuple[str, int, int, int]]) -> list[str]:
+    """Of (topic, partition, consumed up to, end offset) spans, those still holding a committed
+    record. A span of transaction markers only (what transactional writers leave after their
+    last record) holds none: the consumer that stopped before it has read everything."""
+    if not behind:
+        return []
+    consumer = make_consumer(settings)
+    await consumer.start()
+    found: list[str] = []
+    try:
+        for topic, partition, position, end in behind:
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, position)
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=200)
+                if any(r.offset < end for r in batch.get(tp, [])):
+                    found.append(f"{topic}[{partition}] from {position}")
+                    break
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def workspace_ids(settings: Settings, workspace_id: str) -> set[str]:
+    """Every id (of 16 characters or more: uuids and the like) of the workspace's rows, in every
+    table that has both an id and a workspace_id column."""
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.columns w"
+            " ON w.table_name = c.table_name AND w.table_schema = c.table_schema AND w.column_name = 'workspace_id'"
+            " WHERE c.table_schema = 'public' AND c.column_name = 'id'"
+        )
+        found: set[str] = set()
+        for t in tables:
+            rows = await conn.fetch(f'SELECT id::text AS id FROM "{t["table_name"]}" WHERE workspace_id = $1', workspace_id)
+            found |= {r["id"] for r in rows if len(r["id"]) >= 16}
+    finally:
+        await conn.close()
+    return found

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import ORJSONResponse
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
 from api.routers.executions import get_execution
 from api.routers.runs import _start
 from schemas.api import AutomationRun
@@ -47,13 +47,23 @@ async def _lead(state: Any, workspace_id: str, lead_id: str, given: dict[str, An
     return profile
 
 
+async def workflow_key(state: Any, workspace_id: str, given: str | None, action_type: str) -> str:
+    """The workflow id a run counts under. Seed 001's `workflowId` is free text: a workflow of
+    this workspace is that workflow; any other value is a label of this workspace only, so a
+    value naming another workspace's workflow never adds to that workflow's history or figures."""
+    if given is None:
+        return deterministic_id("automation", workspace_id, action_type)
+    owned = await state.pool.fetchval("SELECT 1 FROM workflows WHERE id = $1 AND workspace_id = $2", given, workspace_id)
+    return given if owned else deterministic_id("automation", workspace_id, "label", given)
+
+
 def _run(kind: str) -> Any:
     action_type = KINDS[kind]
 
     async def run(body: AutomationRun, state: StateDep, principal: WriterDep) -> ORJSONResponse:
         lead = await _lead(state, principal.workspace_id, body.lead_id, body.lead)
         node_id = body.node_id or action_type
-        workflow_id = body.workflow_id or deterministic_id("automation", principal.workspace_id, action_type)
+        workflow_id = await workflow_key(state, principal.workspace_id, body.workflow_id, action_type)
         stamp = now()
         config = {**body.config, "action_type": action_type}
         if action_type == "send_email":
@@ -110,22 +120,23 @@ async def execution_status(execution_id: str, state: StateDep, principal: Princi
 @router.get("/workflow/{workflow_id}/logs")
 async def workflow_logs(
     workflow_id: str, request: Request, state: StateDep, principal: PrincipalDep,
-    page: int = Query(default=1, ge=1), page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
+    key = await workflow_key(state, principal.workspace_id, workflow_id, "")
     count = await state.pool.fetchval(
         "SELECT count(*) FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
         " WHERE e.workflow_id = $1 AND e.workspace_id = $2 AND s.node_type <> 'trigger'",
-        workflow_id, principal.workspace_id,
+        key, principal.workspace_id,
     )
     if not count and not await state.pool.fetchval(
-        "SELECT 1 FROM executions WHERE workflow_id = $1 AND workspace_id = $2 LIMIT 1", workflow_id, principal.workspace_id
+        "SELECT 1 FROM executions WHERE workflow_id = $1 AND workspace_id = $2 LIMIT 1", key, principal.workspace_id
     ):
         raise NotFound(f"no executions of workflow {workflow_id}")
     rows = await state.pool.fetch(
         "SELECT s.*, e.subject, e.nodes FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
         " WHERE e.workflow_id = $1 AND e.workspace_id = $2 AND s.node_type <> 'trigger'"
         " ORDER BY s.seq DESC LIMIT $3 OFFSET $4",
-        workflow_id, principal.workspace_id, page_size, (page - 1) * page_size,
+        key, principal.workspace_id, page_size, (page - 1) * page_size,
     )
     logs = [
         {

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
 from schemas.errors import NotFound
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -37,7 +37,7 @@ async def list_contacts(
     principal: PrincipalDep,
     tag: str | None = Query(default=None, max_length=100),
     search: str | None = Query(default=None, max_length=200),
-    page: int = Query(default=1, ge=1),
+    page: int = Query(default=1, ge=1, le=MAX_PAGE),
     page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where: list[str] = ["workspace_id = $1"]

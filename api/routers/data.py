@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
 
 router = APIRouter(prefix="/tables", tags=["data"])
 
@@ -27,7 +27,7 @@ async def list_tables(state: StateDep, principal: PrincipalDep) -> dict[str, Any
 async def list_records(
     request: Request, state: StateDep, principal: PrincipalDep,
     table: str = Path(pattern=r"^[A-Za-z0-9_\-]{1,100}$"),
-    page: int = Query(default=1, ge=1), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     count = await state.pool.fetchval(
         "SELECT count(*) FROM data_records WHERE workspace_id = $1 AND table_name = $2", principal.workspace_id, table

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi import Query as QueryParam
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import page_response
+from api.pagination import MAX_VERSION, page_response
 from api.routers.workflows import commit, load, new_edge, new_node, validation_report
 from api.security import Principal
 from processors.workflow_checks import complexity_score, execution_paths, layout
@@ -222,7 +222,7 @@ async def delete_edge(workflow_id: str, edge_id: str, state: StateDep, principal
 # -- the whole graph --------------------------------------------------------------------------
 @router.get("/{workflow_id}/graph")
 async def get_graph(
-    workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1),
+    workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:
     w = await _version(state, principal, workflow_id, version)
     algorithm, positions = layout(w)
@@ -255,7 +255,7 @@ async def get_graph(
 
 @router.get("/{workflow_id}/validate")
 async def validate(
-    workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1),
+    workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:
     w = await _version(state, principal, workflow_id, version)
     report = await validation_report(state, principal, w)

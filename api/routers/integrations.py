@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
@@ -148,7 +148,7 @@ async def list_integrations(
     request: Request, state: StateDep, principal: PrincipalDep,
     type: str | None = Query(default=None, max_length=50),
     provider: str | None = Query(default=None, max_length=50),
-    page: int = Query(default=1, ge=1), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where: list[str] = ["workspace_id = $1"]
     args: list[Any] = [principal.workspace_id]

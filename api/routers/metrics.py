@@ -21,7 +21,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from api.deps import StateDep
+from api.deps import PrincipalDep, StateDep
 from api.routers.health import PROCESSORS, _processor, _projection, health_report
 from api.state import AppState
 from projections.fold import METRIC_BUCKETS
@@ -109,6 +109,7 @@ async def health_aliases(state: StateDep) -> ORJSONResponse:
 
 @router.get("/queue/status")
 @router.get("/api/automation/queue/status")
-async def queue_status(state: StateDep) -> dict[str, Any]:
+async def queue_status(state: StateDep, _: PrincipalDep) -> dict[str, Any]:
+    # Not public like /health: API.md keeps only health, metrics, login and hooks open.
     worker = await _processor(state, "worker", PROCESSORS["worker"])
     return {"queue_size": worker["lag"], "workers": worker["members"], "partitions": worker["partitions"]}

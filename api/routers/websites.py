@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from api import statistics as stats
@@ -29,6 +29,9 @@ from schemas.errors import InvalidInput, NotFound
 from schemas.workflow import Edge, Node, NodeType, TriggerType, WorkflowSnapshot, WorkflowStatus
 
 router = APIRouter(prefix="/websites/{website_id}/automations", tags=["automations (seed 000)"])
+
+# The website id becomes the workflows' `project`, bounded like any project name.
+WebsiteId = Annotated[str, Path(min_length=1, max_length=100)]
 
 ACTION_TYPES = sorted({*CONNECTORS, *CONTACT_ACTIONS, *WAIT_ACTIONS, "create_record"})
 
@@ -164,7 +167,7 @@ def _checked(workflow: WorkflowSnapshot) -> WorkflowSnapshot:
 
 @router.get("")
 async def list_automations(
-    website_id: str,
+    website_id: WebsiteId,
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
@@ -183,7 +186,7 @@ async def list_automations(
 
 
 @router.post("", status_code=201)
-async def create_automation(website_id: str, body: AutomationIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def create_automation(website_id: WebsiteId, body: AutomationIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     nodes, edges = _graph(body.actions)
     stamp = now()
     workflow = _checked(WorkflowSnapshot(
@@ -198,13 +201,13 @@ async def create_automation(website_id: str, body: AutomationIn, state: StateDep
 
 
 @router.get("/{automation_id}")
-async def get_automation(website_id: str, automation_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+async def get_automation(website_id: WebsiteId, automation_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await _view(state, website_id, await _mine(state, principal, website_id, automation_id))
 
 
 @router.put("/{automation_id}")
 async def update_automation(
-    website_id: str, automation_id: str, body: AutomationPatch, state: StateDep, principal: WriterDep
+    website_id: WebsiteId, automation_id: str, body: AutomationPatch, state: StateDep, principal: WriterDep
 ) -> dict[str, Any]:
     current = await _mine(state, principal, website_id, automation_id)
     changes: dict[str, Any] = {"version": current.version + 1, "updated_at": now()}
@@ -227,14 +230,14 @@ async def update_automation(
 
 
 @router.delete("/{automation_id}", status_code=204)
-async def delete_automation(website_id: str, automation_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_automation(website_id: WebsiteId, automation_id: str, state: StateDep, principal: WriterDep) -> Response:
     current = await _mine(state, principal, website_id, automation_id)
     await save(state, principal, current.model_copy(update={"version": current.version + 1, "deleted": True, "updated_at": now()}))
     return Response(status_code=204)
 
 
 @router.post("/{automation_id}/toggle")
-async def toggle_automation(website_id: str, automation_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def toggle_automation(website_id: WebsiteId, automation_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await _mine(state, principal, website_id, automation_id)
     target = WorkflowStatus.INACTIVE if current.status == WorkflowStatus.ACTIVE else WorkflowStatus.ACTIVE
     updated = _checked(current.model_copy(update={"status": target, "version": current.version + 1, "updated_at": now()}))
@@ -243,6 +246,6 @@ async def toggle_automation(website_id: str, automation_id: str, state: StateDep
 
 
 @router.get("/{automation_id}/stats")
-async def automation_stats(website_id: str, automation_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+async def automation_stats(website_id: WebsiteId, automation_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await _mine(state, principal, website_id, automation_id)
     return await _stats(state, principal.workspace_id, workflow.id)

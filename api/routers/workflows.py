@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import MAX_PAGE_SIZE, MAX_VERSION, page_response
 from api.security import Principal
 from api.statistics import workflow_figures
 from infra.kafka_io import Output
@@ -288,7 +288,7 @@ async def list_workflows(
 @router.get("/{workflow_id}")
 async def get_workflow(
     workflow_id: str, state: StateDep, principal: PrincipalDep,
-    version: int | None = Query(default=None, ge=1),
+    version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     workflow = current

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from conftest import wait_for
 from pipeline import api, executions_of, wait_status  # noqa: F401 - fixtures
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
@@ -94,3 +95,33 @@ async def test_integration_and_read_endpoints_refuse_bad_input(api: httpx.AsyncC
     assert (await api.get("/api/v1/executions/nope")).status_code == 404
     listed = (await api.get("/api/v1/integrations")).json()["results"]
     assert all(i["name"] != "x" for i in listed), "a refused integration must not exist"
+
+
+async def test_json_a_record_or_a_row_cannot_hold_is_refused_where_it_is(api: httpx.AsyncClient) -> None:
+    """NUL characters (PostgreSQL refuses them: the projection would stop on the record),
+    trees deeper than 32, integers beyond 64 bits, NaN: 422 naming the place, nothing written."""
+    r = await api.post("/api/v1/triggers/process_event", json={"event_type": "PING", "user_id": "nul-1",
+                                                               "data": {"note": "a\u0000b"}})
+    assert r.status_code == 422 and fields(r) == {"data.note": "contains a NUL character"}
+    deep: Any = {"field": "event.data.x", "operator": "equals", "value": 1}
+    for _ in range(40):
+        deep = {"operator": "not", "conditions": [deep]}
+    r = await api.post("/api/v1/triggers", json={"name": "refused-deep", "trigger_type": "event", "event_type": "PING", "filters": deep})
+    assert r.status_code == 422 and list(fields(r)) == ["filters" + ".conditions.0" * 15 + ".conditions"]
+    r = await api.post("/api/v1/workflows", content=b'{"name": "refused-bigint", "trigger_config": {"limit": 123456789012345678901234}}',
+                       headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and fields(r) == {"trigger_config.limit": "integer out of range (64 bits)"}
+    r = await api.post("/api/v1/workflows", content=b'{"name": "refused-nan", "nodes": [{"node_type": "trigger", "position": {"x": NaN}}]}',
+                       headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "NaN" in fields(r)["body"]
+    assert (await api.get("/api/v1/contacts", params={"search": "a\x00"})).status_code == 422
+    # Nothing of it was written, and the pipeline still takes the same event without the NUL.
+    assert (await api.get("/api/v1/workflows", params={"search": "refused-"})).json()["count"] == 0
+    assert (await api.get("/api/v1/triggers", params={"search": "refused-deep"})).json()["count"] == 0
+    ok = await api.post("/api/v1/triggers/process_event", json={"event_type": "PING", "user_id": "nul-1", "data": {"note": "ab"}})
+    assert ok.status_code == 202
+
+    async def projected() -> bool:
+        return (await api.get("/api/v1/contacts/nul-1")).status_code == 200
+
+    await wait_for(projected, timeout=30, what="the clean event's contact")

@@ -98,6 +98,15 @@ def test_parse_input_refuses_what_is_not_an_object(body: bytes, why: str) -> Non
         parse_input(body, "application/json", {}, "POST")
 
 
+def test_parse_input_refuses_what_postgresql_cannot_store() -> None:
+    with pytest.raises(BodyError, match="name: contains a NUL character"):
+        parse_input(b"name=a%00b", "application/x-www-form-urlencoded", {}, "POST")
+    with pytest.raises(BodyError, match="q: contains a NUL character"):
+        parse_input(b"", None, {"q": "\x00"}, "GET")
+    with pytest.raises(BodyError, match="nested deeper than 32 levels"):
+        parse_input(b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", "application/json", {}, "POST")
+
+
 def test_parse_input_refuses_bad_form_data() -> None:
     with pytest.raises(BodyError, match="form"):
         parse_input(b"a=1&&&=", "application/x-www-form-urlencoded", {}, "POST")
