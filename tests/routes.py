@@ -47,6 +47,10 @@ PARAMS: dict[str, tuple[str, str]] = {
     "webhook_id": (OWNED, "webhook_id"),
     "automation_id": (OWNED, "automation_id"),
     "token": (OWNED, "token"),
+    "key_id": (OWNED, "api_key_id"),
+    "entry_id": (OWNED, "audit_entry_id"),
+    "workspace_id": (OWNED, "workspace_id"),
+    "user_id": (OWNED, "member_user_id"),
     "website_id": (SCOPE, "website_id"),
     "table": (SCOPE, "table"),
     "node_type": (FIXED, "http_request"),
@@ -78,7 +82,25 @@ PUBLIC: dict[str, int] = {
     "PUT /api/v1/webhooks/execute/{token}": 405,
     "PATCH /api/v1/webhooks/execute/{token}": 405,
     "POST /api/v1/workflows/{workflow_id}/trigger": 202,
+    # The invitation token is the credential; the seeded token is no invitation's.
+    "POST /api/v1/invitations/{token}/accept": 404,
 }
+
+# Calls about the caller themselves: any signed-in person may make them, a viewer included
+# (their own profile and preferences, their own new workspace, which workspace they act in).
+PERSONAL = frozenset({
+    "PUT /api/v1/users/profile",
+    "PUT /api/v1/users/preferences",
+    "POST /api/v1/workspaces",
+    "POST /api/v1/auth/switch-workspace",
+})
+
+# Reads only owners and admins may make: machine keys and the audit log.
+MANAGER_READS = frozenset({
+    "GET /api/v1/api-keys",
+    "GET /api/v1/audit-logs",
+    "GET /api/v1/audit-logs/{entry_id}",
+})
 
 # POSTs that change nothing (pure checks of a body): a viewer may call them.
 READ_ONLY_POSTS = frozenset({
@@ -183,6 +205,13 @@ _EDIT = {"name": "probe edit"}
 
 # route key -> the example body, from the ids of the workspace the route is called on.
 BODIES: dict[str, Callable[[Ids], Any]] = {
+    "POST /api/v1/auth/switch-workspace": lambda ids: {"workspace_id": ids["workspace_id"]},
+    "POST /api/v1/api-keys": lambda ids: {"name": "probe key", "role": "viewer"},
+    "PUT /api/v1/users/profile": lambda ids: {"job_title": "probe"},
+    "PUT /api/v1/users/preferences": lambda ids: {"theme": "dark"},
+    "POST /api/v1/workspaces": lambda ids: {"name": "probe workspace"},
+    "POST /api/v1/workspaces/{workspace_id}/members": lambda ids: {"email": "probe-member@fluxo.test", "role": "viewer"},
+    "POST /api/v1/invitations/{token}/accept": lambda ids: {"password": "probe-password-1"},
     "POST /api/v1/workflows/{workflow_id}/execute": lambda ids: {"input_data": {"who": "probe"}},
     "POST /api/v1/workflows/{workflow_id}/test": lambda ids: {"test_data": {"who": "probe"}},
     "POST /api/v1/executions/{execution_id}/cancel": lambda ids: {"reason": "probe"},
@@ -347,6 +376,16 @@ async def seed_workspace(api: httpx.AsyncClient, settings: Settings) -> Ids:
         return contact.status_code == 200 and records.get("count", 0) >= 1
 
     await wait_for(seeded, timeout=60, interval=0.2, what="the seeded contact and data record")
+    me = await _ok(await api.get(f"{v1}/users/profile"))
+    ids["workspace_id"], ids["member_user_id"] = me["workspace"]["id"], me["id"]
+    ids["api_key_id"] = (await _ok(await api.post(f"{v1}/api-keys", json={
+        "name": f"{ids['marker']} key", "role": "viewer"}), 201))["id"]
+
+    async def audited() -> str | None:
+        page = (await api.get(f"{v1}/audit-logs", params={"action": "api_keys.create"})).json()
+        return str(page["results"][0]["id"]) if page.get("results") else None
+
+    ids["audit_entry_id"] = await wait_for(audited, timeout=60, interval=0.2, what="an audit log entry")
     await settled(api, settings)
     return ids
 
