@@ -108,7 +108,7 @@ class TimerService:
             # Its heap entry stays until it comes due (lazy deletion); `_compact` bounds those.
             store.put(partition, _timer_key(data.timer_id), None)
         else:
-            raise ValueError(f"{env.type} does not belong on the timers topic")
+            raise TypeError(f"{env.type} does not belong on the timers topic")
         return []
 
     def restored(self, store: StateStore, partitions: set[int]) -> None:
