@@ -183,20 +183,19 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         lost = {tp.partition for tp in revoked}
         self.runner.store.drop_partitions(lost)
         self.runner.held -= lost
+        self.runner.to_restore -= lost
+        self.runner.rebalances += 1
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         spec = self.runner.processor.state_topic
         if spec is None:
             self.runner.held = {tp.partition for tp in assigned}
             return
-        # Only restore partitions we did not already hold.
-        fresh = {tp.partition for tp in assigned} - self.runner.held
-        count = await restore_state(self.runner.settings, spec, fresh, self.runner.store)
-        self.runner.held = {tp.partition for tp in assigned}
-        restored = getattr(self.runner.processor, "restored", None)
-        if restored is not None:
-            restored(self.runner.store, fresh)
-        log.info("%s restored %d state records for partitions %s", self.runner.processor.name, count, sorted(fresh))
+        # Restored by the main loop, not here: aiokafka sends no heartbeats while this
+        # callback runs, so a restore longer than the session timeout (10 s) got the
+        # member expelled, the partitions revoked and restored again, for ever (the
+        # soak found it: an executor with ~100k state records never got out of it).
+        self.runner.to_restore |= {tp.partition for tp in assigned} - self.runner.held
 
 
 class ProcessorRunner:
@@ -209,6 +208,9 @@ class ProcessorRunner:
         self.transactional_id = f"{self.group_id}.{instance}"
         self.store = StateStore()
         self.held: set[int] = set()
+        # Assigned partitions whose state is still to be read from the changelog.
+        self.to_restore: set[int] = set()
+        self.rebalances = 0
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -245,6 +247,21 @@ class ProcessorRunner:
         """Forget everything not committed to Kafka."""
         self.store = StateStore()
         self.held = set()
+        self.to_restore = set()
+
+    async def _restore(self) -> None:
+        spec = self.processor.state_topic
+        assert spec is not None
+        fresh, seen = set(self.to_restore), self.rebalances
+        count = await restore_state(self.settings, spec, fresh, self.store)
+        if self.rebalances != seen:
+            return  # partitions moved while we read: what is still ours is read again
+        self.to_restore -= fresh
+        self.held |= fresh
+        restored = getattr(self.processor, "restored", None)
+        if restored is not None:
+            restored(self.store, fresh)
+        log.info("%s restored %d state records for partitions %s", self.processor.name, count, sorted(fresh))
 
     async def _close_clients(self) -> None:
         for client in (self.consumer, self.producer):
@@ -270,6 +287,8 @@ class ProcessorRunner:
             loop = asyncio.get_running_loop()
             next_tick = loop.time()
             while not self._stopping.is_set():
+                if self.to_restore:
+                    await self._restore()
                 wait_ms = 200 if ticking is None else max(1, int(min(0.2, ticking.tick_seconds) * 1000))
                 batches = await self.consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
                 if batches:
