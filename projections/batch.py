@@ -16,9 +16,10 @@ from typing import Any
 
 from asyncpg import Connection
 
-from projections.fold import FOLDED, Fold, Known, json_text
+from projections.fold import FOLDED, Fold, Known, iteration_of, json_text
 from projections.readmodels import apply, handles
 from schemas.envelope import Envelope, RecordData
+from schemas.records import NodeFailed, NodeSucceeded
 
 Item = tuple[Envelope, RecordData, int]
 
@@ -47,7 +48,19 @@ async def write_run(conn: Connection, run: Sequence[Item]) -> None:
             list(ids),
         ):
             known[r["id"]] = Known(r["workspace_id"], r["workflow_id"], r["status"], r["started_at"])
-    fold = Fold(known)
+    results = [d for _, d, _ in run if type(d) is NodeSucceeded or type(d) is NodeFailed]
+    final: set[tuple[str, str, int, int]] = set()
+    if results:
+        for r in await conn.fetch(
+            "SELECT s.execution_id, s.node_id, s.attempt, s.iteration FROM execution_steps s"
+            " JOIN unnest($1::text[], $2::text[], $3::int4[], $4::int4[]) AS u(execution_id, node_id, attempt, iteration)"
+            " ON s.execution_id = u.execution_id AND s.node_id = u.node_id AND s.attempt = u.attempt"
+            " AND s.iteration = u.iteration WHERE s.status IN ('completed', 'failed')",
+            [d.execution_id for d in results], [d.node_id for d in results],
+            [d.attempt for d in results], [iteration_of(d) for d in results],
+        ):
+            final.add((r["execution_id"], r["node_id"], r["attempt"], r["iteration"]))
+    fold = Fold(known, final_steps=final)
     for env, data, offset in run:
         fold.add(env, data, offset)
     await write_fold(conn, fold)

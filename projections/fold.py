@@ -179,6 +179,10 @@ class Fold:
     """The row changes of one run of folded records. Feed records in log order with `add`."""
 
     known: dict[str, Known | None]
+    # Steps whose final result is already projected (before or earlier in this run): a
+    # second result for one (a worker killed between its call and its commit writes it
+    # again) counts nothing, as in readmodels' one-at-a-time path.
+    final_steps: set[tuple[str, str, int, int]] = field(default_factory=set)
     executions: dict[str, ExecutionChange] = field(default_factory=dict)
     steps: dict[tuple[str, str, int, int], StepChange] = field(default_factory=dict)
     workflow_stats: dict[str, WorkflowStatsDelta] = field(default_factory=dict)
@@ -307,6 +311,9 @@ class Fold:
             "started_at": d.started_at, "completed_at": d.completed_at, "duration_ms": duration_ms,
         }
         key = (d.execution_id, d.node_id, d.attempt, iteration_of(d))
+        if key in self.final_steps:
+            return
+        self.final_steps.add(key)
         step = self.steps.get(key)
         if step is None:
             # The row may or may not exist: insert it whole, or update the result columns.

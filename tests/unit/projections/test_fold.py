@@ -41,8 +41,8 @@ def completed(eid: str, at: datetime, ok: bool = True) -> tuple[Envelope, Record
     return env(data, at), data
 
 
-def succeeded(eid: str, ms: float) -> tuple[Envelope, RecordData]:
-    data = NodeSucceeded(execution_id=eid, node_id="a", node_type=NodeType.ACTION, attempt=1,
+def succeeded(eid: str, ms: float, attempt: int = 1) -> tuple[Envelope, RecordData]:
+    data = NodeSucceeded(execution_id=eid, node_id="a", node_type=NodeType.ACTION, attempt=attempt,
                          input={"action_type": "webhook"}, started_at=T0, completed_at=T0 + timedelta(milliseconds=ms))
     return env(data), data
 
@@ -69,12 +69,26 @@ def test_a_start_for_an_existing_row_changes_nothing() -> None:
 
 def test_results_count_only_while_the_execution_runs() -> None:
     f = fold({"e1": None}, started("e1"), succeeded("e1", 5), completed("e1", T0 + timedelta(seconds=1)),
-             succeeded("e1", 7))
+             succeeded("e1", 7, attempt=2))
     change = f.executions["e1"]
     assert (change.executed, change.succeeded) == (1, 1)
     assert change.end is not None and change.end["status"] == "completed"
     # Node statistics count every result, running or not (as the one-at-a-time handler did).
     assert f.node_stats[("wf", "a")].executions == 2
+
+
+def test_a_second_final_result_for_one_step_counts_nothing() -> None:
+    # A worker killed between its call and its commit writes the same result again.
+    f = fold({"e1": None}, started("e1"), succeeded("e1", 5), succeeded("e1", 5))
+    assert (f.executions["e1"].executed, f.executions["e1"].succeeded) == (1, 1)
+    assert f.node_stats[("wf", "a")].executions == 1
+
+
+def test_a_result_already_projected_before_the_run_counts_nothing() -> None:
+    f = Fold({"e1": Known("ws", "wf", "running", T0)}, final_steps={("e1", "a", 1, -1)})
+    e, d = succeeded("e1", 5)
+    f.add(e, d, 0)
+    assert not f.steps and not f.node_stats and f.executions == {}
 
 
 def test_results_of_an_execution_without_a_row_touch_only_steps_and_connector_metrics() -> None:
