@@ -12,6 +12,7 @@ generated bodies reach the handlers behind the id lookups instead of stopping at
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,8 +27,9 @@ from routes import FIXED, PARAMS, Ids, seed_workspace, settled
 from infra.settings import Settings
 
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance"
-# Fuzzing: examples per operation, valid and invalid data alike.
-MAX_EXAMPLES = 10
+# Fuzzing: examples per operation, valid and invalid data alike. `make test` keeps the run
+# to a couple of minutes on two cores; FLUXO_FUZZ_EXAMPLES=50 digs deeper.
+MAX_EXAMPLES = int(os.environ.get("FLUXO_FUZZ_EXAMPLES", "5"))
 # The coverage phase's boundary cases, valid data only: its invalid cases (some 6,000 wrong
 # types and missing fields, all stopped by request validation) would triple the run; the
 # fuzzing phase still sends invalid data to every operation.
