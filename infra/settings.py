@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # completion 1.7 s p50 at 100 executions/s with 500 ms, 0.5-0.7 s with 50 ms); lower
     # values cost broker CPU in idle polling (10 ms doubled it and cut throughput).
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=1, le=500)
+    # A processor's transaction (its outputs plus its input offsets) that has not finished
+    # after this long is taken for a lost connection: the runner starts over with new clients,
+    # whose producer fences the old one. Seen once after a broker restart: the old producer's
+    # sender retried OutOfOrderSequenceNumber forever and the transaction never returned.
+    kafka_transaction_deadline_seconds: float = Field(default=45.0, gt=0, le=600)
     # Finished executions leave a marker in the executor's state so late duplicates (a
     # re-sent execution.started with the same id) are refused; markers older than the
     # horizon, or beyond the cap per executor instance (oldest first), are dropped, and a

@@ -24,7 +24,7 @@ from aiokafka.structs import ConsumerRecord
 from infra.kafka_io import Output, make_consumer, make_producer, send_output
 from infra.settings import Settings
 from ingest.deadletter import dead_letter
-from processors.runtime import Incoming, ProcessorRunner
+from processors.runtime import Incoming, ProcessorRunner, bounded_transaction
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
 from schemas.topics import TopicSpec
@@ -141,11 +141,15 @@ class PipelinedRunner(ProcessorRunner):
         offsets = watermarks(self.fetched, unfinished, self.committed)
         if not outputs and not offsets:
             return
-        async with self.producer.transaction():
+        producer = self.producer
+
+        async def write() -> None:
             for out in outputs:
-                await send_output(self.producer, self.settings, out)
+                await send_output(producer, self.settings, out)
             if offsets:
-                await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+                await producer.send_offsets_to_transaction(offsets, self.group_id)
+
+        await bounded_transaction(producer, write, self.settings.kafka_transaction_deadline_seconds)
         self.ready.clear()
         for tp, offset in finished:
             self.running.get(tp, {}).pop(offset, None)

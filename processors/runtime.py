@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import Output, make_consumer, make_producer, send_output
@@ -38,6 +38,32 @@ log = logging.getLogger("fluxo.processor")
 
 # Backoff between reconnections after the broker went away.
 _RECONNECT_FIRST, _RECONNECT_MAX = 0.5, 10.0
+# How long closing a Kafka client may take before it is left behind.
+_CLOSE_SECONDS = 10.0
+
+
+async def bounded_transaction(producer: AIOKafkaProducer, write: Callable[[], Awaitable[None]], seconds: float) -> None:
+    """`write` inside one producer transaction, given at most `seconds`.
+
+    Past them the transaction is abandoned (its task cancelled, not awaited: aborting it may
+    hang the same way) and KafkaTimeoutError raised, which the runner treats as a lost
+    broker: new clients, state from the changelog, input from the committed offsets.
+    """
+
+    async def run() -> None:
+        async with producer.transaction():
+            await write()
+
+    task = asyncio.ensure_future(run())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except BaseException:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        raise KafkaTimeoutError(f"a transaction did not finish within {seconds:.0f}s")
+    task.result()
 
 
 @dataclass(frozen=True)
@@ -268,7 +294,9 @@ class ProcessorRunner:
             if client is None:
                 continue
             try:
-                await client.stop()
+                # A producer stop flushes what it still holds: bounded, since a producer that
+                # stopped making progress would never flush it (nothing uncommitted is kept).
+                await asyncio.wait_for(client.stop(), _CLOSE_SECONDS)
             except Exception as exc:  # noqa: BLE001 - closing a client of a broker that is gone
                 log.debug("closing a Kafka client: %r", exc)
 
@@ -336,10 +364,14 @@ class ProcessorRunner:
             outputs.extend(await self.processor.handle(good, self.store))
             if self.processor.state_topic is not None:
                 outputs.extend(self.store.changelog(self.processor.state_topic))
-            async with self.producer.transaction():
+            producer = self.producer
+
+            async def write() -> None:
                 for out in outputs:
-                    await send_output(self.producer, self.settings, out)
-                await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+                    await send_output(producer, self.settings, out)
+                await producer.send_offsets_to_transaction(offsets, self.group_id)
+
+            await bounded_transaction(producer, write, self.settings.kafka_transaction_deadline_seconds)
         except BaseException:
             self.store.discard()
             # Read the same batch again next time round.
@@ -363,9 +395,13 @@ class ProcessorRunner:
                 return
             if self.processor.state_topic is not None:
                 outputs.extend(self.store.changelog(self.processor.state_topic))
-            async with self.producer.transaction():
+            producer = self.producer
+
+            async def write() -> None:
                 for out in outputs:
-                    await send_output(self.producer, self.settings, out)
+                    await send_output(producer, self.settings, out)
+
+            await bounded_transaction(producer, write, self.settings.kafka_transaction_deadline_seconds)
         except BaseException:
             self.store.discard()
             raise
