@@ -16,11 +16,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 
 from infra.settings import Settings
-from infra.supervisor import Services, child_env, spawn
+from infra.supervisor import COMPONENTS, Services, child_env, spawn
 from infra.topic_admin import ensure_topics
 
 
@@ -114,15 +115,71 @@ class Processes:
         self.running.clear()
 
 
+def shares_pipeline(request: pytest.FixtureRequest) -> bool:
+    """A module whose tests each make their own workflows sets `SHARE_PIPELINE = True` and
+    its tests share one running pipeline: starting the six processes costs ~7 s a test."""
+    return bool(getattr(request.module, "SHARE_PIPELINE", False))
+
+
+@pytest.fixture(scope="module")
+def shared_processes(settings: Settings, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Processes]:
+    """The processes of a module's shared pipeline (`pipeline.shared_client` starts them)."""
+    logged = any(m.name == "process_logs" for m in request.node.iter_markers())
+    procs = Processes(settings, log_dir=tmp_path_factory.mktemp("logs") if logged else None)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
 @pytest.fixture
 def processes(settings: Settings, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Processes]:
     """Tests marked `process_logs` get every process's output in files (`processes.logs`)."""
+    if shares_pipeline(request):
+        yield request.getfixturevalue("shared_processes")
+        return
     logged = request.node.get_closest_marker("process_logs") is not None
     procs = Processes(settings, log_dir=tmp_path if logged else None)
     try:
         yield procs
     finally:
         procs.stop_all()
+
+
+# The pipeline behind pipeline.api: the test's own, or its module's shared one.
+@pytest_asyncio.fixture
+async def own_api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
+    from pipeline import running_pipeline
+
+    async with running_pipeline(settings, processes) as (client, _):
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module")
+async def shared_client(settings: Settings, shared_processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
+    from pipeline import running_pipeline
+
+    async with running_pipeline(settings, shared_processes) as (client, _):
+        yield client
+
+
+@pytest_asyncio.fixture
+async def shared_api(shared_processes: Processes, shared_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The module's pipeline, with whatever an earlier test stopped or killed started again."""
+    missing = [n for n in COMPONENTS if n not in shared_processes.running or shared_processes.running[n].poll() is not None]
+    for name in missing:
+        shared_processes.running.pop(name, None)
+        shared_processes.start(name)
+    if missing:
+
+        async def healthy() -> bool:
+            try:
+                return (await shared_client.get("/health")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await wait_for(healthy, timeout=90, interval=0.3, what="/health ready again")
+    return shared_client
 
 
 async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -136,7 +193,7 @@ async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, wha
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-__all__ = ["Path", "Processes", "free_port", "os", "wait_for"]
+__all__ = ["Path", "Processes", "free_port", "os", "shares_pipeline", "wait_for"]
 
 
 # -- the fault suite's table (tests/faults/harness.py appends one row per case) ---------------

@@ -14,10 +14,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from conftest import Processes, wait_for
+from conftest import Processes, shares_pipeline, wait_for
 
 from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
@@ -190,10 +191,13 @@ def client_with(api: httpx.AsyncClient, access_token: str) -> httpx.AsyncClient:
     )
 
 
-@pytest_asyncio.fixture
-async def api(settings: Settings, processes: Processes) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_pipeline(settings, processes) as (client, _):
-        yield client
+@pytest.fixture
+def api(request: pytest.FixtureRequest) -> httpx.AsyncClient:
+    """A client logged in as the owner, against a pipeline of the test's own or, in a module
+    with `SHARE_PIPELINE = True`, the module's (conftest.shares_pipeline)."""
+    return request.getfixturevalue("shared_api" if shares_pipeline(request) else "own_api")  # type: ignore[no-any-return]
+
+
 
 
 async def add_member(

@@ -20,6 +20,9 @@ from pipeline import api  # noqa: F401 - fixture
 
 from infra.settings import Settings
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 
 class Sink:
     """A webhook target that records what it receives."""

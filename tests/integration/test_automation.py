@@ -11,6 +11,9 @@ from pipeline import api, create_active, executions_of, wait_status  # noqa: F40
 from standins.fixtures import smtp_server  # noqa: F401 - fixture
 from standins.smtp import SMTPStandIn
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 
 

@@ -26,6 +26,11 @@ from standins.smtp import SMTPStandIn
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+# Every process writes its log to a file: the secrets test reads them all.
+pytestmark = pytest.mark.process_logs
+
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 
 
@@ -176,7 +181,6 @@ async def wait_status_as(api: httpx.AsyncClient, headers: dict[str, str], execut
 
 
 
-@pytest.mark.process_logs
 async def test_no_secret_in_any_topic_log_or_answer(api: httpx.AsyncClient, smtp_server: SMTPStandIn, settings: Settings, processes: Processes) -> None:
     """Use credentials every way we can (send, fail, test, update), then grep for them everywhere."""
     good = await _smtp_integration(api, smtp_server)

@@ -15,6 +15,9 @@ from pipeline import api  # noqa: F401 - fixtures
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 V1 = "/api/v1"
 
 COUPON = {"operator": "or", "conditions": [

@@ -12,6 +12,9 @@ from pipeline import Sink, api, create_active, executions_of, isolated_settings,
 
 from infra.settings import Settings
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 W = "/api/v1/workflows"
 

@@ -20,6 +20,9 @@ from schemas.codec import decode
 from schemas.records import EventIngested
 from schemas.topics import EVENTS
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 V1 = "/api/v1"
 
 

@@ -18,6 +18,9 @@ import httpx
 from conftest import Processes, wait_for
 from pipeline import Sink, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 
 

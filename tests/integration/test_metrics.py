@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 from pipeline import Sink, api, create_active, executions_of, sink, wait_status  # noqa: F401 - fixtures
+from prometheus_client.parser import text_string_to_metric_families
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 

@@ -17,6 +17,9 @@ from standins.whatsapp import WhatsAppStandIn
 
 from infra.settings import Settings
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 # Every test here greps the process logs for the credentials it used.
 pytestmark = pytest.mark.process_logs

@@ -31,6 +31,11 @@ from infra.settings import Settings
 from infra.topic_admin import ensure_topics
 from projections.replay import replay_check
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+# Every process writes its log to a file: the secrets check reads them all.
+pytestmark = pytest.mark.process_logs
+
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 SECRET = f"whsec-{uuid.uuid4().hex}-never-shown"
 TABLES = ("webhooks", "webhook_logs")
@@ -107,7 +112,6 @@ def public(api: httpx.AsyncClient) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=str(api.base_url), timeout=30)  # no JWT: the token is the credential
 
 
-@pytest.mark.process_logs
 async def test_crud_hmac_and_the_secret_is_never_shown(
     api: httpx.AsyncClient, sink: Sink, settings: Settings, processes: Processes
 ) -> None:

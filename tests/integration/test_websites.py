@@ -7,6 +7,9 @@ import httpx
 from conftest import wait_for
 from pipeline import Sink, api, sink, wait_status  # noqa: F401 - fixtures
 
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
 BASE = "/api/v1/websites/site-1/automations"
 
 
