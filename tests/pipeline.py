@@ -20,6 +20,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from conftest import Processes, shares_pipeline, wait_for
 
+from api.people import user_key
 from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
 from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
@@ -157,19 +158,46 @@ async def add_workspace(settings: Settings, name: str) -> str:
     return workspace_id
 
 
-async def add_user(settings: Settings, email: str, password: str, workspace_id: str, role: Role) -> str:
-    """A user whose one membership is `role` in `workspace_id` (UserDefined, as infra/bootstrap.py
-    writes it); returns the user id. Writing the same email again replaces that user's record."""
+# The password `login` tries unless told otherwise.
+MEMBER_PASSWORD = "member-password"
+
+
+async def add_person(
+    settings: Settings, *, workspace_id: str, email: str, role: Role, password: str = MEMBER_PASSWORD,
+) -> str:
+    """A person whose one membership is `role` in `workspace_id`: a UserDefined record, keyed
+    and shaped as infra/bootstrap.py writes the owner. Returns the user id once the read model
+    holds this very record, so a single login works at once. Writing the same email again
+    replaces that person's record, memberships included."""
     email = email.lower()
     user_id = deterministic_id("user", email)
+    password_hash = hash_password(password)
     record = UserDefined(
-        id=user_id, email=email, username=email.split("@")[0], password_hash=hash_password(password),
+        # Email-derived usernames are unique (the column is), where bootstrap's local part
+        # alone would collide between tests sharing a database.
+        id=user_id, email=email, username=email.replace("@", "."), password_hash=password_hash,
         memberships=(Membership(workspace_id=workspace_id, role=role),), created_at=now(),
     )
     await _publish(settings, Output.of(
-        DEFINITIONS, f"{workspace_id}:user:{user_id}",
+        DEFINITIONS, user_key(workspace_id, user_id),
         make_envelope(record, source="tests/pipeline", workspace_id=workspace_id),
     ))
+
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+
+        async def projected() -> bool:
+            # The hash is salted: matching it means this record, not an earlier one of the same email.
+            row = await conn.fetchrow(
+                "SELECT u.password_hash, m.role FROM users u JOIN memberships m ON m.user_id = u.id"
+                " WHERE u.id = $1 AND m.workspace_id = $2", user_id, workspace_id,
+            )
+            return row is not None and row["password_hash"] == password_hash and row["role"] == role
+
+        # Waited on here, not by retrying the login: failed logins count towards a lockout.
+        await wait_for(projected, timeout=30, interval=0.1, what=f"{email} projected as {role} of {workspace_id}")
+    finally:
+        await conn.close()
     return user_id
 
 
@@ -200,51 +228,8 @@ def api(request: pytest.FixtureRequest) -> httpx.AsyncClient:
 
 
 
-async def add_member(
-    settings: Settings, workspace_id: str, email: str, role: str, password: str = "member-password",
-) -> str:
-    """A person with `role` in a workspace, published the way infra/bootstrap.py publishes the
-    owner (a fluxo.user.defined.v1 record). Returns the user id; `login` waits until it works."""
-    from api.people import user_key
-    from api.security import hash_password
-    from infra.kafka_io import Output, make_producer, send_output
-    from schemas.envelope import deterministic_id, make_envelope, now
-    from schemas.records import Membership, UserDefined
-    from schemas.topics import DEFINITIONS
-
-    email = email.lower()
-    user_id = deterministic_id("user", email)
-    user = UserDefined(
-        id=user_id, email=email, username=email.replace("@", "."), password_hash=hash_password(password),
-        memberships=(Membership(workspace_id=workspace_id, role=role),),  # type: ignore[arg-type]
-        created_at=now(),
-    )
-    envelope = make_envelope(user, source="tests/add_member", workspace_id=workspace_id)
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        await send_output(producer, settings, Output.of(DEFINITIONS, user_key(workspace_id, user_id), envelope))
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-    async def projected() -> bool:
-        conn = await asyncpg.connect(settings.dsn)
-        try:
-            found = await conn.fetchval(
-                "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", user_id, workspace_id
-            )
-        finally:
-            await conn.close()
-        return found == role
-
-    # Waited on here, not by retrying the login: failed logins count towards a lockout.
-    await wait_for(projected, timeout=30, interval=0.1, what=f"{email} projected")
-    return user_id
-
-
 async def login(
-    client: httpx.AsyncClient, email: str, password: str = "member-password", workspace_id: str | None = None
+    client: httpx.AsyncClient, email: str, password: str = MEMBER_PASSWORD, workspace_id: str | None = None
 ) -> dict[str, str]:
     """Headers of a signed-in person (one login: the person must be projected already)."""
     body = {"email": email, "password": password, **({"workspace_id": workspace_id} if workspace_id else {})}
@@ -318,42 +303,6 @@ async def assert_secrets_nowhere(settings: Settings, processes: Processes, secre
         text = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in text, f"a secret in {path.name}"
-
-
-async def define_user(
-    settings: Settings, email: str, password: str, role: str, workspace_id: str | None = None
-) -> tuple[str, str]:
-    """A person with `role` in a workspace, published the way infra/bootstrap.py does it.
-
-    Without workspace_id, a new workspace is defined too (the person's own).
-    Returns (workspace id, user id); log in once the projection has them.
-    """
-    email = email.lower()
-    user_id = deterministic_id("user", email)
-    records = []
-    if workspace_id is None:
-        workspace_id = deterministic_id("workspace", email)
-        records.append(Output.of(DEFINITIONS, f"{workspace_id}:workspace:{workspace_id}", make_envelope(
-            WorkspaceDefined(id=workspace_id, name=f"{email}'s workspace", created_at=now()),
-            source="tests", workspace_id=workspace_id,
-        )))
-    records.append(Output.of(DEFINITIONS, f"{workspace_id}:user:{user_id}", make_envelope(
-        UserDefined(
-            id=user_id, email=email, username=email.split("@")[0], password_hash=hash_password(password),
-            memberships=(Membership(workspace_id=workspace_id, role=role),),  # type: ignore[arg-type]
-            created_at=now(),
-        ),
-        source="tests", workspace_id=workspace_id,
-    )))
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        for out in records:
-            await send_output(producer, settings, out)
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return workspace_id, user_id
 
 
 @asynccontextmanager

@@ -12,10 +12,11 @@ import httpx
 import pytest
 import pytest_asyncio
 from conftest import Processes, wait_for
-from pipeline import add_member, assert_secrets_nowhere, login, running_pipeline
+from pipeline import add_person, assert_secrets_nowhere, login, running_pipeline
 
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
+from schemas.records import Role
 
 V1 = "/api/v1"
 KEY = re.compile(r"^fx_[a-z0-9]{8}_[A-Za-z0-9_-]{32,64}$")
@@ -159,9 +160,10 @@ async def test_expiry_and_bad_input(pipeline: tuple[httpx.AsyncClient, str, Proc
 async def test_roles_on_api_keys(pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings) -> None:
     api, ws, _ = pipeline
     people = {}
-    for role in ("admin", "editor", "viewer"):
+    roles: tuple[Role, ...] = ("admin", "editor", "viewer")
+    for role in roles:
         email = f"keys-{role}-{uuid.uuid4().hex[:6]}@fluxo.test"
-        await add_member(settings, ws, email, role)
+        await add_person(settings, workspace_id=ws, email=email, role=role)
         people[role] = await login(api, email)
 
     # Editors and viewers manage no keys.

@@ -18,9 +18,10 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from conftest import Processes, wait_for
 from pipeline import (
     _grep_topics,
+    add_person,
+    add_workspace,
     assert_secrets_nowhere,
     create_active,
-    define_user,
     isolated_settings,
     login_as,
     running_pipeline,
@@ -104,8 +105,9 @@ async def test_the_audit_log_shows_the_calls_made(settings: Settings, processes:
                                   json={"email": "nobody@example.com", "password": WRONG_PASSWORD})
             assert stranger.status_code == 401
 
-        _, viewer_id = await define_user(settings, "viewer@fluxo.test", VIEWER_PASSWORD, "viewer", workspace_id)
-        await define_user(settings, "editor@fluxo.test", VIEWER_PASSWORD, "editor", workspace_id)
+        viewer_id = await add_person(
+            settings, workspace_id=workspace_id, email="viewer@fluxo.test", role="viewer", password=VIEWER_PASSWORD)
+        await add_person(settings, workspace_id=workspace_id, email="editor@fluxo.test", role="editor", password=VIEWER_PASSWORD)
         async with login_as(api, "viewer@fluxo.test", VIEWER_PASSWORD) as viewer, \
                 login_as(api, "editor@fluxo.test", VIEWER_PASSWORD) as editor:
             refused = await call("viewer", viewer, "POST", "/workflows", json={
@@ -186,7 +188,8 @@ async def test_the_audit_log_shows_the_calls_made(settings: Settings, processes:
         assert bad.status_code == 422 and {"outcome", "status_code"} <= set(bad.json()["error"]["fields"])
 
         # Another workspace's owner sees none of it.
-        await define_user(settings, "other-owner@fluxo.test", VIEWER_PASSWORD, "owner")
+        elsewhere = await add_workspace(settings, "other owner's workspace")
+        await add_person(settings, workspace_id=elsewhere, email="other-owner@fluxo.test", role="owner", password=VIEWER_PASSWORD)
         async with login_as(api, "other-owner@fluxo.test", VIEWER_PASSWORD) as other:
             theirs = await entries(other)
             assert not {e["id"] for e in theirs["results"]} & {e["id"] for e in found.values()}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from conftest import Processes, wait_for
-from pipeline import add_member, running_pipeline
+from pipeline import add_person, running_pipeline
 
 from api.security import Principal, issue
 from infra.settings import Settings
@@ -42,7 +42,7 @@ def person() -> str:
 async def test_login_by_email_or_username_and_refresh(pipeline: tuple[httpx.AsyncClient, str], settings: Settings) -> None:
     api, ws = pipeline
     email = person()
-    await add_member(settings, ws, email, "editor", password="right-password")
+    await add_person(settings, workspace_id=ws, email=email, role="editor", password="right-password")
     by_email = await api.post(f"{V1}/auth/login", json={"email": email.upper(), "password": "right-password"})
     assert by_email.status_code == 200, by_email.text
     answer = by_email.json()
@@ -71,7 +71,7 @@ async def test_login_by_email_or_username_and_refresh(pipeline: tuple[httpx.Asyn
 async def test_expired_forged_and_missing_tokens_are_refused(pipeline: tuple[httpx.AsyncClient, str], settings: Settings) -> None:
     api, ws = pipeline
     email = person()
-    user_id = await add_member(settings, ws, email, "viewer")
+    user_id = await add_person(settings, workspace_id=ws, email=email, role="viewer")
     secret = settings.resolved_jwt_secret()
     principal = Principal(user_id=user_id, workspace_id=ws, role="viewer", email=email)
     fresh = issue(secret, principal, "access", 60)
@@ -103,7 +103,7 @@ async def test_expired_forged_and_missing_tokens_are_refused(pipeline: tuple[htt
 async def test_login_does_not_tell_whether_the_account_exists(pipeline: tuple[httpx.AsyncClient, str], settings: Settings) -> None:
     api, ws = pipeline
     email = person()
-    await add_member(settings, ws, email, "viewer", password="right-password")
+    await add_person(settings, workspace_id=ws, email=email, role="viewer", password="right-password")
     wrong = await api.post(f"{V1}/auth/login", json={"email": email, "password": "wrong-password"})
     nobody = await api.post(f"{V1}/auth/login", json={"email": person(), "password": "wrong-password"})
     assert wrong.status_code == nobody.status_code == 401
@@ -117,7 +117,7 @@ async def test_login_does_not_tell_whether_the_account_exists(pipeline: tuple[ht
 async def test_lockout_after_repeated_failures_and_its_end(pipeline: tuple[httpx.AsyncClient, str], settings: Settings) -> None:
     api, ws = pipeline
     email = person()
-    await add_member(settings, ws, email, "editor", password="right-password")
+    await add_person(settings, workspace_id=ws, email=email, role="editor", password="right-password")
     right = {"email": email, "password": "right-password"}
     wrong = {"email": email, "password": "wrong-password"}
 

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from conftest import Processes
 from pipeline import (
-    add_member,
+    add_person,
     assert_secrets_nowhere,
     isolated_settings,
     login,
@@ -91,7 +91,7 @@ async def test_profile_and_preferences(pipeline: tuple[httpx.AsyncClient, str, P
 
     # A viewer has a profile of their own, and an API key cannot edit a person's.
     viewer = email_of("viewer")
-    await add_member(settings, ws, viewer, "viewer")
+    await add_person(settings, workspace_id=ws, email=viewer, role="viewer")
     as_viewer = await login(api, viewer)
     r = await api.put(f"{V1}/users/profile", json={"first_name": "Vic"}, headers=as_viewer)
     assert r.status_code == 200 and r.json()["email"] == viewer and r.json()["first_name"] == "Vic"
@@ -154,7 +154,7 @@ async def test_workspaces_members_and_invitations(
 
     # An existing person becomes a member at once.
     editor = email_of("editor")
-    editor_id = await add_member(settings, home, editor, "editor")
+    editor_id = await add_person(settings, workspace_id=home, email=editor, role="editor")
     r = await api.post(f"{V1}/workspaces/{second['id']}/members", json={"email": editor, "role": "viewer"}, headers=there)
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "added" and r.json()["member"]["role"] == "viewer" and r.json()["invitation"] is None
@@ -241,7 +241,7 @@ async def test_another_workspace_sees_none_of_it(pipeline: tuple[httpx.AsyncClie
     stranger = email_of("stranger")
     # A member of a workspace of their own only.
     other = (await api.post(f"{V1}/workspaces", json={"name": "Stranger's"})).json()
-    await add_member(settings, other["id"], stranger, "owner")
+    await add_person(settings, workspace_id=other["id"], email=stranger, role="owner")
     theirs = await login(api, stranger)
     me = (await api.get(f"{V1}/users/profile")).json()
     for method, path, body in (

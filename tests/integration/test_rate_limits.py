@@ -11,9 +11,10 @@ import orjson
 import pytest
 import pytest_asyncio
 from conftest import Processes
-from pipeline import add_member, login, running_pipeline
+from pipeline import add_person, login, running_pipeline
 
 from infra.settings import Settings
+from schemas.records import Role
 
 V1 = "/api/v1"
 DEFAULT, INGEST, PROFILE = 6, 3, 2
@@ -37,9 +38,9 @@ async def pipeline(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient,
         procs.stop_all()
 
 
-async def person(api: httpx.AsyncClient, settings: Settings, ws: str, role: str = "editor") -> dict[str, str]:
+async def person(api: httpx.AsyncClient, settings: Settings, ws: str, role: Role = "editor") -> dict[str, str]:
     email = f"rate-{role}-{uuid.uuid4().hex[:6]}@fluxo.test"
-    await add_member(settings, ws, email, role)
+    await add_person(settings, workspace_id=ws, email=email, role=role)
     return await login(api, email)
 
 

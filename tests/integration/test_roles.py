@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from conftest import Processes
 from pipeline import (
-    add_user,
+    add_person,
     changed_tables,
     client_with,
     isolated_settings,
@@ -51,7 +51,7 @@ async def team(settings: Settings) -> AsyncIterator[Team]:
             roles: tuple[Role, ...] = ("viewer", "editor", "admin")
             for role in roles:
                 email = f"{role}-{uuid.uuid4().hex[:6]}@fluxo.test"
-                await add_user(settings, email, f"{role}-password", workspace_id, role)
+                await add_person(settings, workspace_id=workspace_id, email=email, role=role, password=f"{role}-password")
                 tokens = await login_tokens(owner, email, f"{role}-password")
                 clients[role] = client_with(owner, tokens["access_token"])
             try:

@@ -18,7 +18,7 @@ import orjson
 import pytest_asyncio
 from conftest import Processes
 from pipeline import (
-    add_user,
+    add_person,
     add_workspace,
     changed_tables,
     client_with,
@@ -84,7 +84,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
             ids = await seed_workspace(owner, settings)
             b = await add_workspace(settings, "workspace B")
             email, password = f"b-{uuid.uuid4().hex[:8]}@fluxo.test", "b-password-123"
-            await add_user(settings, email, password, b, "owner")
+            await add_person(settings, workspace_id=b, email=email, role="owner", password=password)
             tokens = await login_tokens(owner, email, password)
             async with client_with(owner, tokens["access_token"]) as intruder:
                 yield World(settings, owner, intruder, a, b, ids, tokens["refresh_token"], email, password)
