@@ -13,7 +13,7 @@ from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
-from api.routers.workflow_links import attach_action
+from api.routers.workflow_links import attach_action, detach_action
 from api.routers.workflows import load as load_workflow
 from api.security import Principal
 from api.state import AppState
@@ -65,7 +65,10 @@ def view(a: ActionDefined) -> dict[str, Any]:
     return body
 
 
-async def _store(state: AppState, principal: Principal, action: ActionDefined, attach_to: WorkflowSnapshot | None) -> dict[str, Any]:
+async def _store(
+    state: AppState, principal: Principal, action: ActionDefined, attach_to: WorkflowSnapshot | None,
+    moved_from: str | None = None,
+) -> dict[str, Any]:
     problems = configuration_problems(action.action_type, action.configuration)
     if problems:
         raise InvalidInput("the action configuration is invalid", fields=problems)
@@ -73,7 +76,19 @@ async def _store(state: AppState, principal: Principal, action: ActionDefined, a
     if attach_to is not None and not any(r.action_id == action.id for r in attach_to.actions):
         # Seed 003: an action created for a workflow runs in it.
         await attach_action(state, principal, attach_to, action.id, None)
+    if moved_from is not None and moved_from != action.workflow_id:
+        # An action given another workflow (or none) stops running in the one it left.
+        await _detach_from(state, principal, moved_from, action.id)
     return view(action)
+
+
+async def _detach_from(state: AppState, principal: Principal, workflow_id: str, action_id: str) -> None:
+    try:
+        left = await load_workflow(state, principal, workflow_id)
+    except NotFound:
+        return  # the workflow it left is gone: nothing runs it
+    if any(r.action_id == action_id for r in left.actions):
+        await detach_action(state, principal, left, action_id)
 
 
 async def _workflow_or_fail(state: AppState, principal: Principal, workflow_id: str | None) -> WorkflowSnapshot | None:
@@ -148,7 +163,7 @@ async def replace_action(action_id: str, body: ActionIn, state: StateDep, princi
         **current.model_dump(), **fields, "action_type": action_type,
         "workflow_id": workflow.id if workflow else None, "version": current.version + 1, "updated_at": now(),
     })
-    return await _store(state, principal, updated, workflow)
+    return await _store(state, principal, updated, workflow, moved_from=current.workflow_id)
 
 
 @router.patch("/{action_id}")
@@ -167,7 +182,7 @@ async def update_action(action_id: str, body: ActionPatch, state: StateDep, prin
     updated = ActionDefined.model_validate(
         {**current.model_dump(), **changes, "version": current.version + 1, "updated_at": now()}
     )
-    return await _store(state, principal, updated, workflow)
+    return await _store(state, principal, updated, workflow, moved_from=current.workflow_id)
 
 
 @router.delete("/{action_id}", status_code=204)

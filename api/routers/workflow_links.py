@@ -123,6 +123,10 @@ async def attach_action(state: AppState, principal: Principal, workflow: Workflo
     return await _new_version(state, principal, workflow, actions=tuple(refs))
 
 
+async def detach_action(state: AppState, principal: Principal, workflow: WorkflowSnapshot, action_id: str) -> WorkflowSnapshot:
+    return await _new_version(state, principal, workflow, actions=tuple(r for r in workflow.actions if r.action_id != action_id))
+
+
 @router.post("/{workflow_id}/add_action")
 async def add_action(workflow_id: str, body: AddAction, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
@@ -138,7 +142,7 @@ async def remove_action(workflow_id: str, body: RemoveAction, state: StateDep, p
     if not any(r.action_id == body.action_id for r in workflow.actions):
         raise NotFound(f"action {body.action_id} is not attached to workflow {workflow_id}",
                        fields={"action_id": "not attached to this workflow"})
-    updated = await _new_version(state, principal, workflow, actions=tuple(r for r in workflow.actions if r.action_id != body.action_id))
+    updated = await detach_action(state, principal, workflow, body.action_id)
     return {"message": "action removed", "workflow_id": workflow_id, "version": updated.version,
             "actions": await action_views(state, principal, updated)}
 

@@ -282,3 +282,38 @@ async def test_an_attached_cron_trigger_runs_the_workflows_actions_on_its_schedu
     # The timer service reads definitions at most a second late: nothing fires after that.
     assert not [at for at in _fire_times(sink, "cron-linked") if at > deactivated + timedelta(seconds=2)]
     assert await executions_of(api, control_id)
+
+
+async def test_an_action_moved_to_another_workflow_leaves_the_first(api: httpx.AsyncClient) -> None:
+    async def workflow(name: str) -> str:
+        r = await api.post(f"{V1}/workflows", json={"name": name})
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def attached(workflow_id: str) -> list[str]:
+        r = await api.get(f"{V1}/workflows/{workflow_id}/actions")
+        assert r.status_code == 200, r.text
+        return [a["id"] for a in r.json()["results"]]
+
+    first, second = await workflow("moves from"), await workflow("moves to")
+    r = await api.post(f"{V1}/actions", json={
+        "name": "Tag", "action_type": "add_tag", "configuration": {"tag_name": "moved"}, "workflow": first,
+    })
+    assert r.status_code == 201, r.text
+    action_id = r.json()["id"]
+    assert await attached(first) == [action_id]
+
+    r = await api.patch(f"{V1}/actions/{action_id}", json={"workflow": second})
+    assert r.status_code == 200 and r.json()["workflow"] == second, r.text
+    assert await attached(first) == [] and await attached(second) == [action_id]
+
+    # A patch that does not name the workflow leaves the links alone.
+    assert (await api.patch(f"{V1}/actions/{action_id}", json={"name": "Tag it"})).status_code == 200
+    assert await attached(second) == [action_id]
+
+    # PUT without a workflow detaches it from every workflow.
+    r = await api.put(f"{V1}/actions/{action_id}", json={
+        "name": "Tag it", "action_type": "add_tag", "configuration": {"tag_name": "moved"},
+    })
+    assert r.status_code == 200 and r.json()["workflow"] is None, r.text
+    assert await attached(first) == [] and await attached(second) == []
