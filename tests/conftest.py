@@ -171,15 +171,20 @@ async def shared_api(shared_processes: Processes, shared_client: httpx.AsyncClie
         shared_processes.running.pop(name, None)
         shared_processes.start(name)
     if missing:
-
-        async def healthy() -> bool:
-            try:
-                return (await shared_client.get("/health")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await wait_for(healthy, timeout=90, interval=0.3, what="/health ready again")
+        await wait_healthy(shared_client)
     return shared_client
+
+
+async def wait_healthy(client: httpx.AsyncClient) -> None:
+    """Until the API answers /health (its processes were just started)."""
+
+    async def healthy() -> bool:
+        try:
+            return (await client.get("/health")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await wait_for(healthy, timeout=90, interval=0.3, what="/health ready")
 
 
 async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -193,7 +198,7 @@ async def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, wha
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-__all__ = ["Path", "Processes", "free_port", "os", "shares_pipeline", "wait_for"]
+__all__ = ["Path", "Processes", "free_port", "os", "shares_pipeline", "wait_for", "wait_healthy"]
 
 
 # -- the fault suite's table (tests/faults/harness.py appends one row per case) ---------------

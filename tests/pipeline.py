@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from conftest import Processes, shares_pipeline, wait_for
+from conftest import Processes, shares_pipeline, wait_for, wait_healthy
 
 from api.people import user_key
 from api.security import hash_password
@@ -116,14 +116,7 @@ async def running_pipeline(
     for name in COMPONENTS:
         processes.start(name, **env)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=30) as client:
-
-        async def healthy() -> bool:
-            try:
-                return (await client.get("/health")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await wait_for(healthy, timeout=90, interval=0.3, what="/health ready")
+        await wait_healthy(client)
 
         async def logged_in() -> str | None:
             r = await client.post(
