@@ -63,12 +63,11 @@ async def publish_definition(state: AppState, key: str, record: RecordData, work
 
 @asynccontextmanager
 async def locked(state: AppState, name: str) -> AsyncIterator[asyncpg.Connection]:
-    async with state.pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", name)
-        try:
-            yield conn
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", name)
+    # Transaction-scoped, so the lock ends with the transaction however the caller leaves
+    # (a cancelled request included): the pool does not reset sessions (api/state.py).
+    async with state.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", name)
+        yield conn
 
 
 async def change_user(state: AppState, user_id: str, change: Callable[[UserDefined], UserDefined]) -> UserDefined:
