@@ -26,8 +26,10 @@ def _server_properties(settings: Settings, data_dir: Path) -> str:
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
-            f"listeners=PLAINTEXT://{host}:{settings.kafka_port},"
-            f"CONTROLLER://{host}:{settings.kafka_controller_port}",
+            (
+                f"listeners=PLAINTEXT://{host}:{settings.kafka_port},"
+                f"CONTROLLER://{host}:{settings.kafka_controller_port}"
+            ),
             f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -154,7 +156,7 @@ async def wait_for_kafka(
         finally:
             try:
                 await admin.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - closing a client of a broker not up yet
                 pass
         await asyncio.sleep(0.5)
     raise InfrastructureError(f"Kafka at {bootstrap} not ready after {timeout}s: {last_error}")

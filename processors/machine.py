@@ -863,7 +863,8 @@ def _loop_items(node: Node, context: dict[str, Any], now: datetime) -> tuple[lis
     if isinstance(value, Mapping):
         value = [{"key": k, "value": v} for k, v in value.items()]
     if not isinstance(value, list | tuple):
-        raise ValueError(f"items must evaluate to a list, got {type(value).__name__}")
+        # A user's expression gave the wrong kind of value: a bad value the node fails on (the caller's ValueError path), not a bug.
+        raise ValueError(f"items must evaluate to a list, got {type(value).__name__}")  # noqa: TRY004
     raw_bound = node.config.get("max_iterations", DEFAULT_LOOP_ITEMS)
     bound = raw_bound if isinstance(raw_bound, int) and not isinstance(raw_bound, bool) and raw_bound > 0 else DEFAULT_LOOP_ITEMS
     return list(value), min(bound, MAX_LOOP_ITEMS)

@@ -56,10 +56,10 @@ def edge(source: str, target: str, label: str | None = None, condition: str | No
 
 
 def flow(nodes: list[Node], edges: list[Edge], **overrides: Any) -> WorkflowSnapshot:
-    base: dict[str, Any] = dict(
-        id="wf", workspace_id="ws", version=3, name="test flow", created_at=T0, updated_at=T0,
-        nodes=tuple(nodes), edges=tuple(edges),
-    )
+    base: dict[str, Any] = {
+        "id": "wf", "workspace_id": "ws", "version": 3, "name": "test flow", "created_at": T0, "updated_at": T0,
+        "nodes": tuple(nodes), "edges": tuple(edges),
+    }
     base.update(overrides)
     return WorkflowSnapshot(**base)
 
@@ -292,7 +292,7 @@ def retrying(max_retries: int = 3, error_edge: bool = False, **settings_: Any) -
     if error_edge:
         nodes.append(hook("on-error", payload={"why": "{{nodes.w.error.code}}"}))
         edges.append(edge("w", "on-error", "error"))
-    cfg = dict(retry_on_failure=True, max_retries=max_retries, retry_backoff_seconds=2.0, retry_max_backoff_seconds=60.0)
+    cfg = {"retry_on_failure": True, "max_retries": max_retries, "retry_backoff_seconds": 2.0, "retry_max_backoff_seconds": 60.0}
     cfg.update(settings_)
     return flow(nodes, edges, settings=WorkflowSettings(**cfg))
 
@@ -404,7 +404,7 @@ def test_a_wait_node_sleeps_on_a_durable_timer(config: dict[str, Any], seconds: 
     waits = [t for t in of(sim, TimerScheduled) if t.purpose == "wait"]
     assert len(waits) == 1 and waits[0].fire_at == T0 + timedelta(seconds=seconds)
     assert sim.clock == T0 + timedelta(seconds=seconds)
-    done = [r for r in of(sim, NodeSucceeded) if r.node_id == "d"][0]
+    done = next(r for r in of(sim, NodeSucceeded) if r.node_id == "d")
     assert done.output["waited_seconds"] == seconds
     assert [w.node_id for w in sim.work] == ["after"]
 
@@ -483,7 +483,7 @@ def test_a_loop_runs_its_body_once_per_item_in_order_then_continues() -> None:
     assert [w.iteration for w in body] == [0, 1, 2]
     assert len({w.idempotency_key for w in body}) == 3
     assert sim.work[-1].node_id == "after"
-    loop_done = [r for r in of(sim, NodeSucceeded) if r.node_id == "l"][0]
+    loop_done = next(r for r in of(sim, NodeSucceeded) if r.node_id == "l")
     assert loop_done.output["iterations"] == 3
     assert [r["each"]["iteration"] for r in loop_done.output["results"]] == [0, 1, 2]
 
@@ -491,7 +491,7 @@ def test_a_loop_runs_its_body_once_per_item_in_order_then_continues() -> None:
 def test_a_loop_is_bounded_by_max_iterations() -> None:
     sim = run(looping(max_iterations=2))
     assert [w.iteration for w in sim.work if w.node_id == "each"] == [0, 1]
-    assert [r for r in of(sim, NodeSucceeded) if r.node_id == "l"][0].output["truncated"] is True
+    assert next(r for r in of(sim, NodeSucceeded) if r.node_id == "l").output["truncated"] is True
 
 
 def test_a_loop_over_nothing_goes_straight_on() -> None:
@@ -560,7 +560,7 @@ def test_the_execution_keeps_the_version_it_started_on() -> None:
     assert out == [] and state is not None and state["workflow"]["version"] == 3
     done = NodeSucceeded(execution_id="ex", node_id="w", node_type=NodeType.ACTION, attempt=1, started_at=T0, completed_at=T0)
     _, out = advance(state, env(done), done, T0)
-    completed = [d for _, d in decoded(out) if isinstance(d, ExecutionCompleted)][0]
+    completed = next(d for _, d in decoded(out) if isinstance(d, ExecutionCompleted))
     assert completed.workflow_version == 3 and completed.execution_path == ("t", "c", "w")
 
 
@@ -664,7 +664,7 @@ def test_a_tag_action_emits_a_tag_added_event_and_later_nodes_see_the_tag() -> N
         [edge("t", "tag"), edge("tag", "w")],
     )
     s = started(wf, subject="u1")
-    state, outputs = advance(None, env(s), s, T0)
+    _state, outputs = advance(None, env(s), s, T0)
     events = [(o, decode(o.value)) for o in outputs if o.topic == EVENTS]
     assert len(events) == 1
     out, (event_env, event) = events[0]
@@ -672,7 +672,7 @@ def test_a_tag_action_emits_a_tag_added_event_and_later_nodes_see_the_tag() -> N
     assert out.key == "ws:u1" and event.user_id == "u1" and event_env.executionid == "ex"
     order = next(d for _, d in decoded(outputs) if isinstance(d, NodeWorkOrdered))
     assert order.config["payload"] == {"tags": ["vip"]}
-    again, outputs2 = advance(None, env(s), s, T0)
+    _again, outputs2 = advance(None, env(s), s, T0)
     assert [decode(o.value)[0].id for o in outputs2 if o.topic == EVENTS] == [event_env.id], "replay gives the same event id"
 
 

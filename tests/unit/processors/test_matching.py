@@ -13,9 +13,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def wf(**kw: Any) -> WorkflowSnapshot:
-    base: dict[str, Any] = dict(id="w1", workspace_id="ws", version=1, name="n", status=WorkflowStatus.ACTIVE,
-                                trigger_type=TriggerType.EVENT, trigger_config={"event_type": "USER_CREATED"},
-                                created_at=T0, updated_at=T0)
+    base: dict[str, Any] = {"id": "w1", "workspace_id": "ws", "version": 1, "name": "n", "status": WorkflowStatus.ACTIVE,
+                                "trigger_type": TriggerType.EVENT, "trigger_config": {"event_type": "USER_CREATED"},
+                                "created_at": T0, "updated_at": T0}
     base.update(kw)
     return WorkflowSnapshot(**base)
 
