@@ -21,7 +21,7 @@ from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import ConsumerRecord
 
-from infra.kafka_io import Output, make_consumer, make_producer, send_output
+from infra.kafka_io import Output, send_output
 from infra.settings import Settings
 from ingest.deadletter import dead_letter
 from processors.runtime import Incoming, ProcessorRunner, bounded_transaction
@@ -88,18 +88,13 @@ class PipelinedRunner(ProcessorRunner):
         self.running, self.fetched, self.committed, self.ready = {}, {}, {}, []
 
     async def _session(self, max_records: int) -> None:
-        settings = self.settings
-        self.producer = make_producer(settings, transactional_id=self.transactional_id)
-        self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
         try:
-            await self.producer.start()
-            self.consumer.subscribe([settings.topic(t) for t in self.records.inputs], listener=_Partitions(self))
-            await self.consumer.start()
+            consumer = await self._open_clients(max_records, _Partitions(self))
             log.info("%s started, pipelined (group %s)", self.records.name, self.group_id)
             while not self._stopping.is_set():
                 room = self.records.max_in_flight - self.in_flight()
                 if room > 0:
-                    batches = await self.consumer.getmany(timeout_ms=int(FLUSH_SECONDS * 1000), max_records=min(room, max_records))
+                    batches = await consumer.getmany(timeout_ms=int(FLUSH_SECONDS * 1000), max_records=min(room, max_records))
                     if batches:
                         await self.records.prepare()
                         self._launch(batches)

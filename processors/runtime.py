@@ -300,16 +300,20 @@ class ProcessorRunner:
             except Exception as exc:  # noqa: BLE001 - closing a client of a broker that is gone
                 log.debug("closing a Kafka client: %r", exc)
 
-    async def _session(self, max_records: int) -> None:
+    async def _open_clients(self, max_records: int, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
+        """This session's transactional producer, and a consumer of the processor's inputs
+        (the caller closes both with _close_clients, also when starting them failed)."""
         settings = self.settings
         self.producer = make_producer(settings, transactional_id=self.transactional_id)
         self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
+        await self.producer.start()
+        self.consumer.subscribe([settings.topic(t) for t in self.processor.inputs], listener=listener)
+        await self.consumer.start()
+        return self.consumer
+
+    async def _session(self, max_records: int) -> None:
         try:
-            await self.producer.start()
-            self.consumer.subscribe(
-                [settings.topic(t) for t in self.processor.inputs], listener=_Rebalance(self)
-            )
-            await self.consumer.start()
+            consumer = await self._open_clients(max_records, _Rebalance(self))
             log.info("%s started (group %s)", self.processor.name, self.group_id)
             ticking: Ticking | None = self.processor if hasattr(self.processor, "tick") else None  # type: ignore[assignment]
             loop = asyncio.get_running_loop()
@@ -318,7 +322,7 @@ class ProcessorRunner:
                 if self.to_restore:
                     await self._restore()
                 wait_ms = 200 if ticking is None else max(1, int(min(0.2, ticking.tick_seconds) * 1000))
-                batches = await self.consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
+                batches = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
                 if batches:
                     await self._process(batches)
                 if ticking is not None and loop.time() >= next_tick and self.held:

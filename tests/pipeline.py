@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from conftest import Processes, shares_pipeline, wait_for, wait_healthy
 
 from api.people import user_key
@@ -260,6 +261,35 @@ async def executions_of(api: httpx.AsyncClient, workflow_id: str, **params: Any)
     r = await api.get("/api/v1/executions", params={"workflow": workflow_id, "page_size": 100, **params})
     assert r.status_code == 200, r.text
     return list(r.json()["results"])
+
+
+async def read_topic(settings: Settings, spec: TopicSpec, timeout: float = 60) -> list[ConsumerRecord]:
+    """Every committed record of one of this module's topics, from the beginning to its end,
+    in (partition, offset) order."""
+    topic = settings.topic(spec)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    found: list[ConsumerRecord] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        deadline = time.monotonic() + timeout
+        while remaining and time.monotonic() < deadline:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for records in batches.values():
+                found.extend(records)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        assert not remaining, f"could not read {topic} to its end: {remaining}"
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda r: (r.partition, r.offset))
 
 
 async def _grep_topics(settings: Settings, needle: bytes, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:

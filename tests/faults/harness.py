@@ -43,7 +43,6 @@ import httpx
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 from conftest import Processes
 from pipeline import running_pipeline
 
@@ -426,34 +425,6 @@ async def settle(books: Books, conn: asyncpg.Connection, workflow_ids: list[str]
 
 
 # -- topics ---------------------------------------------------------------------------------
-async def read_topic(settings: Settings, spec: TopicSpec, timeout: float = 60) -> list[ConsumerRecord]:
-    """Every committed record of one of this module's topics, from the beginning to its end."""
-    topic = settings.topic(spec)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    await consumer.start()
-    found: list[ConsumerRecord] = []
-    try:
-        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        deadline = time.monotonic() + timeout
-        while remaining and time.monotonic() < deadline:
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for records in batches.values():
-                found.extend(records)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        assert not remaining, f"could not read {topic} to its end: {remaining}"
-    finally:
-        await consumer.stop()
-    return sorted(found, key=lambda r: (r.partition, r.offset))
-
-
 async def topic_lag(settings: Settings, group: str, specs: Iterable[TopicSpec]) -> int:
     """Records on these topics the consumer group has not committed yet."""
     from aiokafka.admin import AIOKafkaAdminClient

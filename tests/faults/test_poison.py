@@ -32,13 +32,13 @@ from harness import (
     create_active,
     event_value,
     pipeline,
-    read_topic,
     settle,
     subjects,
     tail_logs,
     wait_finished,
     webhook,
 )
+from pipeline import read_topic
 
 from infra.settings import Settings
 from schemas.codec import decode

@@ -28,13 +28,13 @@ from harness import (
     chain,
     create_active,
     pipeline,
-    read_topic,
     settle,
     subjects,
     tail_logs,
     wait_finished,
     webhook,
 )
+from pipeline import read_topic
 
 from infra.settings import Settings
 from schemas.topics import NODE_WORK

@@ -7,15 +7,13 @@ neither the executor's memory nor its compacted changelog keeps one per executio
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import orjson
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from conftest import Processes, wait_for
-from pipeline import create_active, executions_of, running_pipeline
+from pipeline import create_active, executions_of, read_topic, running_pipeline
 
 from infra.settings import Settings
 from schemas.topics import EXECUTOR_STATE
@@ -30,27 +28,9 @@ async def api(settings: Settings, processes: Processes) -> Any:
 
 async def changelog(settings: Settings) -> dict[str, list[dict[str, Any] | None]]:
     """Every committed value of the executor's state changelog, per key, in order."""
-    topic = settings.topic(EXECUTOR_STATE)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, isolation_level="read_committed")
-    await consumer.start()
     values: dict[str, list[dict[str, Any] | None]] = {}
-    try:
-        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if end[tp] > 0}
-        deadline = time.monotonic() + 30
-        while remaining and time.monotonic() < deadline:
-            for records in (await consumer.getmany(*remaining, timeout_ms=500)).values():
-                for r in sorted(records, key=lambda r: r.offset):
-                    values.setdefault(r.key.decode(), []).append(None if r.value is None else orjson.loads(r.value))
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        assert not remaining, f"could not read {topic} to its end"
-    finally:
-        await consumer.stop()
+    for r in await read_topic(settings, EXECUTOR_STATE, timeout=30):
+        values.setdefault(r.key.decode(), []).append(None if r.value is None else orjson.loads(r.value))
     return values
 
 
