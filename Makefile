@@ -20,6 +20,7 @@ run: install
 
 ## The whole suite against a real broker and database started by the tests.
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider
 
 ## The fault suite at full scale: per case accepted / completed / duplicated / lost (docs/faults.md).
@@ -32,6 +33,7 @@ unit: install
 	$(PY) -m pytest -q tests/unit
 
 lint: install
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 
 typecheck: install

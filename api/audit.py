@@ -43,9 +43,9 @@ from api.audit_rules import (
     resource_of,
 )
 from api.errors import answer
-from infra.kafka_io import Output
 from schemas.envelope import make_envelope, new_id, now
 from schemas.errors import FluxoError, Unavailable
+from schemas.outputs import Output
 from schemas.records import ApiCallAudited
 from schemas.topics import AUDIT
 

@@ -15,10 +15,10 @@ from fastapi import Request
 from api.pagination import page_response
 from api.security import Principal
 from api.state import AppState
-from infra.kafka_io import Output
-from processors.conditions import validate_condition
+from processors.expressions.conditions import validate_condition
 from schemas.envelope import RecordData, make_envelope
 from schemas.errors import NotFound
+from schemas.outputs import Output
 from schemas.topics import DEFINITIONS
 
 R = TypeVar("R", bound=RecordData)

@@ -16,9 +16,9 @@ import asyncpg
 import orjson
 
 from api.state import AppState
-from infra.kafka_io import Output
 from schemas.envelope import RecordData, make_envelope
 from schemas.errors import NotFound, Unavailable
+from schemas.outputs import Output
 from schemas.records import Membership, Role, UserDefined, UserPreferences, UserProfile
 from schemas.topics import DEFINITIONS
 

@@ -13,10 +13,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from infra.db_errors import DATABASE_DOWN
-from infra.kafka_io import Output, make_consumer, make_producer
+from infra.kafka_io import make_consumer, make_producer
 from infra.settings import Settings
 from projections.runner import PROJECTION
 from schemas.errors import PayloadTooLarge, Unavailable
+from schemas.outputs import Output
 
 _POLL_SECONDS = 0.01
 

@@ -6,9 +6,10 @@ import asyncpg
 
 from api.people import load_user, user_key
 from api.security import hash_password, verify_password
-from infra.kafka_io import Output, make_producer, send_output
+from infra.kafka_io import make_producer, send_output
 from infra.settings import Settings
 from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.outputs import Output
 from schemas.records import Membership, UserDefined, WorkspaceDefined
 from schemas.topics import DEFINITIONS
 

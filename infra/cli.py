@@ -71,11 +71,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         run_projection(settings)
         return 0
-    from processors.executor import Executor
-    from processors.matcher import TriggerMatcher
-    from processors.runtime import Processor, run_processor
-    from processors.timers import TimerService
-    from processors.worker import NodeWorker
+    from processors.services.executor import Executor
+    from processors.services.matcher import TriggerMatcher
+    from processors.services.timers import TimerService
+    from processors.services.worker import NodeWorker
+    from processors.streams.launch import run_processor
+    from processors.streams.runner import Processor
 
     processors: dict[str, type[Processor]] = {
         "matcher": TriggerMatcher, "executor": Executor, "worker": NodeWorker, "timers": TimerService,

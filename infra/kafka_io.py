@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.settings import Settings
-from schemas.codec import STRUCTURED_HEADERS, encode, record_headers
-from schemas.envelope import Envelope
+from schemas.outputs import Output
 from schemas.topics import TopicSpec
-
-
-@dataclass(frozen=True)
-class Output:
-    """A record to write: where, under which key, and what (None is a tombstone)."""
-
-    topic: TopicSpec
-    key: str
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=lambda: list(STRUCTURED_HEADERS))
-    # Set only for changelogs, which must land in the partition of the input they follow.
-    partition: int | None = None
-
-    @classmethod
-    def of(cls, topic: TopicSpec, key: str, envelope: Envelope) -> Output:
-        # The registry is the published stream contract: a record type the
-        # topic does not declare would reach consumers undocumented.
-        if envelope.type not in topic.type_names:
-            raise ValueError(f"{envelope.type} is not declared on {topic.name} (schemas/topics.py)")
-        return cls(topic, key, encode(envelope), headers=record_headers(envelope))
 
 
 def make_producer(settings: Settings, transactional_id: str | None = None) -> AIOKafkaProducer:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from infra.kafka_io import Output
-from processors.matching import subject_of
+from processors.matching.triggers import subject_of
 from schemas.envelope import Envelope, deterministic_id, make_envelope
+from schemas.outputs import Output
 from schemas.records import EventIngested
 from schemas.topics import EVENTS
 

@@ -16,14 +16,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from infra.db_errors import DATABASE_DOWN
-from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
+from infra.kafka_io import make_consumer, make_producer, send_output, topic_partitions
 from infra.settings import Settings
-from ingest.deadletter import dead_letter
+from processors.streams.dead_letter import dead_letter
 from projections.batch import Item, apply_batch
 from projections.deadletters import dead_lettered
 from projections.retention import run_retention
 from schemas.codec import decode_record
 from schemas.errors import PoisonRecord
+from schemas.outputs import Output
 from schemas.records import RecordDeadLettered
 from schemas.topics import AUDIT, DEADLETTER, DEFINITIONS, EXECUTIONS, TRIGGER_LOG, TopicSpec
 

@@ -78,7 +78,7 @@ TRIGGERS: tuple[dict[str, Any], ...] = (
     {"id": "api_call", "name": "API call", "trigger_type": "api_call", "description": "Started by an API client (POST /workflows/{id}/execute)", "config": {}},
 )
 
-# Every event's context (processors.matching.event_context): what conditions and templates can read.
+# Every event's context (processors.matching.triggers.event_context): what conditions and templates can read.
 CONTEXT_FIELDS = {
     "event.id": "string", "event.type": "string", "event.timestamp": "datetime", "event.data": "object",
     "input_data": "object (= event.data)", "user": "object (the contact's profile: email, phone, tags, custom_fields...)",

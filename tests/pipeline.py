@@ -24,10 +24,11 @@ from conftest import Processes, shares_pipeline, wait_for, wait_healthy
 from api.people import user_key
 from api.security import hash_password
 from infra.bootstrap import bootstrap_admin
-from infra.kafka_io import Output, make_consumer, make_producer, send_output, topic_partitions
+from infra.kafka_io import make_consumer, make_producer, send_output, topic_partitions
 from infra.settings import Settings
 from infra.supervisor import COMPONENTS
 from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.outputs import Output
 from schemas.records import Membership, Role, UserDefined, WorkspaceDefined
 from schemas.topics import ALL_TOPICS, DEFINITIONS, TopicSpec
 

@@ -17,9 +17,9 @@ from api.routers.workflow_links import attach_action, detach_action
 from api.routers.workflows import load as load_workflow
 from api.security import Principal
 from api.state import AppState
-from processors.linking import TRIGGER_NODE_ID, action_node
-from processors.machine import CODE_FIELDS
-from processors.simulate import simulate
+from processors.engine.machine import CODE_FIELDS
+from processors.engine.simulate import simulate
+from processors.matching.linking import TRIGGER_NODE_ID, action_node
 from schemas.action_configs import ACTION_TYPES, parameter_template
 from schemas.definitions_api import ActionIn, ActionPatch, TestContext
 from schemas.envelope import now

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep
-from processors.node_config import config_problems
-from processors.simulate import simulate
+from processors.checks.node_config import config_problems
+from processors.engine.simulate import simulate
 from schemas.api import NodeCheck
 from schemas.catalog import ACTION_TEMPLATES, CATEGORIES, TRIGGERS, event_types, node_templates
 from schemas.envelope import now

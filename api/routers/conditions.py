@@ -14,7 +14,7 @@ from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
 from api.security import Principal
 from api.state import AppState
-from processors.conditions import explain_filter
+from processors.expressions.conditions import explain_filter
 from processors.sandbox import CodeError, CodePool, Limits
 from schemas.definitions_api import ConditionIn, ConditionPatch, TestContext
 from schemas.envelope import now

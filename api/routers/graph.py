@@ -18,7 +18,7 @@ from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_VERSION, page_response
 from api.routers.workflows import commit, load, new_edge, new_node, validation_report
 from api.security import Principal
-from processors.workflow_checks import complexity_score, execution_paths, layout
+from processors.checks.workflow import complexity_score, execution_paths, layout
 from schemas.api import EdgeIn, NodeIn, NodePatch, NodePut
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound

@@ -20,7 +20,6 @@ from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
-from infra.kafka_io import Output
 from processors.connectors.base import ConnectorContext, ConnectorError, Integration
 from processors.connectors.google import access_token
 from processors.connectors.guard import GuardedResolver, address_allowed, check_url, host_allowed
@@ -29,6 +28,7 @@ from processors.connectors.messaging import GRAPH_URL, SLACK_API_URL
 from schemas.api import IntegrationIn, IntegrationPatch
 from schemas.envelope import make_envelope, now
 from schemas.errors import InvalidInput, NotFound
+from schemas.outputs import Output
 from schemas.records import IntegrationDefined
 from schemas.topics import DEFINITIONS
 

@@ -23,11 +23,11 @@ from api.routers.workflow_links import pin_actions
 from api.routers.workflows import graph_problems, load, validation_report
 from api.security import Principal
 from api.state import AppState
-from infra.kafka_io import Output
-from processors.simulate import simulate
+from processors.engine.simulate import simulate
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
 from schemas.envelope import deterministic_id, make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
+from schemas.outputs import Output
 from schemas.records import (
     ExecutionCancelRequested,
     ExecutionCompleted,

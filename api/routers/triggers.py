@@ -15,9 +15,14 @@ from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
 from api.security import Principal
 from api.state import AppState
-from processors.conditions import ConditionError, evaluate_condition, explain_filter
-from processors.cron import CronError, validate_schedule
-from processors.linking import EVENT_TYPES, TRIGGER_KINDS, listens_to, normalize_trigger_type
+from processors.expressions.conditions import ConditionError, evaluate_condition, explain_filter
+from processors.expressions.cron import CronError, validate_schedule
+from processors.matching.linking import (
+    EVENT_TYPES,
+    TRIGGER_KINDS,
+    listens_to,
+    normalize_trigger_type,
+)
 from schemas.definitions_api import TestContext, TriggerIn, TriggerPatch
 from schemas.envelope import now
 from schemas.errors import InvalidInput

@@ -29,7 +29,6 @@ from api.routers.runs import start_by_webhook
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
-from infra.kafka_io import Output
 from ingest.webhooks import (
     SIGNATURE_HEADER,
     BodyError,
@@ -52,6 +51,7 @@ from schemas.errors import (
     Unauthenticated,
     Unavailable,
 )
+from schemas.outputs import Output
 from schemas.records import WebhookCalled, WebhookDefined
 from schemas.topics import DEFINITIONS, TRIGGER_LOG
 from schemas.workflow import WorkflowSnapshot, WorkflowStatus

@@ -21,9 +21,9 @@ from api.pagination import MAX_PAGE_SIZE, page_response
 from api.routers.workflows import activation_problems, graph_problems, load, save
 from api.security import Principal
 from api.state import AppState
-from processors.contacts import CONTACT_ACTIONS
-from processors.machine import WAIT_ACTIONS
-from processors.worker import CONNECTORS
+from processors.connectors.checks import VALIDATORS
+from processors.engine.contacts import CONTACT_ACTIONS
+from processors.engine.machine import WAIT_ACTIONS
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
 from schemas.workflow import Edge, Node, NodeType, TriggerType, WorkflowSnapshot, WorkflowStatus
@@ -33,7 +33,7 @@ router = APIRouter(prefix="/websites/{website_id}/automations", tags=["automatio
 # The website id becomes the workflows' `project`, bounded like any project name.
 WebsiteId = Annotated[str, Path(min_length=1, max_length=100)]
 
-ACTION_TYPES = sorted({*CONNECTORS, *CONTACT_ACTIONS, *WAIT_ACTIONS, "create_record"})
+ACTION_TYPES = sorted({*VALIDATORS, *CONTACT_ACTIONS, *WAIT_ACTIONS, "create_record"})
 
 
 class _Camel(BaseModel):

@@ -18,7 +18,7 @@ from api.routers.workflows import load as load_workflow
 from api.routers.workflows import save as save_workflow
 from api.security import Principal
 from api.state import AppState
-from processors.linking import action_node_id, compile_actions, listens_to
+from processors.matching.linking import action_node_id, compile_actions, listens_to
 from schemas.definitions_api import AddAction, AddTrigger, RemoveAction, RemoveTrigger
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound

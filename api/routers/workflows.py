@@ -15,13 +15,13 @@ from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_PAGE_SIZE, MAX_VERSION, page_response
 from api.security import Principal
 from api.statistics import workflow_figures
-from infra.kafka_io import Output
-from processors.conditions import validate_condition
-from processors.cron import CronError, schedule_of, validate_schedule
-from processors.workflow_checks import IntegrationRef, Report, validate_workflow
+from processors.checks.workflow import IntegrationRef, Report, validate_workflow
+from processors.expressions.conditions import validate_condition
+from processors.expressions.cron import CronError, schedule_of, validate_schedule
 from schemas.api import EdgeIn, NodeIn, WorkflowCreate, WorkflowPatch, WorkflowPut
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.outputs import Output
 from schemas.records import WorkflowDefined
 from schemas.topics import DEFINITIONS
 from schemas.workflow import (

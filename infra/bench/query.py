@@ -20,9 +20,10 @@ import orjson
 from infra.bench.harness import Harness
 from infra.bench.monitor import ResourceMonitor
 from infra.bench.stats import latency_summary, rate
-from infra.kafka_io import Output, make_consumer, make_producer, topic_partitions
+from infra.kafka_io import make_consumer, make_producer, topic_partitions
 from projections.runner import PROJECTION
 from schemas.envelope import make_envelope, now
+from schemas.outputs import Output
 from schemas.records import ExecutionCompleted, ExecutionStarted, NodeSucceeded
 from schemas.topics import EXECUTIONS
 from schemas.workflow import NodeType, WorkflowSnapshot

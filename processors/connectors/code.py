@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from processors.connectors.base import Connector, ConnectorContext, ConnectorError
-from processors.sandbox import LANGUAGES, CodeError, CodePool, Limits
+from processors.connectors.checks import ACTION_TYPES, validate_code
+from processors.sandbox import CodeError, CodePool, Limits
 from schemas.records import NodeWorkOrdered
 from schemas.workflow import NodeType
 
@@ -22,17 +23,6 @@ def install_pool(pool: CodePool | None) -> None:
     """The worker owns the pool's lifecycle; connectors only use it."""
     global _pool
     _pool = pool
-
-
-def validate_code(config: Mapping[str, Any]) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    code = config.get("code", config.get("custom_code"))
-    if not isinstance(code, str) or not code.strip():
-        problems["config.code"] = "is required"
-    language = str(config.get("language", "python")).lower()
-    if language not in LANGUAGES:
-        problems["config.language"] = f"one of {sorted(LANGUAGES)}"
-    return problems
 
 
 def _limits(config: Mapping[str, Any], timeout: float) -> Limits:
@@ -64,4 +54,4 @@ async def run_code(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, A
     return {"result": result}
 
 
-CODE = Connector(action_types=("custom_code", "code", "run_code", "javascript", "python"), run=run_code, validate=validate_code)
+CODE = Connector(action_types=ACTION_TYPES["code"], run=run_code, validate=validate_code)

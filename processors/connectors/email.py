@@ -23,21 +23,12 @@ from processors.connectors.base import (
     ConnectorContext,
     ConnectorError,
     Integration,
-    require,
 )
+from processors.connectors.checks import ACTION_TYPES, validate_email
 from processors.connectors.guard import address_allowed, host_allowed
-from processors.templates import TemplateError, render_value
+from processors.expressions.templates import TemplateError, render_value
 from schemas.envelope import now
 from schemas.records import NodeWorkOrdered
-
-
-def validate_email(config: Mapping[str, Any]) -> dict[str, str]:
-    problems = {} if config.get("template") else require(config, "subject")
-    if not (config.get("recipient") or config.get("to")):
-        problems["config.recipient"] = "is required"
-    if config.get("body") in (None, "") and config.get("html") in (None, "") and not config.get("template"):
-        problems["config.body"] = "is required (or html, or a named template)"
-    return problems
 
 
 def _recipients(config: Mapping[str, Any]) -> list[str]:
@@ -158,4 +149,4 @@ async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     }
 
 
-EMAIL = Connector(action_types=("send_email", "email"), run=run_email, validate=validate_email, integration_type="email")
+EMAIL = Connector(action_types=ACTION_TYPES["email"], run=run_email, validate=validate_email, integration_type="email")

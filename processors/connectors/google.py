@@ -23,6 +23,7 @@ from processors.connectors.base import (
     ConnectorError,
     Integration,
 )
+from processors.connectors.checks import ACTION_TYPES, validate_sheets
 from processors.connectors.http import request
 from schemas.records import NodeWorkOrdered
 
@@ -30,16 +31,6 @@ SHEETS_URL = "https://sheets.googleapis.com"
 BIGQUERY_URL = "https://bigquery.googleapis.com/bigquery/v2"
 SCOPES = "https://www.googleapis.com/auth/spreadsheets https://www.googleapis.com/auth/bigquery.insertdata"
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
-
-
-def validate_sheets(config: Mapping[str, Any]) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    if not config.get("spreadsheet_id"):
-        problems["config.spreadsheet_id"] = "is required"
-    values = config.get("values", config.get("row"))
-    if not isinstance(values, list | Mapping) or not values:
-        problems["config.values"] = "is required: a row (list of cells), a list of rows, or an object of columns"
-    return problems
 
 
 def _rows(config: Mapping[str, Any]) -> tuple[list[list[Any]], list[str] | None]:
@@ -155,4 +146,4 @@ async def run_sheets(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str,
         return {**result, "fallback_reason": f"{sheets_error.code}: {sheets_error.message}"}
 
 
-SHEETS = Connector(action_types=("google_sheets", "sheets_append", "append_row", "google_sheets_append"), run=run_sheets, validate=validate_sheets, integration_type="google")
+SHEETS = Connector(action_types=ACTION_TYPES["sheets"], run=run_sheets, validate=validate_sheets, integration_type="google")

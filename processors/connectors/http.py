@@ -9,26 +9,13 @@ from urllib.parse import urljoin
 import aiohttp
 import orjson
 
-from processors.connectors.base import Connector, ConnectorContext, ConnectorError, require
+from processors.connectors.base import Connector, ConnectorContext, ConnectorError
+from processors.connectors.checks import ACTION_TYPES, validate_http
 from processors.connectors.guard import check_url, ssrf_cause
 from schemas.records import NodeWorkOrdered
 
-_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
-
-
-def validate_http(config: Mapping[str, Any]) -> dict[str, str]:
-    problems = require(config, "url")
-    url = config.get("url")
-    if isinstance(url, str) and not url.startswith(("http://", "https://")):
-        problems["config.url"] = "must be an http(s) URL"
-    method = str(config.get("method", "POST")).upper()
-    if method not in _METHODS:
-        problems["config.method"] = f"one of {sorted(_METHODS)}"
-    if config.get("body_type", "json") not in ("json", "form", "raw"):
-        problems["config.body_type"] = "one of json, form, raw"
-    return problems
 
 
 async def request(
@@ -102,4 +89,4 @@ async def run_http(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, A
     return {"status_code": status, "headers": response_headers, "body": parsed, "ok": True}
 
 
-HTTP = Connector(action_types=("webhook", "http_request", "http"), run=run_http, validate=validate_http)
+HTTP = Connector(action_types=ACTION_TYPES["http"], run=run_http, validate=validate_http)

@@ -14,8 +14,14 @@ from processors.connectors.base import (
     ConnectorError,
     test_mode_output,
 )
+from processors.connectors.checks import (
+    ACTION_TYPES,
+    validate_message,
+    validate_slack,
+    validate_whatsapp,
+)
 from processors.connectors.http import request
-from processors.machine import MESSAGE_SENT, message_event_id
+from processors.engine.machine import MESSAGE_SENT, message_event_id
 from schemas.records import NodeWorkOrdered
 
 GRAPH_URL = "https://graph.facebook.com"
@@ -24,17 +30,6 @@ _DIGITS = re.compile(r"\D")
 
 
 # -- WhatsApp -----------------------------------------------------------------------
-def validate_whatsapp(config: Mapping[str, Any]) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    if not (config.get("to") or config.get("phone") or config.get("recipient")):
-        problems["config.to"] = "is required (the contact's phone number, e.g. {{user.phone}})"
-    template = config.get("template")
-    if template is not None:
-        if not isinstance(template, Mapping) or not template.get("name"):
-            problems["config.template.name"] = "is required for a template message"
-    elif not (config.get("message") or config.get("text") or config.get("body")):
-        problems["config.message"] = "is required (or a template)"
-    return problems
 
 
 def whatsapp_payload(order: NodeWorkOrdered) -> dict[str, Any]:
@@ -97,10 +92,6 @@ async def run_whatsapp(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[st
 
 
 # -- send_message (seed 003) -------------------------------------------------------------
-def validate_message(config: Mapping[str, Any]) -> dict[str, str]:
-    if not (config.get("message") or config.get("text") or config.get("body") or config.get("template")):
-        return {"config.message": "is required (or a template)"}
-    return {}
 
 
 async def run_message(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
@@ -128,10 +119,6 @@ async def run_message(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str
 
 
 # -- Slack ----------------------------------------------------------------------------
-def validate_slack(config: Mapping[str, Any]) -> dict[str, str]:
-    if not (config.get("text") or config.get("message") or config.get("blocks")):
-        return {"config.text": "is required (or blocks)"}
-    return {}
 
 
 async def run_slack(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
@@ -176,7 +163,7 @@ async def run_slack(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     return {"status": "sent", "via": "webhook", "response": body}
 
 
-WHATSAPP = Connector(action_types=("whatsapp", "send_whatsapp", "whatsapp_message"), run=run_whatsapp, validate=validate_whatsapp, integration_type="whatsapp")
+WHATSAPP = Connector(action_types=ACTION_TYPES["whatsapp"], run=run_whatsapp, validate=validate_whatsapp, integration_type="whatsapp")
 # No integration_type: without a messaging integration the reply is the event alone.
-MESSAGE = Connector(action_types=("send_message",), run=run_message, validate=validate_message)
-SLACK = Connector(action_types=("slack", "send_slack", "slack_message"), run=run_slack, validate=validate_slack, integration_type="slack")
+MESSAGE = Connector(action_types=ACTION_TYPES["message"], run=run_message, validate=validate_message)
+SLACK = Connector(action_types=ACTION_TYPES["slack"], run=run_slack, validate=validate_slack, integration_type="slack")

@@ -8,40 +8,20 @@ after a create in the same execution may not see it yet.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from processors.connectors.base import Connector, ConnectorContext, ConnectorError
+from processors.connectors.checks import ACTION_TYPES, validate_query
 from schemas.records import NodeWorkOrdered
 
-_TABLE = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-MAX_ROWS = 1000
 _pool: Any = None
 
 
 def install_db(pool: Any) -> None:
     global _pool
     _pool = pool
-
-
-def validate_query(config: Mapping[str, Any]) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    if not isinstance(config.get("table"), str) or not _TABLE.match(str(config.get("table"))):
-        problems["config.table"] = "is required: letters, digits, _ or -"
-    where = config.get("where", config.get("filters", {}))
-    if not isinstance(where, Mapping):
-        problems["config.where"] = "must be an object of field: value"
-    limit = config.get("limit", 100)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ROWS:
-        problems["config.limit"] = f"an integer from 1 to {MAX_ROWS}"
-    if str(config.get("order", "desc")).lower() not in ("asc", "desc"):
-        problems["config.order"] = "asc or desc (by creation time)"
-    if "query" in config or "sql" in config:
-        problems["config.query"] = "raw SQL is not accepted; use table, where, limit, order"
-    return problems
 
 
 async def run_query(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, Any]:
@@ -62,4 +42,4 @@ async def run_query(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     return {"rows": records, "count": len(records), "table": config["table"]}
 
 
-QUERY = Connector(action_types=("database_query", "query_records", "find_records"), run=run_query, validate=validate_query)
+QUERY = Connector(action_types=ACTION_TYPES["query"], run=run_query, validate=validate_query)

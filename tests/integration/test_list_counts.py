@@ -11,9 +11,10 @@ from conftest import Processes, wait_for
 from pipeline import isolated_settings
 
 from infra.bootstrap import bootstrap_admin
-from infra.kafka_io import Output, make_producer, send_output
+from infra.kafka_io import make_producer, send_output
 from infra.settings import Settings
 from schemas.envelope import make_envelope, now
+from schemas.outputs import Output
 from schemas.records import ExecutionCompleted, ExecutionStarted
 from schemas.topics import EXECUTIONS
 from schemas.workflow import Node, NodeType, WorkflowSnapshot

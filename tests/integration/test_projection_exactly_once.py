@@ -10,9 +10,10 @@ import asyncpg
 import pytest
 from conftest import Processes, wait_for
 
-from infra.kafka_io import Output, make_producer, send_output
+from infra.kafka_io import make_producer, send_output
 from infra.settings import Settings
 from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.outputs import Output
 from schemas.records import ExecutionCompleted, ExecutionStarted, NodeSucceeded
 from schemas.topics import EXECUTIONS
 from schemas.workflow import Node, NodeType, WorkflowSnapshot

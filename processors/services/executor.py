@@ -1,0 +1,158 @@
+"""Executor: folds the executions topic through `advance`, one execution per key.
+
+Finished executions shrink to a marker (`finished_marker`) so that a late
+duplicate — a re-sent `execution.started` with the same deterministic id (a
+webhook re-sent with its Idempotency-Key, an event produced twice), or a
+result arriving after the end — is recognised and ignored. Markers used to be
+kept forever, in memory and in the compacted changelog, so the executor grew
+by ~3.4 MiB per 10,000 executions (docs/benchmarks.md).
+
+They are now bounded (`FinishedMarkers`): a marker is dropped, with a
+tombstone so the changelog compacts it away too, once it is older than
+`FLUXO_EXECUTOR_FINISHED_HORIZON_SECONDS` or when this instance holds more
+than `FLUXO_EXECUTOR_FINISHED_MAX` of them (oldest first). The trade-off: a
+duplicate `execution.started` arriving after its marker was dropped is
+indistinguishable from a new execution and runs it again. Within the horizon
+(and below the cap) duplicates are still refused exactly as before; results
+and timers arriving late for a dropped execution are ignored either way
+(there is no running state for them to advance). Memory is then bounded by
+min(rate x horizon, max) markers instead of growing with every execution.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from infra.settings import Settings
+from processors.engine.machine import ACTS_ON, SOURCE, advance, finished_marker
+from processors.streams.runner import Incoming, per_record
+from processors.streams.state import StateStore
+from schemas.codec import SOURCE_HEADER, TYPE_HEADER
+from schemas.envelope import SOURCE_PREFIX, now
+from schemas.outputs import Output
+from schemas.records import NodeFailed, NodeSucceeded
+from schemas.topics import EXECUTIONS, EXECUTOR_STATE, TopicSpec
+
+_OWN_SOURCE = f"{SOURCE_PREFIX}{SOURCE}".encode()
+_RESULTS = frozenset({NodeSucceeded.TYPE, NodeFailed.TYPE})
+
+log = logging.getLogger("fluxo.executor")
+
+
+class FinishedMarkers:
+    """Finished-execution markers in the order they finished, to drop the oldest.
+
+    An index over the store, not a second copy of state: an entry whose store
+    value is no longer that marker (an aborted batch, a lost partition) is
+    skipped when it comes due. A deque of (time, partition, key): ~100 bytes a
+    marker, the key string shared with the store.
+    """
+
+    def __init__(self, horizon_seconds: float, max_markers: int) -> None:
+        self.horizon = horizon_seconds
+        self.max_markers = max_markers
+        self._order: deque[tuple[float, int, str]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def finished(self, partition: int, key: str, at: float) -> None:
+        self._order.append((at, partition, key))
+
+    def index(self, store: StateStore, partitions: set[int], restored_at: float) -> int:
+        """Index the markers of freshly restored partitions (a rebalance: rare, so a full re-sort)."""
+        found = [
+            # Markers written before they carried a time count from the restore.
+            (float(value.get("finished_at") or restored_at), partition, key)
+            for partition, key, value in store.items()
+            if partition in partitions and isinstance(value, dict) and value.get("status") != "running"
+        ]
+        if found:
+            self._order = deque(sorted([*self._order, *found]))
+        return len(found)
+
+    def expire(self, store: StateStore, partitions: set[int], current: float) -> int:
+        """Tombstone markers past the horizon or over the cap. Returns how many were dropped."""
+        dropped = 0
+        limit = current - self.horizon
+        while self._order and (self._order[0][0] <= limit or len(self._order) > self.max_markers):
+            at, partition, key = self._order.popleft()
+            if partition not in partitions:
+                continue  # no longer ours: its new owner indexed it on restore
+            value = store.get(partition, key)
+            if isinstance(value, dict) and value.get("status") != "running" and value.get("finished_at", at) == at:
+                store.put(partition, key, None)
+                dropped += 1
+        return dropped
+
+
+class Executor:
+    name = "executor"
+    inputs: tuple[TopicSpec, ...] = (EXECUTIONS,)
+    state_topic: TopicSpec | None = EXECUTOR_STATE
+
+    def __init__(self) -> None:
+        # Expiry runs between batches, about once a second.
+        self.tick_seconds = 1.0
+        self.markers = FinishedMarkers(horizon_seconds=300.0, max_markers=100_000)
+
+    async def start(self, settings: Settings) -> None:
+        self.markers = FinishedMarkers(
+            settings.executor_finished_horizon_seconds, settings.executor_finished_max
+        )
+
+    async def stop(self) -> None:
+        return None
+
+    def wants(self, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """Whether a record could change anything, judged from its headers before decoding.
+
+        Most of the executions topic is the executor's own output read back: its
+        node steps and ends, which `advance` ignores (ACTS_ON), and the results of
+        inline nodes, which it ignores as already applied (their step is no longer
+        "scheduled"). Decoding them was a fifth of its CPU. Records without the
+        headers (older ones, other producers) are decoded as before.
+        """
+        record_type = source = None
+        for name, value in headers:
+            if name == TYPE_HEADER:
+                record_type = value.decode()
+            elif name == SOURCE_HEADER:
+                source = value
+        if record_type is None:
+            return True
+        if record_type not in ACTS_ON:
+            return False
+        return not (source == _OWN_SOURCE and record_type in _RESULTS)
+
+    async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]:
+        return per_record(batch, store, self.name, self._one)
+
+    def _one(self, item: Incoming, store: StateStore) -> list[Output]:
+        execution_id = item.envelope.executionid
+        if not execution_id:
+            raise ValueError("record on the executions topic without an execution id")
+        partition = item.record.partition
+        state = store.get(partition, execution_id)
+        new_state, outputs = advance(state, item.envelope, item.data, now())
+        if new_state is not state or outputs:
+            if new_state is not None and new_state.get("status") != "running":
+                at = time.time()
+                new_state = finished_marker(new_state, at)
+                self.markers.finished(partition, execution_id, at)
+            store.put(partition, execution_id, new_state)
+        return outputs
+
+    # -- Ticking: drop markers past the horizon ---------------------------------
+    async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
+        dropped = self.markers.expire(store, partitions, time.time())
+        if dropped:
+            log.debug("dropped %d finished-execution markers (%d kept)", dropped, len(self.markers))
+        return []
+
+    def restored(self, store: StateStore, partitions: set[int]) -> None:
+        count = self.markers.index(store, partitions, time.time())
+        log.info("executor: %d finished-execution markers in partitions %s", count, sorted(partitions))

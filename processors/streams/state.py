@@ -1,0 +1,115 @@
+"""Processor state: per-partition key/value tables backed by compacted changelog topics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from aiokafka import TopicPartition
+
+from infra.kafka_io import make_consumer
+from infra.settings import Settings
+from schemas.outputs import Output
+from schemas.topics import TopicSpec
+
+
+class StateStore:
+    """Per-partition key/value state, backed by a compacted changelog topic.
+
+    Writes are buffered until the batch's transaction commits, so an aborted
+    batch leaves the in-memory state exactly as the changelog has it.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[int, dict[str, Any]] = {}
+        self._pending: dict[tuple[int, str], Any | None] = {}
+
+    def get(self, partition: int, key: str) -> Any | None:
+        pending_key = (partition, key)
+        if pending_key in self._pending:
+            return self._pending[pending_key]
+        return self._data.get(partition, {}).get(key)
+
+    def put(self, partition: int, key: str, value: Any | None) -> None:
+        self._pending[(partition, key)] = value
+
+    def mark(self) -> dict[tuple[int, str], Any | None]:
+        return dict(self._pending)
+
+    def rollback_to(self, mark: dict[tuple[int, str], Any | None]) -> None:
+        self._pending = mark
+
+    def changelog(self, topic: TopicSpec) -> list[Output]:
+        return [
+            Output(
+                topic,
+                key,
+                None if value is None else orjson.dumps(value),
+                headers=[("content-type", b"application/json")],
+                partition=partition,
+            )
+            for (partition, key), value in self._pending.items()
+        ]
+
+    def commit(self) -> None:
+        for (partition, key), value in self._pending.items():
+            bucket = self._data.setdefault(partition, {})
+            if value is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = value
+        self._pending = {}
+
+    def discard(self) -> None:
+        self._pending = {}
+
+    def load(self, partition: int, key: str, value: Any | None) -> None:
+        bucket = self._data.setdefault(partition, {})
+        if value is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = value
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self._data.pop(partition, None)
+
+    def items(self) -> Iterable[tuple[int, str, Any]]:
+        """Committed entries of the partitions this instance holds."""
+        for partition, bucket in list(self._data.items()):
+            for key, value in list(bucket.items()):
+                yield partition, key, value
+
+    def size(self) -> int:
+        return sum(len(bucket) for bucket in self._data.values())
+
+
+async def restore_state(
+    settings: Settings, topic: TopicSpec, partitions: set[int], store: StateStore
+) -> int:
+    """Rebuild the store's partitions from the changelog. Returns records read."""
+    if not partitions:
+        return 0
+    consumer = make_consumer(settings)
+    tps = [TopicPartition(settings.topic(topic), p) for p in partitions]
+    consumer.assign(tps)
+    await consumer.start()
+    read = 0
+    try:
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    value = None if record.value is None else orjson.loads(record.value)
+                    store.load(tp.partition, record.key.decode(), value)
+                    read += 1
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return read
