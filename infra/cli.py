@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
 import orjson
 
+from infra.logs import configure as configure_logs
 from infra.settings import get_settings
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # aiokafka logs every refused connection while a broker starts; that is expected.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL if level != "DEBUG" else logging.DEBUG)
 
 
 def cmd_up(_: argparse.Namespace) -> int:
@@ -233,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="sample every component with py-spy (pip install py-spy) into DIR/<component>.txt")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
-    _logging(get_settings().log_level)
+    settings = get_settings()
+    configure_logs(settings.log_level, "json" if settings.mode == "production" else "text")
     result: int = args.func(args)
     return result
 

@@ -56,10 +56,11 @@ class LocalPostgres:
         self.process: subprocess.Popen[bytes] | None = None
         self._user: pwd.struct_passwd | None = None
 
-    def _run_as(self) -> dict[str, int]:
+    def _run_as(self) -> tuple[int | None, int | None]:
+        """The (user, group) PostgreSQL runs as: its own account when we are root (it refuses root)."""
         if self._user is None:
-            return {}
-        return {"user": self._user.pw_uid, "group": self._user.pw_gid}
+            return None, None
+        return self._user.pw_uid, self._user.pw_gid
 
     def _prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,8 @@ class LocalPostgres:
                 capture_output=True,
                 text=True,
                 check=False,
-                **self._run_as(),  # type: ignore[arg-type]
+                user=self._run_as()[0],
+                group=self._run_as()[1],
             )
             if result.returncode != 0:
                 raise InfrastructureError(f"initdb failed: {result.stderr[-2000:]}")
@@ -127,7 +129,8 @@ class LocalPostgres:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **self._run_as(),  # type: ignore[arg-type]
+            user=self._run_as()[0],
+            group=self._run_as()[1],
         )
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
