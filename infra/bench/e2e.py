@@ -11,6 +11,7 @@ from typing import Any
 from infra.bench.harness import EVENT_TYPE, Harness
 from infra.bench.load import post_paced
 from infra.bench.monitor import ResourceMonitor, cpu_ms_per_item
+from infra.bench.records import end_offsets, records_by_topic, settled_end_offsets
 from infra.bench.stats import latency_summary, rate
 from infra.bench.tracker import CompletionTracker
 from infra.kafka_io import make_producer
@@ -77,6 +78,7 @@ async def run_e2e(
 ) -> dict[str, Any]:
     tracker = CompletionTracker(h.settings, h.workflow_id, EVENT_TYPE)
     await tracker.start()
+    offsets_before = await end_offsets(h.settings)
     monitor = ResourceMonitor(h.pids())
     monitor.start()
     started = time.perf_counter()
@@ -92,6 +94,7 @@ async def run_e2e(
         await tracker.stop()
     wall = time.perf_counter() - started
     t = tracker.timeline
+    records = await records_by_topic(h.settings, offsets_before, await settled_end_offsets(h.settings), len(t.completed_at))
     window = t.window()
     span = (window[1] - window[0]).total_seconds() if window else 0.0
     return {
@@ -108,5 +111,6 @@ async def run_e2e(
         "event_to_completion_ms": latency_summary(t.latencies_ms()),
         "stages_ms": {name: latency_summary(values) for name, values in t.stages_ms().items()},
         "cpu_ms_per_execution": cpu_ms_per_item(resources, len(t.completed_at)),
+        "records": records,
         "resources": resources,
     }

@@ -27,6 +27,8 @@ SCENARIOS = ("e2e", "ingest", "query", "replay")
 
 # The targets.
 E2E_THROUGHPUT = 2000.0
+# Records one execution of the 3-node bench workflow may write, changelogs included (DESIGN.md).
+E2E_RECORDS = 8.0
 E2E_P99_MS, E2E_P99_RATE = 100.0, 500.0
 INGEST_P99_MS, INGEST_RATE = 10.0, 1000.0
 QUERY_P99_MS = 50.0
@@ -129,6 +131,14 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
             rows.append([where, "stage p50 ms: matcher / to worker / http / to completed",
                          " / ".join(f"{stages[k]['p50']:.0f}" for k in ("matcher", "to_worker", "http_call", "to_completed")),
                          "", ""])
+        records = r.get("records")
+        if records:
+            rows.append([where, "Kafka records / execution (changelogs incl.)", records["records_per_execution"],
+                         E2E_RECORDS, verdict(records["records_per_execution"], E2E_RECORDS, higher_is_better=False)])
+            rows.append([where, "  of which changelog records", records["changelog_records_per_execution"], nan, "-"])
+            rows.append([where, "  + transaction markers / aborted", records["markers_or_aborted_per_execution"], nan, "-"])
+            for name, row in records["topics"].items():
+                rows.append([where, f"  {name}", f"{row['records_per_execution']:.2f} + {row['markers_or_aborted_per_execution']:.2f}", "", ""])
         cpu = r.get("cpu_ms_per_execution", nan)
         rows.append([where, "Fluxo CPU ms / execution", cpu, nan, "-"])
         rows.append([where, "=> executions/s if 2 cores were Fluxo's alone", 2000 / cpu if cpu else nan, nan, "-"])

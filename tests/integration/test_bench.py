@@ -25,7 +25,19 @@ async def test_e2e_scenario_times_every_execution(services: Settings) -> None:
         assert not math.isnan(r["executions_per_second"])
         names = {res["name"] for res in r["resources"] if res.get("samples")}
         assert {"matcher", "executor", "worker", "projection", "api", "sink"} <= names
+        # Records per execution, counted from the broker: at least the event, the start and the
+        # end of each execution on their topics, and the executor's changelog.
+        records = r["records"]
+        assert records["executions"] == 50
+        topics = records["topics"]
+        assert topics["fluxo.events.v1"]["records"] >= 50, topics
+        assert topics["fluxo.executions.v1"]["records"] >= 100, topics
+        assert topics["fluxo.executor-state.v1"]["changelog"] is True, topics
+        assert records["changelog_records_per_execution"] > 0
+        assert records["markers_or_aborted_per_execution"] > 0  # every transaction commits a marker
+        assert records["records_per_execution"] >= 3
     assert "e2e_paced (kafka, 200/s)" in render(results)
+    assert "Kafka records / execution" in render(results)
     # Everything the harness started is gone.
     import psutil
 
