@@ -13,6 +13,7 @@ from api import errors, openapi
 from api.audit import AuditLog
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit, InputGuard
+from api.paths import SeedPaths
 from api.ratelimit import RateLimitHeaders, RateLimits, rate_limit
 from api.routers import (
     actions,
@@ -84,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(SecurityHeaders, hsts=settings.mode != "local")
+    # Outermost: every layer inside (audit, rate limits, routing) sees the one canonical path
+    # (a trailing slash and seed 003's base URL are spellings of it: api/paths.py).
+    app.add_middleware(SeedPaths)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(rate_limit)])
     # The ingest endpoint first: routes are matched in order, one by one (~300 of them),
     # and POST /triggers/process_event is the hottest path; nothing before it shares its path.
