@@ -317,6 +317,14 @@ async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         d.execution_id, d.reason, _json(list(d.execution_path)), d.completed_at, duration_ms,
     )
     if row is not None:
+        # A step still open (a wait, a work order not answered) ends with the execution; a
+        # worker's result that arrives later still records what really happened to it.
+        await conn.execute(
+            "UPDATE execution_steps SET status = 'cancelled', completed_at = $2,"
+            " duration_ms = EXTRACT(EPOCH FROM ($2 - COALESCE(started_at, scheduled_at, $2))) * 1000"
+            " WHERE execution_id = $1 AND status = 'running'",
+            d.execution_id, d.completed_at,
+        )
         await _count_hour(conn, d.workflow_id, row["workspace_id"], row["started_at"], "cancelled")
         await conn.execute(
             "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, cancellations)"

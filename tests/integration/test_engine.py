@@ -155,6 +155,12 @@ async def test_cancel_stops_a_waiting_execution_and_its_timer(api: httpx.AsyncCl
     assert [c.body for c in sink.to("follow")] == [{"who": "kept"}]
     detail = await execution(api, execution_id)
     assert detail["status"] == "cancelled" and detail["cancel_reason"] == "customer replied"
+    # The wait the cancel interrupted is cancelled too, not "running" for ever (seed issue 9).
+    steps = {d["node_id"]: d for d in detail["execution_details"]}
+    assert steps["wait"]["status"] == "cancelled", steps
+    assert steps["wait"]["completed_at"] is not None and steps["wait"]["duration_seconds"] >= 0
+    assert steps["trigger"]["status"] == "completed"
+    assert "follow" not in steps
     assert (await api.post("/api/v1/executions/no-such-id/cancel")).status_code == 404
 
 
