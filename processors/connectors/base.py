@@ -13,6 +13,10 @@ from typing import Any
 
 from schemas.records import NodeWorkOrdered
 
+# Seed 004's code for "an action needs an integration that is not configured" (AUTO_003 is
+# its circular dependency).
+INTEGRATION_MISSING = "AUTO_004"
+
 
 class ConnectorError(Exception):
     def __init__(self, code: str, message: str, *, retryable: bool) -> None:
@@ -62,7 +66,7 @@ class ConnectorContext:
             self.extra["used"].append(found.id)
         if found is None and required:
             which = f"integration {wanted}" if wanted else f"an active {integration_type} integration"
-            raise ConnectorError("AUTO_003", f"{which} is not configured for this workspace", retryable=False)
+            raise ConnectorError(INTEGRATION_MISSING, f"{which} is not configured for this workspace", retryable=False)
         return found
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import aiosmtplib
 
 from processors.connectors.base import (
+    INTEGRATION_MISSING,
     Connector,
     ConnectorContext,
     ConnectorError,
@@ -109,7 +110,7 @@ async def run_email(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
     port = int(integration.value("port") or integration.value("smtp_port") or 587)
     sender = str(order.config.get("from") or integration.value("from_email") or integration.value("username") or "")
     if not host or "@" not in sender:
-        raise ConnectorError("AUTO_003", "the email integration needs host and from_email", retryable=False)
+        raise ConnectorError(INTEGRATION_MISSING, "the email integration needs host and from_email", retryable=False)
     await _guard_host(str(host), ctx.allowed_hosts)
     security = str(integration.value("security") or ("tls" if port == 465 else "starttls")).lower()
     message = build_message(order, sender, integration.value("from_name"), integration.value("reply_to"))

@@ -18,6 +18,7 @@ import jwt
 import orjson
 
 from processors.connectors.base import (
+    INTEGRATION_MISSING,
     Connector,
     ConnectorContext,
     ConnectorError,
@@ -47,7 +48,7 @@ def _service_account(integration: Integration) -> dict[str, Any]:
     raw = integration.value("service_account")
     info = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
     if not isinstance(info, Mapping) or not info.get("private_key") or not info.get("client_email"):
-        raise ConnectorError("AUTO_003", "the Google integration needs a service_account key (JSON)", retryable=False)
+        raise ConnectorError(INTEGRATION_MISSING, "the Google integration needs a service_account key (JSON)", retryable=False)
     return dict(info)
 
 
@@ -63,7 +64,7 @@ async def access_token(ctx: ConnectorContext, integration: Integration, timeout:
     try:
         assertion = jwt.encode(claims, info["private_key"], algorithm="RS256", headers={"kid": info.get("private_key_id")})
     except (ValueError, TypeError, jwt.PyJWTError):
-        raise ConnectorError("AUTO_003", "the service account private key is not a valid RSA key", retryable=False) from None
+        raise ConnectorError(INTEGRATION_MISSING, "the service account private key is not a valid RSA key", retryable=False) from None
     body = f"grant_type={quote('urn:ietf:params:oauth:grant-type:jwt-bearer')}&assertion={assertion}".encode()
     status, _, answer = await request(
         ctx, "POST", token_uri, headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -105,7 +106,7 @@ async def _insert(ctx: ConnectorContext, integration: Integration, order: NodeWo
     dataset = target.get("dataset") or integration.value("bigquery_dataset")
     table = target.get("table") or integration.value("bigquery_table")
     if not (project and dataset and table):
-        raise ConnectorError("AUTO_003", "no BigQuery fallback table configured (project_id, dataset, table)", retryable=False)
+        raise ConnectorError(INTEGRATION_MISSING, "no BigQuery fallback table configured (project_id, dataset, table)", retryable=False)
     names = columns or [f"col_{i + 1}" for i in range(max(len(r) for r in rows))]
     token = await access_token(ctx, integration, order.timeout_seconds)
     base = str(integration.value("bigquery_base_url") or BIGQUERY_URL).rstrip("/")
@@ -135,12 +136,12 @@ async def run_sheets(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str,
     try:
         return await _append(ctx, integration, order, rows)
     except ConnectorError as sheets_error:
-        if sheets_error.code in ("AUTO_003", "AUTO_007", "SSRF_BLOCKED"):
+        if sheets_error.code in (INTEGRATION_MISSING, "AUTO_007", "SSRF_BLOCKED"):
             raise
         try:
             result = await _insert(ctx, integration, order, rows, columns)
         except ConnectorError as bq_error:
-            if bq_error.code == "AUTO_003":
+            if bq_error.code == INTEGRATION_MISSING:
                 raise sheets_error from None  # no fallback configured: the Sheets error stands
             raise ConnectorError(bq_error.code, f"{sheets_error.message}; fallback: {bq_error.message}", retryable=bq_error.retryable) from None
         return {**result, "fallback_reason": f"{sheets_error.code}: {sheets_error.message}"}

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from processors.connectors.base import (
+    INTEGRATION_MISSING,
     Connector,
     ConnectorContext,
     ConnectorError,
@@ -66,7 +67,7 @@ async def run_whatsapp(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[st
     token = integration.value("access_token") or integration.value("api_key")
     phone_number_id = integration.value("phone_number_id")
     if not token or not phone_number_id:
-        raise ConnectorError("AUTO_003", "the WhatsApp integration needs phone_number_id and access_token", retryable=False)
+        raise ConnectorError(INTEGRATION_MISSING, "the WhatsApp integration needs phone_number_id and access_token", retryable=False)
     base = str(integration.value("base_url") or GRAPH_URL).rstrip("/")
     version = str(integration.value("api_version") or "v21.0")
     payload = whatsapp_payload(order)
@@ -147,7 +148,7 @@ async def run_slack(order: NodeWorkOrdered, ctx: ConnectorContext) -> dict[str, 
         return {"status": "sent", "channel": body.get("channel"), "ts": body.get("ts"), "via": "chat.postMessage"}
     webhook = integration.value("webhook_url")
     if not webhook:
-        raise ConnectorError("AUTO_003", "the Slack integration needs webhook_url, or bot_token and a channel", retryable=False)
+        raise ConnectorError(INTEGRATION_MISSING, "the Slack integration needs webhook_url, or bot_token and a channel", retryable=False)
     # The webhook URL is itself a credential: errors below never repeat it.
     try:
         status, _, body = await request(

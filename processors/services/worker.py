@@ -19,6 +19,7 @@ import asyncpg
 from infra.crypto import SecretBox, SecretError
 from infra.settings import Settings
 from processors.connectors.base import (
+    INTEGRATION_MISSING,
     Connector,
     ConnectorContext,
     ConnectorError,
@@ -106,7 +107,7 @@ class NodeWorker:
                 try:
                     secrets = self._box.open(found.secrets_sealed, found.id)
                 except SecretError as exc:
-                    raise ConnectorError("AUTO_003", f"integration {found.id}: {exc}", retryable=False) from None
+                    raise ConnectorError(INTEGRATION_MISSING, f"integration {found.id}: {exc}", retryable=False) from None
             return Integration(
                 id=found.id, integration_type=found.integration_type, name=found.name,
                 config=found.config, secrets=secrets, test_mode=found.test_mode,

@@ -119,3 +119,31 @@ async def test_a_trailing_slash_is_served_directly_on_every_method(api: httpx.As
     # Paging links carry the canonical path.
     nxt = listed.json()["next"]
     assert nxt is None or "/api/v1/workflows?" in nxt
+
+
+async def test_an_action_without_its_integration_fails_with_seed_004s_code(api: httpx.AsyncClient) -> None:
+    """Seed 004's table: AUTO_004 "Integration non configurée" (AUTO_003 is a circular dependency)."""
+    u = uuid.uuid4().hex[:8]
+    created = await api.post("/api/v1/workflows/", json={
+        "name": f"No SMTP {u}", "trigger_type": "manual",
+        "nodes": [
+            {"id": "start", "node_type": "trigger", "config": {}},
+            {"id": "mail", "node_type": "action", "config": {
+                "action_type": "send_email", "recipient": "someone@example.com", "subject": "Hi", "body": "Hello"}},
+        ],
+        "edges": [{"source_node": "start", "target_node": "mail"}],
+    })
+    assert created.status_code == 201, created.text
+    started = await api.post(f"/api/v1/workflows/{created.json()['id']}/execute/", json={"input_data": {}})
+    assert started.status_code == 202, started.text
+    execution_id = started.json()["execution_id"]
+
+    async def finished() -> dict[str, Any] | None:
+        r = await api.get(f"/api/v1/executions/{execution_id}/")
+        body: dict[str, Any] = r.json()
+        return body if r.status_code == 200 and body["status"] != "running" else None
+
+    detail = await wait_for(finished, what="the execution to fail")
+    assert detail["status"] == "failed", detail
+    steps = {d["node_id"]: d for d in detail["execution_details"]}
+    assert steps["mail"]["error"]["code"] == "AUTO_004", steps["mail"]
