@@ -7,6 +7,11 @@ the recorded outputs: the same records, ids, order, topics, keys, headers and
 content. A difference means an execution already in flight when the change is
 deployed would continue differently from how it started (histories/README.md
 says what to do then).
+
+Every history runs twice: with the state kept in memory between records, as a
+running executor does, and with the state through its changelog encoding after
+every record (`simulate._through_changelog`), as an executor that restored its
+partitions from the changelog (a restart, a rebalance) sees it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import orjson
 import pytest
 
 from processors.engine.machine import State, advance, finished_marker, result_id
+from processors.engine.simulate import _through_changelog
 from schemas.codec import decode_record
 from schemas.outputs import Output
 from schemas.records import NodeFailed, NodeSucceeded, NodeWorkOrdered
@@ -33,7 +39,7 @@ SCENARIOS = frozenset({
     "retry_from_node", "attached_actions", "execution_timeout",
 })
 WORKER = "urn:fluxo:processor/worker"
-MODES: dict[str, Callable[[State], State] | None] = {"in memory": None}
+MODES: dict[str, Callable[[State], State] | None] = {"in memory": None, "through the changelog": _through_changelog}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -107,6 +113,12 @@ def describe(output: dict[str, Any]) -> str:
 
 def step_difference(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> str | None:
     for index, (a, b) in enumerate(zip(recorded, replayed, strict=False)):
+        if (a["topic"], a["envelope"]["type"]) != (b["topic"], b["envelope"]["type"]):
+            # Another record in this place (one missing, one added): say which, before any field.
+            return f"output {index}: recorded {describe(a)}, replayed {describe(b)}"
+        if a["envelope"]["id"] != b["envelope"]["id"]:
+            # The id first: the record a consumer would take for a new one.
+            return f"output {index} ({describe(a)}): envelope.id: recorded {a['envelope']['id']!r}, replayed {b['envelope']['id']!r}"
         found = first_difference(a, b)
         if found:
             return f"output {index} ({describe(a)}): {found}"
