@@ -16,9 +16,12 @@ partitions from the changelog (a restart, a rebalance) sees it.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -197,3 +200,29 @@ def test_a_missing_output_is_reported() -> None:
 def test_numbers_and_booleans_of_the_same_value_differ() -> None:
     assert first_difference({"a": [1]}, {"a": [1.0]}) == "a[0]: recorded 1, replayed 1.0"
     assert first_difference({"a": True}, {"a": 1}) == "a: recorded True, replayed 1"
+
+
+def recorder() -> ModuleType:
+    """histories/record.py, loaded from its file (the tests are not a package)."""
+    name = "fluxo_histories_record"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HISTORIES / "record.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_the_recorder_records_the_scenarios_this_test_expects() -> None:
+    assert set(recorder().SCENARIOS) == SCENARIOS
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_recording_again_rewrites_the_committed_bytes(name: str) -> None:
+    """The files are the recorder's output, untouched, and recording depends on no clock or ordering accident."""
+    record = recorder()
+    assert record.dumps(record.SCENARIOS[name]().document()) == (HISTORIES / f"{name}.json").read_bytes(), (
+        f"history {name} is not what the recorder writes now; if the change is intended, re-record it "
+        f"(python -m tests.unit.processors.engine.histories.record {name}) and say so in the commit"
+    )

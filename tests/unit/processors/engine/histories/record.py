@@ -71,6 +71,8 @@ class Recording:
     name: str
     description: str
     behaviour: Behaviour
+    # Nodes whose results the worker delivers twice (at least once: a retried produce), the copy this much later.
+    twice: Mapping[str, float] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)
     workflows: list[dict[str, Any]] = field(default_factory=list)
     _queue: list[tuple[datetime, int, bytes]] = field(default_factory=list)
@@ -124,7 +126,10 @@ class Recording:
                 outcome, latency = answer
                 done = at + timedelta(seconds=latency)
                 kind, result = work_result(data, outcome, at, done)
-                self._push(done, worker_envelope(envelope, data, result, kind, done).to_bytes())
+                value = worker_envelope(envelope, data, result, kind, done).to_bytes()
+                self._push(done, value)
+                if data.node_id in self.twice:
+                    self._push(done + timedelta(seconds=self.twice[data.node_id]), value)
         elif output.topic == TIMERS and isinstance(data, TimerScheduled):
             fired = timer_fired(envelope, data)
             self._timers[data.timer_id] = fired.to_bytes()
@@ -337,7 +342,12 @@ def parallel_join() -> Recording:
         # The slower branch answers last: the join waits for it.
         return answer[0], {"notify_sales": 1.2, "welcome_email": 0.3}.get(order.node_id, LATENCY)
 
-    rec = Recording("parallel_join", "Two branches in parallel (a webhook, an email) joined by a transform that uses both outputs, then a final webhook.", behaviour)
+    rec = Recording(
+        "parallel_join",
+        "Two branches in parallel (a webhook, an email) joined by a transform that uses both outputs, then a final webhook;"
+        " the email's result is delivered twice and the copy is ignored.",
+        behaviour, twice={"welcome_email": 0.1},
+    )
     wf = workflow(
         "wf-parallel", "Welcome in parallel",
         [
