@@ -39,7 +39,7 @@ FORMAT = 1
 SCENARIOS = frozenset({
     "branching_condition_true", "branching_condition_false", "parallel_join", "loop_items", "wait",
     "retry_then_success", "retry_then_failure_path", "retry_exhausted_failed", "cancel_during_wait",
-    "retry_from_node", "attached_actions", "execution_timeout",
+    "retry_from_node", "attached_actions", "execution_timeout", "code_condition_and_record", "loop_with_wait_and_retry",
 })
 WORKER = "urn:fluxo:processor/worker"
 MODES: dict[str, Callable[[State], State] | None] = {"in memory": None, "through the changelog": _through_changelog}

@@ -544,6 +544,65 @@ def execution_timeout() -> Recording:
     return rec
 
 
+def code_condition_and_record() -> Recording:
+    def behaviour(order: NodeWorkOrdered) -> Answer:
+        if order.action_type == "custom_code":
+            # What the sandbox answers for a custom-code condition (processors/connectors/code.py).
+            total = order.config["context"]["event"]["data"]["total"]
+            return {"result": total > 100, "value": total > 100}, 0.2
+        return succeed(order)
+
+    rec = Recording(
+        "code_condition_and_record",
+        "A custom-code condition decided by the sandbox (a worker, given the execution context), then a row in a data table"
+        " (create_record) whose id a transform and an HTTP request use.",
+        behaviour,
+    )
+    wf = workflow(
+        "wf-big-orders", "Big orders",
+        [
+            node("trigger", "trigger", "Order placed"),
+            node("is_big", "condition", "Big order?", use_custom_code=True, language="python", code="result = context['event']['data']['total'] > 100"),
+            node("ticket", "action", "Open ticket", action_type="create_record", table="tickets", data={"order": "{{event.data.order_id}}", "email": "{{user.email}}", "status": "open"}),
+            node("note", "transform", "Ticket note", mapping={"ticket": "{{nodes.ticket.record_id}}", "summary": "Order {{event.data.order_id}} for {{event.data.total}}"}),
+            node("notify", "http_request", "Notify desk", url="https://desk.acme.test/api/tickets/{{nodes.ticket.record_id}}", method="PUT", body={"note": "{{nodes.note.summary}}"}),
+        ],
+        [edge("trigger", "is_big"), edge("is_big", "ticket", "true"), edge("ticket", "note"), edge("note", "notify")],
+        trigger_config={"event_type": "ORDER_PLACED"},
+    )
+    by_event(rec, wf, "ORDER_PLACED", {"order_id": "o-912", "total": 340})
+    rec.run()
+    return rec
+
+
+def loop_with_wait_and_retry() -> Recording:
+    def behaviour(order: NodeWorkOrdered) -> Answer:
+        if order.node_id == "push" and order.iteration == 1 and order.attempt == 1:
+            return UNAVAILABLE, 0.6
+        return succeed(order)
+
+    rec = Recording(
+        "loop_with_wait_and_retry",
+        "A loop whose body waits, then calls a webhook: the wait's timers and the second item's retry are scoped to their iteration.",
+        behaviour,
+    )
+    wf = workflow(
+        "wf-drip", "Drip per item",
+        [
+            node("trigger", "trigger", "Cart abandoned"),
+            node("each", "loop", "Each item", items="{{ event.data['items'] }}"),
+            node("space", "delay", "Space them", seconds=30),
+            webhook("push", "https://push.acme.test/send", {"user": "{{user.id}}", "item": "{{item}}"}, retry={"max_retries": 1, "backoff_seconds": 10}),
+            node("after", "action", "Summary email", action_type="send_email", subject="{{nodes.each.iterations}} reminders sent", body="Done."),
+        ],
+        [edge("trigger", "each"), edge("each", "space", "body"), edge("space", "push"), edge("push", "each"), edge("each", "after")],
+        trigger_config={"event_type": "CART_ABANDONED"},
+    )
+    by_event(rec, wf, "CART_ABANDONED", {"items": ["sku-1", "sku-2"]})
+    rec.run()
+    return rec
+
+
 SCENARIOS: dict[str, Callable[[], Recording]] = {
     "branching_condition_true": lambda: branching(True),
     "branching_condition_false": lambda: branching(False),
@@ -557,6 +616,8 @@ SCENARIOS: dict[str, Callable[[], Recording]] = {
     "retry_from_node": retry_from_node,
     "attached_actions": attached_actions,
     "execution_timeout": execution_timeout,
+    "code_condition_and_record": code_condition_and_record,
+    "loop_with_wait_and_retry": loop_with_wait_and_retry,
 }
 
 
