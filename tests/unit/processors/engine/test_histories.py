@@ -1,7 +1,8 @@
 """Replays the committed execution histories (histories/*.json) through `advance`.
 
-Each history is what the services around the executor fed it in a real run
-(histories/record.py plays them on a virtual clock) and what it wrote back.
+Each history is what the executor read and what `advance` wrote back in one
+execution, recorded by histories/record.py with stand-ins for the services
+around it (matcher, API, worker, timers) on a virtual clock.
 Replaying the inputs from empty state at the recorded times must give exactly
 the recorded outputs: the same records, ids, order, topics, keys, headers and
 content. A difference means an execution already in flight when the change is
