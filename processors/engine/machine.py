@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import orjson
+
 from processors.engine import dispatch, flow, graph, loops, retries
 from processors.engine.ending import fail, finished_marker
 from processors.engine.ids import key_of, message_event_id, result_id, work_result
@@ -112,7 +114,9 @@ def _start(envelope: Envelope, data: ExecutionStarted, now: datetime) -> tuple[S
         "correlation_id": envelope.correlationid,
         "depth": envelope.depth,
         "workflow": workflow.model_dump(mode="json"),
-        "context": data.context,
+        # A copy: contact actions rewrite context["user"], and `advance` must not change the
+        # record it was given (a dry run or a test may pass the same record twice).
+        "context": orjson.loads(orjson.dumps(data.context)),
         "status": "running",
         "started_at": envelope.time.isoformat(),
         "path": [],

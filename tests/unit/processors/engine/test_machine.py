@@ -714,3 +714,16 @@ def test_create_record_emits_a_data_record_and_fills_output_ports() -> None:
     assert sim.work[0].config["payload"] == {"task": created.record_id}
     bad = run(flow([node("t", "trigger"), node("r", "action", action_type="create_record", table="bad name!", data={})], [edge("t", "r")]))
     assert bad.status == "failed" and of(bad, ExecutionFailed)[0].error.code == "AUTO_007"
+
+
+def test_advance_leaves_the_start_record_as_it_was() -> None:
+    """Contact actions change the execution's user; the record that started it stays as given."""
+    wf = flow([node("t", "trigger"), node("tag", "action", action_type="add_tag", tag="vip")], [edge("t", "tag")])
+    s = started(wf, subject="u1")
+    before = s.context["user"].copy()
+    e = env(s)
+    first, _ = advance(None, e, s, T0)
+    assert s.context["user"] == before
+    assert first is not None and "vip" in first["context"]["user"]["tags"]
+    second, _ = advance(None, e, s, T0)
+    assert first == second
