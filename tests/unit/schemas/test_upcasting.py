@@ -82,7 +82,7 @@ def upcast_v2_v3(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 @pytest.fixture
 def widgets(monkeypatch: pytest.MonkeyPatch) -> Upcasters:
     """The codec with a test-local registry (and model set) in place of the real ones, for one test."""
-    current = {**RECORD_TYPES, WidgetV3.TYPE: WidgetV3}
+    current: dict[str, type[RecordData]] = {**RECORD_TYPES, WidgetV3.TYPE: WidgetV3}
     registry = Upcasters(current)
     registry.register("fluxo.test.widget.v1")(upcast_v1_v2)
     registry.register("fluxo.test.widget.v2")(upcast_v2_v3)
@@ -174,5 +174,5 @@ def test_a_current_type_cannot_get_an_upcaster(widgets: Upcasters) -> None:
 
 
 def test_the_fixture_left_the_real_registries_alone() -> None:
-    assert codec.UPCASTERS is UPCASTERS and codec.RECORD_TYPES is RECORD_TYPES
+    assert vars(codec)["UPCASTERS"] is UPCASTERS and vars(codec)["RECORD_TYPES"] is RECORD_TYPES
     assert WidgetV3.TYPE not in RECORD_TYPES and "fluxo.test.widget.v1" not in UPCASTERS
