@@ -10,7 +10,7 @@ current shape and the processors' code knows only that shape.
 A value is written as `{"k": kind, "v": version, "s": state}` rather than with
 a `"v"` field inside the state, because the state is then left as it is: the
 executor writes its state on every step, and an envelope costs one small
-dict and ~25 bytes a value (`{"k":"execution","v":1,"s":` and `}`) where a
+dict and 28 bytes a value (`{"k":"execution","v":1,"s":` and `}`) where a
 field inside would cost a copy of the state dict on every write and a strip
 on every read, could collide with a state field, and would only fit states
 that are JSON objects. The kind is written too because a topic holds several
