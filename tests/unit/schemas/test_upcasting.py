@@ -176,3 +176,12 @@ def test_a_current_type_cannot_get_an_upcaster(widgets: Upcasters) -> None:
 def test_the_fixture_left_the_real_registries_alone() -> None:
     assert vars(codec)["UPCASTERS"] is UPCASTERS and vars(codec)["RECORD_TYPES"] is RECORD_TYPES
     assert WidgetV3.TYPE not in RECORD_TYPES and "fluxo.test.widget.v1" not in UPCASTERS
+
+
+@pytest.mark.usefixtures("widgets")
+def test_a_binary_mode_record_of_a_retired_type_is_upcast_too() -> None:
+    written = orjson.loads((STORED / "chain" / "fluxo.test.widget.v1.json").read_bytes())
+    headers = [(f"ce_{k}", str(v).encode()) for k, v in written.items() if k != "data"]
+    envelope, data = decode(orjson.dumps(written["data"]), headers)
+    assert envelope.type == WidgetV3.TYPE and envelope.id == "widget-1"
+    assert data == WidgetV3(first_name="Ada", last_name="Lovelace", size=3, tags=())
