@@ -50,6 +50,10 @@ def test_a_stored_record_decodes_to_its_current_model(path: Path) -> None:
         assert type(data) is RECORD_TYPES[envelope.type]
         if written["type"] in RECORD_TYPES:
             assert envelope.type == written["type"]
+            # Read as written: every stored field means what it meant (a field retyped
+            # in place, so that the old value still validates but as something else, fails here).
+            dumped = data.model_dump(mode="json")
+            assert {k: dumped[k] for k in written["data"]} == written["data"]
         else:
             assert written["type"] in UPCASTERS
         # The envelope's own attributes survive whatever happened to its type and data.
