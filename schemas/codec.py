@@ -3,6 +3,11 @@
 Structured mode (the whole CloudEvent as the JSON value) is what Fluxo writes.
 Binary mode (attributes as `ce_*` headers, data as the value) is accepted from
 direct producers too, since the CloudEvents Kafka binding allows both.
+
+This is the one decode path: every consumer (processors, projections, the
+definitions view, the dry run, replay) reads records through `decode_record`,
+`decode` or `decode_as`, so a record of a retired type is upcast here
+(schemas/upcasting.py) and nothing downstream ever sees an old type.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import Field, TypeAdapter, ValidationError, create_model
 from schemas.envelope import CONTENT_TYPE, Envelope, RecordData
 from schemas.errors import PoisonRecord
 from schemas.records import RECORD_TYPES
+from schemas.upcasting import UPCASTERS
 
 Headers = Sequence[tuple[str, bytes]]
 T = TypeVar("T", bound=RecordData)
@@ -72,14 +78,28 @@ def decode_envelope(value: bytes | None, headers: Headers = (), *, max_bytes: in
         raise PoisonRecord(f"not a valid CloudEvent: {_describe(exc)}") from None
 
 
-def decode_data(envelope: Envelope) -> RecordData:
+def decode_current(envelope: Envelope) -> tuple[Envelope, RecordData]:
+    """The envelope as of its current type, and its data validated by that type's model.
+
+    A current type costs one dict lookup, as before upcasters. A retired type is
+    upcast (its chain, then the model check) before validation; the envelope
+    keeps its id, time, source, … and takes the current `type` and data.
+    """
     model = RECORD_TYPES.get(envelope.type)
+    data = envelope.data
+    upcast_from = ""
     if model is None:
-        raise PoisonRecord(f"unknown record type {envelope.type!r}")
+        record_type, model, data = UPCASTERS.upcast(envelope.type, data)
+        upcast_from = f" (upcast from {envelope.type})"
+        envelope = envelope.model_copy(update={"type": record_type, "data": data})
     try:
-        return model.model_validate(envelope.data)
+        return envelope, model.model_validate(data)
     except ValidationError as exc:
-        raise PoisonRecord(f"invalid {envelope.type} data: {_describe(exc)}") from None
+        raise PoisonRecord(f"invalid {envelope.type} data{upcast_from}: {_describe(exc)}") from None
+
+
+def decode_data(envelope: Envelope) -> RecordData:
+    return decode_current(envelope)[1]
 
 
 class _TypedEnvelope(Envelope):
@@ -113,8 +133,7 @@ _TYPED: TypeAdapter[Any] | None = None
 def decode(
     value: bytes | None, headers: Headers = (), *, max_bytes: int = 1024 * 1024
 ) -> tuple[Envelope, RecordData]:
-    envelope = decode_envelope(value, headers, max_bytes=max_bytes)
-    return envelope, decode_data(envelope)
+    return decode_current(decode_envelope(value, headers, max_bytes=max_bytes))
 
 
 def decode_record(
@@ -127,7 +146,8 @@ def decode_record(
     re-validates like the dict would, but does not compare equal to a plain
     `Envelope`). Anything that pass refuses, and binary-mode records, take
     `decode`'s step-by-step path, which accepts them or raises the precise
-    PoisonRecord.
+    PoisonRecord. Records of retired types are among those (the union holds
+    current types only): `decode` upcasts them.
     """
     global _TYPED
     if value is not None and len(value) <= max_bytes and not any(k.lower() == "ce_specversion" for k, _ in headers):

@@ -75,3 +75,14 @@ class PoisonRecord(FluxoError):
     """A record that can never be processed: it goes to the dead-letter topic."""
 
     code = "RECORD_001"
+
+
+# -- processor state -----------------------------------------------------------
+class StateVersionError(FluxoError):
+    """A stored state value this process cannot read (a newer version, an unknown kind).
+
+    Raised while restoring a changelog: the processor stops rather than run
+    without state it would then overwrite.
+    """
+
+    code = "STATE_001"

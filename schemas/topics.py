@@ -13,6 +13,12 @@ from typing import Literal
 
 from schemas import records as r
 from schemas.envelope import RecordData
+from schemas.state_versions import (
+    EXECUTOR_STATE_CODEC,
+    MATCHER_STATE_CODEC,
+    TIMER_STATE_CODEC,
+    StateCodec,
+)
 
 
 @dataclass(frozen=True)
@@ -25,9 +31,12 @@ class TopicSpec:
     retention_ms: int | None = None
     # The record types (CloudEvents `type`s) a value on this topic can be.
     records: tuple[type[RecordData], ...] = ()
-    # A processor's private state changelog: plain JSON values and tombstones,
+    # A processor's private state changelog: versioned JSON values and tombstones,
     # not CloudEvents, and no contract for anyone outside that processor.
     internal: bool = False
+    # For a state changelog: the kinds of state its values are, with their
+    # versions and upcasters (schemas/state_versions.py).
+    state: StateCodec | None = None
 
     @cached_property
     def type_names(self) -> tuple[str, ...]:
@@ -120,6 +129,7 @@ MATCHER_STATE = TopicSpec(
     cleanup="compact",
     holds="trigger matcher state per subject: contact profile and per-workflow run history",
     internal=True,
+    state=MATCHER_STATE_CODEC,
 )
 EXECUTOR_STATE = TopicSpec(
     "fluxo.executor-state.v1",
@@ -127,6 +137,7 @@ EXECUTOR_STATE = TopicSpec(
     cleanup="compact",
     holds="executor state per execution (tombstoned when the execution ends)",
     internal=True,
+    state=EXECUTOR_STATE_CODEC,
 )
 TIMER_STATE = TopicSpec(
     "fluxo.timer-state.v1",
@@ -134,6 +145,7 @@ TIMER_STATE = TopicSpec(
     cleanup="compact",
     holds="pending durable timers and the last fire time of each cron schedule",
     internal=True,
+    state=TIMER_STATE_CODEC,
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (

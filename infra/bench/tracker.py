@@ -101,6 +101,10 @@ class CompletionTracker:
         self._task = asyncio.create_task(self._follow())
 
     def _take(self, topic: str, value: bytes, timestamp_ms: int = 0) -> None:
+        # The one place records are read without schemas/codec.py, on purpose: this
+        # follows every record of both topics on the machine being measured, so it
+        # parses only the few it times, and it reads only what the running code
+        # writes during the run (start() begins at the end), so no type to upcast.
         t = self.timeline
         if topic.endswith(EVENTS.name):
             if _EVENT in value and self.marker in value:

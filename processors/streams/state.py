@@ -1,17 +1,28 @@
-"""Processor state: per-partition key/value tables backed by compacted changelog topics."""
+"""Processor state: per-partition key/value tables backed by compacted changelog topics.
+
+The changelog's values carry their state kind and version: the topic's codec
+(`TopicSpec.state`, schemas/state_versions.py) writes them and reads them
+back, upcasting older ones, so a processor only ever holds current shapes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from aiokafka import TopicPartition
 
 from infra.kafka_io import make_consumer
 from infra.settings import Settings
 from schemas.outputs import Output
+from schemas.state_versions import StateCodec
 from schemas.topics import TopicSpec
+
+
+def state_codec(topic: TopicSpec) -> StateCodec:
+    if topic.state is None:
+        raise ValueError(f"{topic.name} is not a state changelog: it names no state codec")
+    return topic.state
 
 
 class StateStore:
@@ -41,11 +52,12 @@ class StateStore:
         self._pending = mark
 
     def changelog(self, topic: TopicSpec) -> list[Output]:
+        codec = state_codec(topic)
         return [
             Output(
                 topic,
                 key,
-                None if value is None else orjson.dumps(value),
+                None if value is None else codec.encode(key, value),
                 headers=[("content-type", b"application/json")],
                 partition=partition,
             )
@@ -88,9 +100,14 @@ class StateStore:
 async def restore_state(
     settings: Settings, topic: TopicSpec, partitions: set[int], store: StateStore
 ) -> int:
-    """Rebuild the store's partitions from the changelog. Returns records read."""
+    """Rebuild the store's partitions from the changelog, as current state. Returns records read.
+
+    A value of an older state version is upcast on the way in; one this
+    process cannot read (a newer version) raises StateVersionError.
+    """
     if not partitions:
         return 0
+    codec = state_codec(topic)
     consumer = make_consumer(settings)
     tps = [TopicPartition(settings.topic(topic), p) for p in partitions]
     consumer.assign(tps)
@@ -104,8 +121,8 @@ async def restore_state(
             batches = await consumer.getmany(*remaining, timeout_ms=500)
             for tp, records in batches.items():
                 for record in records:
-                    value = None if record.value is None else orjson.loads(record.value)
-                    store.load(tp.partition, record.key.decode(), value)
+                    key = record.key.decode()
+                    store.load(tp.partition, key, None if record.value is None else codec.decode(key, record.value))
                     read += 1
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import orjson
 import pytest_asyncio
 from conftest import Processes, wait_for
 from pipeline import create_active, executions_of, read_topic, running_pipeline
@@ -27,10 +26,12 @@ async def api(settings: Settings, processes: Processes) -> Any:
 
 
 async def changelog(settings: Settings) -> dict[str, list[dict[str, Any] | None]]:
-    """Every committed value of the executor's state changelog, per key, in order."""
+    """Every committed value of the executor's state changelog, per key, in order, decoded as a restore does."""
+    assert EXECUTOR_STATE.state is not None
     values: dict[str, list[dict[str, Any] | None]] = {}
     for r in await read_topic(settings, EXECUTOR_STATE, timeout=30):
-        values.setdefault(r.key.decode(), []).append(None if r.value is None else orjson.loads(r.value))
+        key = r.key.decode()
+        values.setdefault(key, []).append(None if r.value is None else EXECUTOR_STATE.state.decode(key, r.value))
     return values
 
 

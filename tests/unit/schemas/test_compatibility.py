@@ -80,7 +80,7 @@ def test_no_change_breaks_consumers_of_the_published_streams() -> None:
     assert not changes, (
         "These changes break readers of records already on the topics or consumers of the "
         "published contract:\n  " + "\n  ".join(str(c) for c in changes) + "\n"
-        "Make a new record type instead (….v2: a new model plus an upcaster; the old type stays), "
+        "Make a new record type instead (….v2: a new model, and an upcaster from the old type in schemas/upcasting.py), "
         "or, if consumers were told and it is meant, `fluxo schemas export --allow-breaking`."
     )
 

@@ -55,3 +55,15 @@ def test_wants_from_headers() -> None:
     assert executor.wants(_headers(records[ExecutionStarted.TYPE], SOURCE))
     # No headers to go by (an older record, another producer): decoded as before.
     assert executor.wants([("content-type", b"application/cloudevents+json")])
+
+
+def test_wants_a_retired_type_since_only_the_decoder_knows_what_it_becomes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from processors.services import executor as executor_module
+    from schemas.upcasting import Upcasters
+
+    registry = Upcasters(RECORD_TYPES)
+    registry.register("fluxo.timer.fired.v0")(lambda data: ("fluxo.timer.fired.v1", data))
+    monkeypatch.setattr(executor_module, "UPCASTERS", registry)
+    headers = [("fluxo-type", b"fluxo.timer.fired.v0"), ("fluxo-source", b"urn:fluxo:processor/timers")]
+    assert Executor().wants(headers)
+    assert not Executor().wants([("fluxo-type", b"fluxo.other.v0"), ("fluxo-source", b"urn:fluxo:processor/timers")])
