@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from processors.engine.machine import State, advance, result_id, work_result
 from schemas.codec import decode
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
@@ -34,6 +32,7 @@ from schemas.records import (
     TimerFired,
     TimerScheduled,
 )
+from schemas.state_versions import EXECUTOR_STATE_CODEC
 from schemas.topics import EXECUTIONS, NODE_WORK, TIMERS
 
 # What a stand-in for a node worker returns: an output, or an error.
@@ -143,13 +142,14 @@ def simulate(
 def _through_changelog(state: State) -> State:
     """The state as an executor restored from its changelog topic would read it back.
 
-    The executor stores `advance`'s state as it is and StateStore.changelog encodes
-    it with orjson; restore_state decodes it with orjson. (A finished execution is
-    stored as its `finished_marker`, which keeps the status, all `advance` reads of
-    it; the simulator keeps the whole final state for its callers.) The one place
-    the simulator spells that encoding: a versioned changelog codec replaces this body.
+    The executor stores `advance`'s state as it is; StateStore.changelog encodes it with
+    the executor changelog's versioned codec (`schemas.state_versions`), and restore_state
+    decodes (and upcasts) it with the same one. (A finished execution is stored as its
+    `finished_marker`, which keeps the status, all `advance` reads of it; the simulator
+    keeps the whole final state for its callers.)
     """
-    restored: State = orjson.loads(orjson.dumps(state))
+    key = str(state.get("execution_id", ""))  # the executor keys state by execution id
+    restored: State = EXECUTOR_STATE_CODEC.decode(key, EXECUTOR_STATE_CODEC.encode(key, state))
     return restored
 
 
