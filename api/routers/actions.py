@@ -13,9 +13,9 @@ from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE
-from api.routers.workflow_links import attach_action, detach_action
-from api.routers.workflows import load as load_workflow
 from api.security import Principal
+from api.services.links import attach_action, detach_action
+from api.services.workflows import load as load_workflow
 from api.state import AppState
 from processors.engine.machine import CODE_FIELDS
 from processors.engine.simulate import simulate

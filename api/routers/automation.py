@@ -16,8 +16,8 @@ from fastapi.responses import ORJSONResponse
 
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
-from api.routers.executions import get_execution
-from api.routers.runs import _start
+from api.services.executions import execution_detail
+from api.services.runs import start_run
 from schemas.api import AutomationRun
 from schemas.envelope import deterministic_id, now
 from schemas.errors import NotFound
@@ -86,7 +86,7 @@ def _run(kind: str) -> Any:
             execution_id=execution_id, workflow=workflow, trigger_type="api_call", subject=body.lead_id,
             context=context, performed_by=principal.email,
         )
-        await _start(state, principal, started)
+        await start_run(state, principal, started)
         return ORJSONResponse(
             {"success": True, "execution_id": execution_id, "executionId": execution_id, "status": "queued", "connector": action_type},
             status_code=202,
@@ -102,7 +102,7 @@ for _kind in KINDS:
 
 @router.get("/execution/{execution_id}/status")
 async def execution_status(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    detail = await get_execution(execution_id, state, principal)
+    detail = await execution_detail(state, principal.workspace_id, execution_id)
     steps = [s for s in detail["execution_details"] if s["node_type"] != "trigger"]
     last = steps[-1] if steps else None
     return {

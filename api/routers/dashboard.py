@@ -4,7 +4,7 @@ history and credentials. Every figure comes from the projected counters."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -13,29 +13,12 @@ from fastapi import APIRouter, Query, Request
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep
 from api.pagination import MAX_PAGE_SIZE, page_response
-from api.routers import integrations
-from api.routers.executions import execution_page
+from api.services.executions import execution_page
+from api.services.plans import PLAN_LIMITS, trial_info
 from schemas.envelope import now
 from schemas.errors import InvalidInput
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
-
-TRIAL_DAYS = 14
-# Executions a month by plan; None is unlimited.
-PLAN_LIMITS: dict[str, int | None] = {"trial": 1_000, "free": 500, "starter": 10_000, "pro": 100_000, "enterprise": None}
-
-
-def trial_info(plan: str, created_at: datetime, today: date) -> dict[str, Any]:
-    ends = (created_at + timedelta(days=TRIAL_DAYS)).date()
-    on_trial = plan == "trial"
-    return {
-        "plan": plan,
-        "is_trial": on_trial,
-        "trial_started_at": created_at if on_trial else None,
-        "trial_ends_at": ends.isoformat() if on_trial else None,
-        "days_left": max(0, (ends - today).days) if on_trial else None,
-        "trial_expired": on_trial and today > ends,
-    }
 
 
 @router.get("/overview")
@@ -209,6 +192,3 @@ async def dashboard_executions(
         date_from=date_from, date_to=date_to, page=page, page_size=page_size,
     )
 
-
-# Credentials are the workspace's integrations, secrets shown only as `*_configured`.
-router.add_api_route("/credentials", integrations.list_integrations, methods=["GET"])

@@ -16,8 +16,8 @@ from fastapi import Query as QueryParam
 
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_VERSION, page_response
-from api.routers.workflows import commit, load, new_edge, new_node, validation_report
 from api.security import Principal
+from api.services.workflows import commit, load, new_edge, new_node, validation_report
 from processors.checks.workflow import complexity_score, execution_paths, layout
 from schemas.api import EdgeIn, NodeIn, NodePatch, NodePut
 from schemas.envelope import now

@@ -309,3 +309,9 @@ async def _check_smtp(config: dict[str, Any], allowed: tuple[str, ...]) -> dict[
     except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
         return {"check": "smtp", "ok": False, "detail": f"could not connect: {type(exc).__name__}"}
     return {"check": "smtp", "ok": True, "detail": "connected and authenticated"}
+
+
+# Seed 002's dashboard lists the credentials: the workspace's integrations, secrets shown
+# only as `*_configured`.
+dashboard_router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+dashboard_router.add_api_route("/credentials", list_integrations, methods=["GET"])

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query, Request
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep
 from api.pagination import MAX_PAGE_SIZE
-from api.routers.executions import execution_page
-from api.routers.history import event_log_page
+from api.services.event_logs import event_log_page
+from api.services.executions import execution_page
 from api.state import AppState
 from schemas.envelope import now
 from schemas.errors import NotFound

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Request
 from api.deps import PersonDep, PrincipalDep, StateDep
 from api.pagination import MAX_PAGE_SIZE
 from api.people import avatar_color, change_user, initials, load_user
-from api.routers.workspaces import members_page, plan_and_limits
 from api.security import Principal
+from api.services.members import members_page
+from api.services.plans import plan_and_limits
 from api.state import AppState
 from schemas.errors import NotFound
 from schemas.records import UserDefined

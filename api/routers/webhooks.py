@@ -4,7 +4,7 @@ Definitions are full snapshots on the definitions topic (the HMAC secret only
 sealed); every call of a known webhook, accepted or refused, becomes a
 `fluxo.webhook.called.v1` record on the trigger-log topic, projected to
 `webhook_logs`. Executions start the way the workflow trigger URL starts them
-(`runs.start_by_webhook`). The pure parts (signatures, what a log keeps) are in
+(`api.services.runs.start_by_webhook`). The pure parts (signatures, what a log keeps) are in
 `ingest/webhooks.py`.
 """
 
@@ -25,8 +25,8 @@ from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.errors import answer
 from api.pagination import MAX_PAGE_SIZE, page_response
-from api.routers.runs import start_by_webhook
 from api.security import Principal
+from api.services.runs import start_by_webhook
 from api.state import AppState
 from infra.crypto import SecretError
 from ingest.webhooks import (

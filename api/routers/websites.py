@@ -18,8 +18,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_PAGE_SIZE, page_response
-from api.routers.workflows import activation_problems, graph_problems, load, save
 from api.security import Principal
+from api.services.workflows import activation_problems, graph_problems, load, save
 from api.state import AppState
 from processors.connectors.checks import VALIDATORS
 from processors.engine.contacts import CONTACT_ACTIONS
