@@ -11,11 +11,11 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
+from api.pagination import LogPagingDep, page_response
 from api.services.executions import execution_detail
 from api.services.runs import start_run
 from schemas.api import AutomationRun
@@ -120,7 +120,7 @@ async def execution_status(execution_id: str, state: StateDep, principal: Princi
 @router.get("/workflow/{workflow_id}/logs")
 async def workflow_logs(
     workflow_id: str, request: Request, state: StateDep, principal: PrincipalDep,
-    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    paging: LogPagingDep,
 ) -> dict[str, Any]:
     key = await workflow_key(state, principal.workspace_id, workflow_id, "")
     count = await state.pool.fetchval(
@@ -136,7 +136,7 @@ async def workflow_logs(
         "SELECT s.*, e.subject, e.nodes FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
         " WHERE e.workflow_id = $1 AND e.workspace_id = $2 AND s.node_type <> 'trigger'"
         " ORDER BY s.seq DESC LIMIT $3 OFFSET $4",
-        key, principal.workspace_id, page_size, (page - 1) * page_size,
+        key, principal.workspace_id, paging.page_size, paging.offset,
     )
     logs = [
         {
@@ -154,4 +154,4 @@ async def workflow_logs(
         }
         for r in rows
     ]
-    return page_response(request, count, page, page_size, logs)
+    return page_response(request, paging, count, logs)

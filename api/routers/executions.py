@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE
+from api.pagination import PagingDep
 from api.services.executions import execution_detail, execution_page
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -19,17 +19,16 @@ async def list_executions(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     workflow: str | None = Query(default=None, max_length=100),
     status: str | None = Query(default=None, max_length=20),
     user: str | None = Query(default=None, max_length=200),
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     return await execution_page(
         request, state, principal.workspace_id, workflow=workflow, status=status, user=user,
-        date_from=date_from, date_to=date_to, page=page, page_size=page_size,
+        date_from=date_from, date_to=date_to, paging=paging,
     )
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
+from api.pagination import listing
 from api.services.links import (
     MAX_LINKS,
     action_views,
@@ -30,10 +31,6 @@ from schemas.records import ActionDefined, TriggerDefined
 from schemas.workflow import TriggerRef
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
-
-
-def _listing(results: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"count": len(results), "next": None, "previous": None, "results": results}
 
 
 @router.post("/{workflow_id}/add_trigger")
@@ -86,10 +83,10 @@ async def remove_action(workflow_id: str, body: RemoveAction, state: StateDep, p
 @router.get("/{workflow_id}/triggers")
 async def workflow_triggers(workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
-    return _listing(await trigger_views(state, principal, workflow))
+    return listing(await trigger_views(state, principal, workflow))
 
 
 @router.get("/{workflow_id}/actions")
 async def workflow_actions(workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
-    return _listing(await action_views(state, principal, workflow))
+    return listing(await action_views(state, principal, workflow))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE_SIZE, MAX_VERSION, page_response
+from api.pagination import MAX_VERSION, PagingDep, page_response
 from api.security import Principal
 from api.services.workflows import (
     activation_problems,
@@ -120,13 +120,12 @@ async def list_workflows(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     status: str | None = Query(default=None, max_length=20),
     trigger_type: str | None = Query(default=None, max_length=20),
     project: str | None = Query(default=None, max_length=100),
     search: str | None = Query(default=None, max_length=200),
     ordering: str = Query(default="-updated_at", max_length=40),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     bad: dict[str, str] = {}
     for name, value, enum in (("status", status, WorkflowStatus), ("trigger_type", trigger_type, TriggerType)):
@@ -149,7 +148,7 @@ async def list_workflows(
         where.append(f"(w.name ILIKE ${len(args)} OR w.description ILIKE ${len(args)})")
     clause = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM workflows w WHERE {clause}", *args)
-    args.extend([page_size, (page - 1) * page_size])
+    args.extend([paging.page_size, paging.offset])
     rows = await state.pool.fetch(
         f"SELECT w.snapshot, s.executions_total, s.successes, s.last_execution_at FROM workflows w"
         f" LEFT JOIN workflow_stats s ON s.workflow_id = w.id WHERE {clause}"
@@ -169,7 +168,7 @@ async def list_workflows(
             last_executed=row["last_execution_at"],
         )
         results.append(view)
-    return page_response(request, count, page, page_size, results)
+    return page_response(request, paging, count, results)
 
 
 @router.get("/{workflow_id}")

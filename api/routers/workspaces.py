@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from api import keys
 from api.deps import ManagerDep, PersonDep, PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, page_response
 from api.people import (
     NEW_USERS_LOCK,
     change_user,
@@ -73,8 +73,7 @@ async def list_workspaces(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    paging: PagingDep,
 ) -> dict[str, Any]:
     # An API key belongs to one workspace: it sees only that one.
     only = principal.workspace_id if principal.via == "api_key" else None
@@ -86,9 +85,9 @@ async def list_workspaces(
     rows = await state.pool.fetch(
         f"SELECT w.*, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE {where}"
         " ORDER BY w.created_at, w.id LIMIT $3 OFFSET $4",
-        principal.user_id, only, page_size, (page - 1) * page_size,
+        principal.user_id, only, paging.page_size, paging.offset,
     )
-    return page_response(request, count, page, page_size, [await _workspace_view(state, r, principal) for r in rows])
+    return page_response(request, paging, count, [await _workspace_view(state, r, principal) for r in rows])
 
 
 @router.post("/workspaces", status_code=201)
@@ -119,12 +118,11 @@ async def list_members(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     workspace_id: str = WorkspaceId,
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     _current(principal, workspace_id)
-    return await members_page(request, state, principal, page, page_size)
+    return await members_page(request, state, principal, paging)
 
 
 def _grantable(principal: Principal, role: str, verb: str) -> None:

@@ -9,7 +9,7 @@ import orjson
 from fastapi import Request
 
 from api.filters import Where
-from api.pagination import capped_page
+from api.pagination import Paging, capped_page
 from api.state import AppState
 
 
@@ -47,8 +47,7 @@ async def event_log_page(
     matched: bool | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = 1,
-    page_size: int = 20,
+    paging: Paging,
 ) -> dict[str, Any]:
     where = (
         Where(workspace_id)
@@ -67,7 +66,7 @@ async def event_log_page(
         where.clauses.append("matched_workflows > 0" if matched else "matched_workflows = 0")
     response, rows = await capped_page(
         request, state.pool, select="*", source=f"FROM event_logs WHERE {where.sql}", order="received_at DESC, id",
-        args=where.args, page=page, page_size=page_size, cap=state.settings.list_count_cap,
+        args=where.args, paging=paging, cap=state.settings.list_count_cap,
     )
     response["results"] = [_event_log(r) for r in rows]
     return response

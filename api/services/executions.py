@@ -9,7 +9,7 @@ import orjson
 from fastapi import Request
 
 from api.filters import Where
-from api.pagination import capped_page
+from api.pagination import Paging, capped_page
 from api.state import AppState
 from schemas.errors import InvalidInput, NotFound
 
@@ -58,8 +58,7 @@ async def execution_page(
     user: str | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = 1,
-    page_size: int = 20,
+    paging: Paging,
 ) -> dict[str, Any]:
     """One page of executions, newest first; every list of executions goes through here."""
     if status is not None and status.lower() not in STATUSES:
@@ -74,7 +73,7 @@ async def execution_page(
     )
     response, rows = await capped_page(
         request, state.pool, select="*", source=f"FROM executions WHERE {where.sql}", order="started_at DESC, id",
-        args=where.args, page=page, page_size=page_size, cap=state.settings.list_count_cap,
+        args=where.args, paging=paging, cap=state.settings.list_count_cap,
     )
     response["results"] = [summary(r) for r in rows]
     return response

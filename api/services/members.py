@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from api.pagination import page_response
+from api.pagination import Paging, page_response
 from api.people import avatar_color, initials
 from api.security import Principal
 from api.state import AppState
@@ -38,12 +38,12 @@ MEMBERS = (
 )
 
 
-async def members_page(request: Request, state: AppState, principal: Principal, page: int, page_size: int) -> dict[str, Any]:
+async def members_page(request: Request, state: AppState, principal: Principal, paging: Paging) -> dict[str, Any]:
     ws = principal.workspace_id
     count = await state.pool.fetchval("SELECT count(*) FROM memberships WHERE workspace_id = $1", ws)
     rows = await state.pool.fetch(
         f"{MEMBERS} ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END,"
         " u.email LIMIT $2 OFFSET $3",
-        ws, page_size, (page - 1) * page_size,
+        ws, paging.page_size, paging.offset,
     )
-    return page_response(request, count, page, page_size, [member_view(r, principal) for r in rows])
+    return page_response(request, paging, count, [member_view(r, principal) for r in rows])
