@@ -11,14 +11,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.errors import InfrastructureError
 from schemas.records import NodeWorkOrdered
 
 
-class ConnectorError(Exception):
+class ConnectorError(InfrastructureError):
+    """A call to a service outside Fluxo failed or was refused; `code` says how (CONN_...),
+    `retryable` whether the same call may succeed later."""
+
     def __init__(self, code: str, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
         self.retryable = retryable
 
 
