@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import Request
 
-from api.pagination import page_response
+from api.pagination import Paging, page_response
 from api.security import Principal
 from api.state import AppState
 from processors.expressions.conditions import validate_condition
@@ -54,19 +54,19 @@ async def load_many(state: AppState, principal: Principal, kind: str, model: typ
 
 async def page(
     request: Request, state: AppState, kind: str, model: type[R], where: list[str], args: list[Any],
-    page_number: int, page_size: int, view: Any,
+    paging: Paging, view: Any,
 ) -> dict[str, Any]:
     table = TABLES[kind]
     clause = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM {table} WHERE {clause}", *args)
-    args = [*args, page_size, (page_number - 1) * page_size]
+    args = [*args, paging.page_size, paging.offset]
     rows = await state.pool.fetch(
         f"SELECT snapshot FROM {table} WHERE {clause} ORDER BY created_at DESC, id"
         f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
     results = [view(model.model_validate(orjson.loads(r["snapshot"]))) for r in rows]
-    return page_response(request, count, page_number, page_size, results)
+    return page_response(request, paging, count, results)
 
 
 def condition_problems(spec: Any, field: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from schemas.errors import (
     Conflict,
     FluxoError,
     Forbidden,
+    InfrastructureError,
     InvalidInput,
     MethodNotAllowed,
     NotFound,
@@ -35,6 +36,9 @@ _STATUS: list[tuple[type[FluxoError], int]] = [
     (Forbidden, 403),
     (RateLimited, 429),
     (Unavailable, 503),
+    # Any other infrastructure failure (a sealed secret that cannot be opened, a connector's
+    # target refusing) is a 503 to retry as well: nothing the client sent is at fault.
+    (InfrastructureError, 503),
 ]
 
 

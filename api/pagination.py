@@ -1,35 +1,90 @@
-"""`{count, next, previous, results}` lists with page / page_size."""
+"""The one list path: `{count, next, previous, results}` lists with page / page_size.
+
+Every list route takes its page as `paging: PagingDep` (one upper bound,
+MAX_PAGE_SIZE) and answers through `page_response` (or `capped_page`, which
+counts up to a cap, or `listing` for a list that is never paged): the answer's
+shape is built in `listing` only.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Request
+from fastapi import Depends, Query, Request
 
 MAX_PAGE_SIZE = 100
 # Deep enough for any real listing; bounded so that the OFFSET stays a 64-bit integer.
 MAX_PAGE = 100_000
 # Versions are PostgreSQL integers: a larger one is refused as input, not sent to the database.
 MAX_VERSION = 2**31 - 1
+DEFAULT_PAGE_SIZE = 20
+
+
+class Paging:
+    """`?page=&page_size=` of a list: page from 1, at most MAX_PAGE_SIZE rows a page."""
+
+    def __init__(
+        self,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.page = page
+        self.page_size = page_size
+
+    @property
+    def offset(self) -> int:
+        """The rows before this page (SQL OFFSET)."""
+        return (self.page - 1) * self.page_size
+
+    def __repr__(self) -> str:
+        return f"Paging(page={self.page}, page_size={self.page_size})"
+
+
+class LogPaging(Paging):
+    """Seed 001's workflow logs list 50 steps a page unless asked otherwise; same bounds."""
+
+    def __init__(
+        self,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    ) -> None:
+        super().__init__(page, page_size)
+
+
+PagingDep = Annotated[Paging, Depends()]
+LogPagingDep = Annotated[LogPaging, Depends()]
+
+
+def listing(
+    results: list[Any], *, count: int | None = None, next_url: str | None = None, previous_url: str | None = None
+) -> dict[str, Any]:
+    """The shape of every list answer. `listing(results)` is a list that is never paged: all
+    of it, no next or previous page."""
+    return {
+        "count": len(results) if count is None else count,
+        "next": next_url,
+        "previous": previous_url,
+        "results": results,
+    }
 
 
 def page_response(
-    request: Request, count: int, page: int, page_size: int, results: list[Any], *, has_more: bool | None = None
+    request: Request, paging: Paging, count: int, results: list[Any], *, has_more: bool | None = None
 ) -> dict[str, Any]:
     """`has_more` (a row exists after this page) decides `next` when `count` may be capped."""
+    page, page_size = paging.page, paging.page_size
 
     def link(number: int) -> str:
         return str(request.url.include_query_params(page=number, page_size=page_size))
 
     if has_more is None:
         has_more = page < max(1, -(-count // page_size))
-    return {
-        "count": count,
-        "next": link(page + 1) if has_more else None,
-        "previous": link(page - 1) if page > 1 else None,
-        "results": results,
-    }
+    return listing(
+        results, count=count,
+        next_url=link(page + 1) if has_more else None,
+        previous_url=link(page - 1) if page > 1 else None,
+    )
 
 
 async def capped_page(
@@ -40,8 +95,7 @@ async def capped_page(
     source: str,
     order: str,
     args: list[Any],
-    page: int,
-    page_size: int,
+    paging: Paging,
     cap: int,
 ) -> tuple[dict[str, Any], list[Any]]:
     """One page of `SELECT {select} {source} ORDER BY {order}`, with a count that stops at `cap`.
@@ -59,8 +113,8 @@ async def capped_page(
     )
     rows = await pool.fetch(
         f"SELECT {select} {source} ORDER BY {order} LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
-        *args, page_size + 1, (page - 1) * page_size,
+        *args, paging.page_size + 1, paging.offset,
     )
-    response = page_response(request, min(counted, cap), page, page_size, [], has_more=len(rows) > page_size)
+    response = page_response(request, paging, min(counted, cap), [], has_more=len(rows) > paging.page_size)
     response["count_capped"] = counted > cap
-    return response, list(rows[:page_size])
+    return response, list(rows[: paging.page_size])

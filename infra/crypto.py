@@ -19,10 +19,12 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from schemas.errors import InfrastructureError
+
 PREFIX = "v1"
 
 
-class SecretError(Exception):
+class SecretError(InfrastructureError):
     """A sealed value that cannot be opened. Never carries the value itself."""
 
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from schemas.errors import InvalidInput
 from schemas.json_limits import json_problems
 
 SIGNATURE_HEADER = "X-Fluxo-Signature"
@@ -32,8 +33,11 @@ _DROPPED_HEADERS = frozenset({
 _DROPPED_PARTS = ("auth", "cookie", "signature", "secret", "token", "password", "api-key", "apikey", "session")
 
 
-class BodyError(ValueError):
+class BodyError(InvalidInput, ValueError):
     """The request body is not an input a workflow can take. `str(exc)` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, fields={"body": f"{message}; send a JSON object"})
 
 
 def new_token() -> str:

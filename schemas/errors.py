@@ -31,6 +31,15 @@ class InvalidInput(DomainError):
     code = "AUTO_007"
 
 
+class ExpressionError(InvalidInput, ValueError):
+    """An expression a definition holds (a condition, a template, a cron schedule, a
+    duration) that is malformed or cannot be evaluated.
+
+    Also a ValueError: the pure modules' callers caught these as ValueErrors before
+    they joined this hierarchy, and still may.
+    """
+
+
 class PayloadTooLarge(InvalidInput):
     code = "AUTO_007"
 

@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE
-from api.routers.workflow_links import attach_action, detach_action
-from api.routers.workflows import load as load_workflow
+from api.pagination import PagingDep
 from api.security import Principal
+from api.services.links import attach_action, detach_action
+from api.services.workflows import load as load_workflow
 from api.state import AppState
 from processors.engine.machine import CODE_FIELDS
 from processors.engine.simulate import simulate
@@ -131,12 +131,11 @@ async def create_action(body: ActionIn, state: StateDep, principal: WriterDep) -
 @router.get("")
 async def list_actions(
     request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     action_type: str | None = Query(default=None, max_length=100),
     is_active: bool | None = None,
     workflow: str | None = Query(default=None, max_length=100),
     search: str | None = Query(default=None, max_length=200),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where = (
         Where(principal.workspace_id)
@@ -145,7 +144,7 @@ async def list_actions(
         .eq("workflow_id", workflow)
         .search(search, "name", "description")
     )
-    return await definitions.page(request, state, KIND, ActionDefined, where.clauses, where.args, page, page_size, view)
+    return await definitions.page(request, state, KIND, ActionDefined, where.clauses, where.args, paging, view)
 
 
 @router.get("/{action_id}")

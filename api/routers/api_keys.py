@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from api import keys
 from api.deps import ManagerDep, StateDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, page_response
 from api.people import publish_definition
 from api.security import Principal
 from schemas.envelope import new_id, now
@@ -56,16 +56,15 @@ async def list_keys(
     request: Request,
     state: StateDep,
     principal: ManagerDep,
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    paging: PagingDep,
 ) -> dict[str, Any]:
     ws = principal.workspace_id
     count = await state.pool.fetchval("SELECT count(*) FROM api_keys WHERE workspace_id = $1", ws)
     rows = await state.pool.fetch(
         f"{_SELECT} WHERE k.workspace_id = $1 ORDER BY k.created_at DESC, k.id LIMIT $2 OFFSET $3",
-        ws, page_size, (page - 1) * page_size,
+        ws, paging.page_size, paging.offset,
     )
-    return page_response(request, count, page, page_size, [_view(r) for r in rows])
+    return page_response(request, paging, count, [_view(r) for r in rows])
 
 
 @router.post("", status_code=201)

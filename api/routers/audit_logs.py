@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import PrincipalDep, StateDep
 from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, page_response
 from api.security import Principal
 from schemas.errors import Forbidden, NotFound
 from schemas.records import AuditOutcome
@@ -62,6 +62,7 @@ async def list_audit_logs(
     request: Request,
     state: StateDep,
     principal: AuditorDep,
+    paging: PagingDep,
     actor: str | None = Query(default=None, max_length=320, description="a user id or the actor's email"),
     user_id: str | None = Query(default=None, max_length=200),
     api_key_id: str | None = Query(default=None, max_length=200),
@@ -74,8 +75,6 @@ async def list_audit_logs(
     created_at__gte: datetime | None = None,
     created_at__lte: datetime | None = None,
     search: str | None = Query(default=None, max_length=200),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     """Newest first. `search` looks in the action, route, actor email and resource id."""
     where = (
@@ -95,13 +94,13 @@ async def list_audit_logs(
     )
     clause, args = where.sql, where.args
     count = await state.pool.fetchval(f"SELECT count(*) FROM audit_logs WHERE {clause}", *args)
-    args.extend([page_size, (page - 1) * page_size])
+    args.extend([paging.page_size, paging.offset])
     rows = await state.pool.fetch(
         f"SELECT * FROM audit_logs WHERE {clause} ORDER BY occurred_at DESC, id"
         f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
-    return page_response(request, count, page, page_size, [_entry(r) for r in rows])
+    return page_response(request, paging, count, [_entry(r) for r in rows])
 
 
 @router.get("/{entry_id}")

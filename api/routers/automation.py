@@ -11,13 +11,13 @@ import uuid
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
-from api.routers.executions import get_execution
-from api.routers.runs import _start
+from api.pagination import LogPagingDep, page_response
+from api.services.executions import execution_detail
+from api.services.runs import start_run
 from schemas.api import AutomationRun
 from schemas.envelope import deterministic_id, now
 from schemas.errors import NotFound
@@ -86,7 +86,7 @@ def _run(kind: str) -> Any:
             execution_id=execution_id, workflow=workflow, trigger_type="api_call", subject=body.lead_id,
             context=context, performed_by=principal.email,
         )
-        await _start(state, principal, started)
+        await start_run(state, principal, started)
         return ORJSONResponse(
             {"success": True, "execution_id": execution_id, "executionId": execution_id, "status": "queued", "connector": action_type},
             status_code=202,
@@ -102,7 +102,7 @@ for _kind in KINDS:
 
 @router.get("/execution/{execution_id}/status")
 async def execution_status(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    detail = await get_execution(execution_id, state, principal)
+    detail = await execution_detail(state, principal.workspace_id, execution_id)
     steps = [s for s in detail["execution_details"] if s["node_type"] != "trigger"]
     last = steps[-1] if steps else None
     return {
@@ -120,7 +120,7 @@ async def execution_status(execution_id: str, state: StateDep, principal: Princi
 @router.get("/workflow/{workflow_id}/logs")
 async def workflow_logs(
     workflow_id: str, request: Request, state: StateDep, principal: PrincipalDep,
-    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    paging: LogPagingDep,
 ) -> dict[str, Any]:
     key = await workflow_key(state, principal.workspace_id, workflow_id, "")
     count = await state.pool.fetchval(
@@ -136,7 +136,7 @@ async def workflow_logs(
         "SELECT s.*, e.subject, e.nodes FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
         " WHERE e.workflow_id = $1 AND e.workspace_id = $2 AND s.node_type <> 'trigger'"
         " ORDER BY s.seq DESC LIMIT $3 OFFSET $4",
-        key, principal.workspace_id, page_size, (page - 1) * page_size,
+        key, principal.workspace_id, paging.page_size, paging.offset,
     )
     logs = [
         {
@@ -154,4 +154,4 @@ async def workflow_logs(
         }
         for r in rows
     ]
-    return page_response(request, count, page, page_size, logs)
+    return page_response(request, paging, count, logs)

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep
+from api.pagination import listing
 from processors.checks.node_config import config_problems
 from processors.engine.simulate import simulate
 from schemas.api import NodeCheck
@@ -28,10 +29,6 @@ from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 router = APIRouter(tags=["catalog"])
 
 
-def _listing(results: list[Any]) -> dict[str, Any]:
-    return {"count": len(results), "next": None, "previous": None, "results": results}
-
-
 @router.get("/nodes/templates")
 @router.get("/workflows/nodes/templates")
 async def list_node_templates(_: PrincipalDep, category: str | None = None, node_type: str | None = None) -> dict[str, Any]:
@@ -39,14 +36,14 @@ async def list_node_templates(_: PrincipalDep, category: str | None = None, node
         t for t in node_templates()
         if (category is None or t["category"].lower() == category.lower()) and (node_type is None or t["node_type"] == node_type)
     ]
-    return _listing(found)
+    return listing(found)
 
 
 @router.get("/nodes/categories")
 @router.get("/workflows/nodes/categories")
 async def list_categories(_: PrincipalDep) -> dict[str, Any]:
     templates = node_templates()
-    return _listing([
+    return listing([
         {**c, "templates_count": sum(1 for t in templates if t["category"] == c["name"])} for c in CATEGORIES
     ])
 
@@ -54,7 +51,7 @@ async def list_categories(_: PrincipalDep) -> dict[str, Any]:
 @router.get("/nodes/triggers")
 @router.get("/workflows/nodes/triggers")
 async def list_triggers(_: PrincipalDep) -> dict[str, Any]:
-    return _listing(list(TRIGGERS))
+    return listing(list(TRIGGERS))
 
 
 @router.get("/nodes/config-schema/{node_type}")
@@ -124,9 +121,9 @@ async def test_node(body: NodeCheck, principal: PrincipalDep) -> dict[str, Any]:
 
 @router.get("/action-templates")
 async def list_action_templates(_: PrincipalDep, category: str | None = None) -> dict[str, Any]:
-    return _listing([t for t in ACTION_TEMPLATES if category is None or t["category"] == category])
+    return listing([t for t in ACTION_TEMPLATES if category is None or t["category"] == category])
 
 
 @router.get("/event-types")
 async def list_event_types(_: PrincipalDep, category: str | None = None) -> dict[str, Any]:
-    return _listing([e for e in event_types() if category is None or e["category"] == category])
+    return listing([e for e in event_types() if category is None or e["category"] == category])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE
+from api.pagination import PagingDep
 from api.security import Principal
 from api.state import AppState
 from processors.expressions.conditions import explain_filter
@@ -71,11 +71,10 @@ async def create_condition(body: ConditionIn, state: StateDep, principal: Writer
 @router.get("")
 async def list_conditions(
     request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     is_active: bool | None = None,
     use_custom_code: bool | None = None,
     search: str | None = Query(default=None, max_length=200),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where = (
         Where(principal.workspace_id)
@@ -83,7 +82,7 @@ async def list_conditions(
         .eq("use_custom_code", use_custom_code)
         .search(search, "name", "description")
     )
-    return await definitions.page(request, state, KIND, ConditionDefined, where.clauses, where.args, page, page_size, view)
+    return await definitions.page(request, state, KIND, ConditionDefined, where.clauses, where.args, paging, view)
 
 
 @router.get("/{condition_id}")

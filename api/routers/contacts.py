@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, page_response
 from schemas.errors import NotFound
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -35,10 +35,9 @@ async def list_contacts(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     tag: str | None = Query(default=None, max_length=100),
     search: str | None = Query(default=None, max_length=200),
-    page: int = Query(default=1, ge=1, le=MAX_PAGE),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where: list[str] = ["workspace_id = $1"]
     args: list[Any] = [principal.workspace_id]
@@ -50,13 +49,13 @@ async def list_contacts(
         where.append(f"(lower(coalesce(email, '')) LIKE ${len(args)} OR lower(id) LIKE ${len(args)})")
     sql_where = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM contacts WHERE {sql_where}", *args)
-    args.extend([page_size, (page - 1) * page_size])
+    args.extend([paging.page_size, paging.offset])
     rows = await state.pool.fetch(
         f"SELECT * FROM contacts WHERE {sql_where} ORDER BY last_event_at DESC NULLS LAST, id"
         f" LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
-    return page_response(request, count, page, page_size, [_view(r) for r in rows])
+    return page_response(request, paging, count, [_view(r) for r in rows])
 
 
 @router.get("/{contact_id}")

@@ -4,7 +4,7 @@ history and credentials. Every figure comes from the projected counters."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -12,30 +12,13 @@ from fastapi import APIRouter, Query, Request
 
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE, page_response
-from api.routers import integrations
-from api.routers.executions import execution_page
+from api.pagination import PagingDep, page_response
+from api.services.executions import execution_page
+from api.services.plans import PLAN_LIMITS, trial_info
 from schemas.envelope import now
 from schemas.errors import InvalidInput
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
-
-TRIAL_DAYS = 14
-# Executions a month by plan; None is unlimited.
-PLAN_LIMITS: dict[str, int | None] = {"trial": 1_000, "free": 500, "starter": 10_000, "pro": 100_000, "enterprise": None}
-
-
-def trial_info(plan: str, created_at: datetime, today: date) -> dict[str, Any]:
-    ends = (created_at + timedelta(days=TRIAL_DAYS)).date()
-    on_trial = plan == "trial"
-    return {
-        "plan": plan,
-        "is_trial": on_trial,
-        "trial_started_at": created_at if on_trial else None,
-        "trial_ends_at": ends.isoformat() if on_trial else None,
-        "days_left": max(0, (ends - today).days) if on_trial else None,
-        "trial_expired": on_trial and today > ends,
-    }
 
 
 @router.get("/overview")
@@ -147,12 +130,11 @@ async def dashboard_workflows(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     search: str | None = Query(default=None, max_length=200),
     status: str | None = Query(default=None, max_length=20),
     sort: str = Query(default="updated_at", max_length=30),
     order: str = Query(default="desc", max_length=4),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     sort_key = sort.lstrip("-")
     if sort_key not in _SORTS:
@@ -170,7 +152,7 @@ async def dashboard_workflows(
         where.append(f"(w.name ILIKE ${len(args)} OR w.description ILIKE ${len(args)})")
     clause = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM workflows w WHERE {clause}", *args)
-    args.extend([page_size, (page - 1) * page_size])
+    args.extend([paging.page_size, paging.offset])
     rows = await state.pool.fetch(
         "SELECT w.id, w.name, w.description, w.status, w.trigger_type, w.version, w.created_at, w.updated_at,"
         " w.snapshot, s.started, s.successes, s.failures, s.cancellations, s.last_status, s.last_execution_at"
@@ -189,7 +171,7 @@ async def dashboard_workflows(
             "last_execution_status": r["last_status"], "last_executed": r["last_execution_at"],
             "created_at": r["created_at"], "updated_at": r["updated_at"],
         })
-    return page_response(request, count, page, page_size, results)
+    return page_response(request, paging, count, results)
 
 
 @router.get("/executions")
@@ -197,18 +179,14 @@ async def dashboard_executions(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     workflow: str | None = Query(default=None, max_length=100),
     status: str | None = Query(default=None, max_length=20),
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     return await execution_page(
         request, state, principal.workspace_id, workflow=workflow, status=status,
-        date_from=date_from, date_to=date_to, page=page, page_size=page_size,
+        date_from=date_from, date_to=date_to, paging=paging,
     )
 
-
-# Credentials are the workspace's integrations, secrets shown only as `*_configured`.
-router.add_api_route("/credentials", integrations.list_integrations, methods=["GET"])

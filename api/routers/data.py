@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, listing, page_response
 
 router = APIRouter(prefix="/tables", tags=["data"])
 
@@ -20,14 +20,14 @@ async def list_tables(state: StateDep, principal: PrincipalDep) -> dict[str, Any
         " WHERE workspace_id = $1 GROUP BY table_name ORDER BY table_name",
         principal.workspace_id,
     )
-    return {"count": len(rows), "results": [dict(r) for r in rows]}
+    return listing([dict(r) for r in rows])
 
 
 @router.get("/{table}/records")
 async def list_records(
     request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     table: str = Path(pattern=r"^[A-Za-z0-9_\-]{1,100}$"),
-    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     count = await state.pool.fetchval(
         "SELECT count(*) FROM data_records WHERE workspace_id = $1 AND table_name = $2", principal.workspace_id, table
@@ -35,11 +35,11 @@ async def list_records(
     rows = await state.pool.fetch(
         "SELECT * FROM data_records WHERE workspace_id = $1 AND table_name = $2 ORDER BY created_at DESC, id"
         " LIMIT $3 OFFSET $4",
-        principal.workspace_id, table, page_size, (page - 1) * page_size,
+        principal.workspace_id, table, paging.page_size, paging.offset,
     )
     results = [
         {"id": r["id"], "data": orjson.loads(r["data"]) if isinstance(r["data"], str) else r["data"],
          "execution_id": r["execution_id"], "node_id": r["node_id"], "created_at": r["created_at"]}
         for r in rows
     ]
-    return page_response(request, count, page, page_size, results)
+    return page_response(request, paging, count, results)

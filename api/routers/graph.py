@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi import Query as QueryParam
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_VERSION, page_response
-from api.routers.workflows import commit, load, new_edge, new_node, validation_report
+from api.pagination import MAX_VERSION, listing
 from api.security import Principal
+from api.services.workflows import commit, load, new_edge, new_node, validation_report
 from processors.checks.workflow import complexity_score, execution_paths, layout
 from schemas.api import EdgeIn, NodeIn, NodePatch, NodePut
 from schemas.envelope import now
@@ -98,7 +98,7 @@ async def list_nodes(
     w = await load(state, principal, workflow_id)
     nodes = [n for n in w.nodes if node_type is None or n.node_type.value == node_type]
     results = [node_view(w, n) for n in nodes]
-    return page_response(request, len(results), 1, max(1, len(results)), results)
+    return listing(results)
 
 
 @router.post("/{workflow_id}/nodes", status_code=201)
@@ -180,7 +180,7 @@ async def delete_node(workflow_id: str, node_id: str, state: StateDep, principal
 async def list_edges(request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     w = await load(state, principal, workflow_id)
     results = [edge_view(w, e) for e in w.edges]
-    return page_response(request, len(results), 1, max(1, len(results)), results)
+    return listing(results)
 
 
 @router.post("/{workflow_id}/edges", status_code=201)

@@ -10,11 +10,9 @@ import orjson
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE, capped_page
-from api.routers import runs
-from api.routers.executions import STATUSES, execution_detail, execution_page
-from api.state import AppState
+from api.pagination import PagingDep, capped_page
+from api.services.event_logs import event_log_page
+from api.services.executions import STATUSES, execution_detail, execution_page
 from schemas.errors import InvalidInput
 
 router = APIRouter(tags=["history"])
@@ -29,69 +27,13 @@ def _loads(value: Any) -> Any:
 
 # -- event logs ---------------------------------------------------------------
 
-
-def _event_log(row: Any) -> dict[str, Any]:
-    evaluations = _loads(row["evaluations"])
-    return {
-        "id": row["id"],
-        "event_id": row["id"],
-        "event_type": row["event_type"],
-        "user_id": row["user_id"],
-        "conversation_id": row["conversation_id"],
-        "event_data": _loads(row["data"]),
-        "matched_workflows": row["matched_workflows"],
-        "triggered_executions": [e["execution_id"] for e in evaluations if e.get("execution_id")],
-        "evaluations": evaluations,
-        "processed": True,
-        "received_at": row["received_at"],
-        "created_at": row["received_at"],
-    }
-
-
-async def event_log_page(
-    request: Request,
-    state: AppState,
-    workspace_id: str,
-    *,
-    event_type: str | None = None,
-    user_id: str | None = None,
-    conversation_id: str | None = None,
-    workflow: str | None = None,
-    matched: bool | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-    page: int = 1,
-    page_size: int = 20,
-) -> dict[str, Any]:
-    where = (
-        Where(workspace_id)
-        .eq("event_type", event_type)
-        .eq("user_id", user_id)
-        .eq("conversation_id", conversation_id)
-        .add("received_at >= {}", date_from)
-        .add("received_at <= {}", date_to)
-    )
-    if workflow is not None:
-        probe: dict[str, Any] = {"workflow_id": workflow}
-        if matched is not None:
-            probe["matched"] = matched
-        where.add("evaluations @> {}::jsonb", orjson.dumps([probe]).decode())
-    elif matched is not None:
-        where.clauses.append("matched_workflows > 0" if matched else "matched_workflows = 0")
-    response, rows = await capped_page(
-        request, state.pool, select="*", source=f"FROM event_logs WHERE {where.sql}", order="received_at DESC, id",
-        args=where.args, page=page, page_size=page_size, cap=state.settings.list_count_cap,
-    )
-    response["results"] = [_event_log(r) for r in rows]
-    return response
-
-
 @router.get("/event-logs")
 @router.get("/trigger-event-logs")
 async def list_event_logs(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     event_type: str | None = Query(default=None, max_length=100),
     user_id: str | None = Query(default=None, max_length=200),
     conversation_id: str | None = Query(default=None, max_length=200),
@@ -99,13 +41,11 @@ async def list_event_logs(
     matched: bool | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     return await event_log_page(
         request, state, principal.workspace_id, event_type=event_type, user_id=user_id,
         conversation_id=conversation_id, workflow=workflow, matched=matched,
-        date_from=date_from, date_to=date_to, page=page, page_size=page_size,
+        date_from=date_from, date_to=date_to, paging=paging,
     )
 
 
@@ -145,13 +85,12 @@ async def list_action_logs(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     success: bool | None = None,
     action: str | None = Query(default=None, max_length=100, description="the action's node id"),
     action_type: str | None = Query(default=None, max_length=100),
     execution: str | None = Query(default=None, max_length=100),
     workflow: str | None = Query(default=None, max_length=100),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     """Every attempt of every action step, newest first."""
     where = ["s.workspace_id = $1", "s.node_type = ANY($2::text[])", "s.node_id NOT LIKE '\\_\\_%'"]
@@ -172,7 +111,7 @@ async def list_action_logs(
     response, rows = await capped_page(
         request, state.pool, select="s.*, e.workflow_id, e.workflow_name, e.nodes",
         source=f"FROM execution_steps s JOIN executions e ON e.id = s.execution_id WHERE {clause}",
-        order="s.seq DESC, s.execution_id", args=args, page=page, page_size=page_size,
+        order="s.seq DESC, s.execution_id", args=args, paging=paging,
         cap=state.settings.list_count_cap,
     )
     response["results"] = [_action_log(r) for r in rows]
@@ -187,20 +126,19 @@ async def list_workflow_executions(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     workflow: str | None = Query(default=None, max_length=100),
     status: str | None = Query(default=None, max_length=20),
     user: str | None = Query(default=None, max_length=200),
     created_at__gte: datetime | None = None,
     created_at__lte: datetime | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     """Seed 003 spells statuses in capitals (`COMPLETED`) and dates as `created_at__gte`."""
     if status is not None and status.lower() not in STATUSES:
         raise InvalidInput("unknown status", fields={"status": f"one of {sorted(s.upper() for s in STATUSES)}"})
     return await execution_page(
         request, state, principal.workspace_id, workflow=workflow, status=status, user=user,
-        date_from=created_at__gte, date_to=created_at__lte, page=page, page_size=page_size,
+        date_from=created_at__gte, date_to=created_at__lte, paging=paging,
     )
 
 
@@ -208,6 +146,3 @@ async def list_workflow_executions(
 async def get_workflow_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await execution_detail(state, principal.workspace_id, execution_id)
 
-
-router.add_api_route("/workflow-executions/{execution_id}/cancel", runs.cancel_execution, methods=["POST"])
-router.add_api_route("/workflow-executions/{execution_id}/retry", runs.retry_execution, methods=["POST"], status_code=202)

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE, MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, page_response
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
@@ -146,9 +146,9 @@ async def create_integration(body: IntegrationIn, state: StateDep, principal: Wr
 @router.get("")
 async def list_integrations(
     request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     type: str | None = Query(default=None, max_length=50),
     provider: str | None = Query(default=None, max_length=50),
-    page: int = Query(default=1, ge=1, le=MAX_PAGE), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where: list[str] = ["workspace_id = $1"]
     args: list[Any] = [principal.workspace_id]
@@ -158,12 +158,12 @@ async def list_integrations(
             where.append(f"{column} = ${len(args)}")
     clause = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM integrations WHERE {clause}", *args)
-    args += [page_size, (page - 1) * page_size]
+    args += [paging.page_size, paging.offset]
     rows = await state.pool.fetch(
         f"SELECT * FROM integrations WHERE {clause} ORDER BY created_at, id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
-    return page_response(request, count, page, page_size, [view(r) for r in rows])
+    return page_response(request, paging, count, [view(r) for r in rows])
 
 
 @router.get("/{integration_id}")
@@ -309,3 +309,9 @@ async def _check_smtp(config: dict[str, Any], allowed: tuple[str, ...]) -> dict[
     except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
         return {"check": "smtp", "ok": False, "detail": f"could not connect: {type(exc).__name__}"}
     return {"check": "smtp", "ok": True, "detail": "connected and authenticated"}
+
+
+# Seed 002's dashboard lists the credentials: the workspace's integrations, secrets shown
+# only as `*_configured`.
+dashboard_router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+dashboard_router.add_api_route("/credentials", list_integrations, methods=["GET"])

@@ -22,7 +22,7 @@ from prometheus_client.core import (
 )
 
 from api.deps import PrincipalDep, StateDep
-from api.routers.health import PROCESSORS, _processor, _projection, health_report
+from api.services.health import PROCESSORS, health_report, processor_view, projection_view
 from api.state import AppState
 from projections.fold import METRIC_BUCKETS
 
@@ -70,12 +70,12 @@ async def _families(state: AppState) -> list[Metric]:
     views: dict[str, Any] = {}
     for name, specs in PROCESSORS.items():
         try:
-            views[name] = await asyncio.wait_for(_processor(state, name, specs), 3.0)
+            views[name] = await asyncio.wait_for(processor_view(state, name, specs), 3.0)
         except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
             log.warning("metrics: no lag for %s: %s", name, type(exc).__name__)
             continue
     try:
-        views["projection"] = await asyncio.wait_for(_projection(state), 3.0)
+        views["projection"] = await asyncio.wait_for(projection_view(state), 3.0)
     except Exception as exc:  # noqa: BLE001
         log.warning("metrics: no projection lag: %s", type(exc).__name__)
     for name, view in views.items():
@@ -111,5 +111,5 @@ async def health_aliases(state: StateDep) -> ORJSONResponse:
 @router.get("/api/automation/queue/status")
 async def queue_status(state: StateDep, _: PrincipalDep) -> dict[str, Any]:
     # Not public like /health: API.md keeps only health, metrics, login and hooks open.
-    worker = await _processor(state, "worker", PROCESSORS["worker"])
+    worker = await processor_view(state, "worker", PROCESSORS["worker"])
     return {"queue_size": worker["lag"], "workers": worker["members"], "partitions": worker["partitions"]}

@@ -19,13 +19,14 @@ from fastapi.responses import ORJSONResponse
 
 from api.audit import note_audit
 from api.deps import StateDep, WriterDep
-from api.routers.workflow_links import pin_actions
-from api.routers.workflows import graph_problems, load, validation_report
 from api.security import Principal
+from api.services.links import pin_actions
+from api.services.runs import start_by_webhook, start_run
+from api.services.workflows import graph_problems, load, validation_report
 from api.state import AppState
 from processors.engine.simulate import simulate
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
-from schemas.envelope import deterministic_id, make_envelope, now
+from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from schemas.outputs import Output
 from schemas.records import (
@@ -43,21 +44,6 @@ workflows_router = APIRouter(prefix="/workflows", tags=["workflows"])
 # No JWT here: the token in the workflow's webhook URL is the credential.
 public_router = APIRouter(prefix="/workflows", tags=["webhooks"])
 executions_router = APIRouter(prefix="/executions", tags=["executions"])
-
-
-async def _start(state: AppState, principal: Principal, started: ExecutionStarted) -> None:
-    envelope = make_envelope(
-        started,
-        source="api/runs",
-        workspace_id=principal.workspace_id,
-        subject=started.subject,
-        execution_id=started.execution_id,
-        correlation_id=started.retry_of or started.execution_id,
-        depth=1,
-    )
-    topic, partition, offset = await state.publish(Output.of(EXECUTIONS, started.execution_id, envelope))
-    # Read-your-writes: the execution is listed as soon as we answer.
-    await state.wait_projected(topic, partition, offset)
 
 
 def _runnable(workflow: WorkflowSnapshot) -> None:
@@ -94,7 +80,7 @@ async def execute_workflow(
         context=context,
         performed_by=principal.email,
     )
-    await _start(state, principal, started)
+    await start_run(state, principal, started)
     return ORJSONResponse(
         {"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id, "workflow_version": workflow.version},
         status_code=202,
@@ -128,38 +114,6 @@ async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep
         webhook={"query": {k: v for k, v in request.query_params.items() if k != "token"}, "content_type": request.headers.get("content-type")},
     )
     return ORJSONResponse({"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id}, status_code=202)
-
-
-async def start_by_webhook(
-    state: AppState,
-    workflow: WorkflowSnapshot,
-    data: dict[str, Any],
-    *,
-    idempotency: tuple[str, ...],
-    idempotency_key: str | None,
-    webhook: dict[str, Any],
-) -> str:
-    """Start `workflow` for an inbound webhook call; returns the execution id once it is listed.
-
-    A caller's Idempotency-Key makes re-sending the same hook start nothing new:
-    the execution id is derived from `idempotency` + the key, and the executor
-    ignores a second start of an execution it knows.
-    """
-    key = idempotency_key
-    execution_id = deterministic_id("webhook", *idempotency, key[:200]) if key else str(uuid.uuid4())
-    received = now()
-    context = {
-        "event": {"id": execution_id, "type": "webhook", "data": data, "timestamp": received.isoformat()},
-        "user": data.get("user") if isinstance(data.get("user"), dict) else {},
-        "conversation": {},
-        "input_data": data,
-        "webhook": webhook,
-    }
-    principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
-    workflow = await pin_actions(state, principal, workflow)
-    started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")
-    await _start(state, principal, started)
-    return execution_id
 
 
 @workflows_router.post("/{workflow_id}/test")
@@ -311,7 +265,7 @@ async def retry_execution(execution_id: str, state: StateDep, principal: WriterD
         prior_nodes={k: v for k, v in prior.items() if k in prior_path},
         prior_path=prior_path,
     )
-    await _start(state, principal, started)
+    await start_run(state, principal, started)
     return ORJSONResponse(
         {"execution_id": new_id, "retry_of": execution_id, "resume_from": resume_from, "status": "queued", "workflow_version": workflow.version},
         status_code=202,
@@ -320,3 +274,9 @@ async def retry_execution(execution_id: str, state: StateDep, principal: WriterD
 
 def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+# Seed 003's names for the same two calls.
+history_router = APIRouter(prefix="/workflow-executions", tags=["history"])
+history_router.add_api_route("/{execution_id}/cancel", cancel_execution, methods=["POST"])
+history_router.add_api_route("/{execution_id}/retry", retry_execution, methods=["POST"], status_code=202)

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE
-from api.routers.executions import execution_page
-from api.routers.history import event_log_page
+from api.pagination import PagingDep
+from api.services.event_logs import event_log_page
+from api.services.executions import execution_page
 from api.state import AppState
 from schemas.envelope import now
 from schemas.errors import NotFound
@@ -124,16 +124,15 @@ async def workflow_executions(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     status: str | None = Query(default=None, max_length=20),
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     await _workflow_row(state, principal.workspace_id, workflow_id)
     return await execution_page(
         request, state, principal.workspace_id, workflow=workflow_id, status=status,
-        date_from=date_from, date_to=date_to, page=page, page_size=page_size,
+        date_from=date_from, date_to=date_to, paging=paging,
     )
 
 
@@ -143,12 +142,11 @@ async def workflow_events(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     matched: bool | None = None,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     """Events this workflow was evaluated against (matched or not, with the reason)."""
     await _workflow_row(state, principal.workspace_id, workflow_id)
     return await event_log_page(
-        request, state, principal.workspace_id, workflow=workflow_id, matched=matched, page=page, page_size=page_size
+        request, state, principal.workspace_id, workflow=workflow_id, matched=matched, paging=paging
     )

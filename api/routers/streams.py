@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import PrincipalDep
+from api.pagination import listing
 from schemas.asyncapi import asyncapi_document
 from schemas.errors import NotFound
 from schemas.export import ENVELOPE_FILE, TOPICS_FILE, json_schemas
@@ -52,7 +53,7 @@ async def list_schemas(_: PrincipalDep) -> dict[str, Any]:
             "topics": topics,
             "url": f"/api/v1/streams/schemas/{name}.json",
         })
-    return {"count": len(results), "next": None, "previous": None, "results": results}
+    return listing(results)
 
 
 @router.get("/schemas/{name}.json")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
-from api.pagination import MAX_PAGE_SIZE
+from api.pagination import PagingDep, listing
 from api.security import Principal
 from api.state import AppState
 from processors.expressions.conditions import ConditionError, evaluate_condition, explain_filter
@@ -89,11 +89,10 @@ async def create_trigger(body: TriggerIn, state: StateDep, principal: WriterDep)
 @router.get("")
 async def list_triggers(
     request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     trigger_type: str | None = Query(default=None, max_length=100),
     is_active: bool | None = None,
     search: str | None = Query(default=None, max_length=200),
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where = (
         Where(principal.workspace_id)
@@ -101,7 +100,7 @@ async def list_triggers(
         .eq("is_active", is_active)
         .search(search, "name", "description")
     )
-    return await definitions.page(request, state, KIND, TriggerDefined, where.clauses, where.args, page, page_size, view)
+    return await definitions.page(request, state, KIND, TriggerDefined, where.clauses, where.args, paging, view)
 
 
 @router.get("/{trigger_id}")
@@ -185,7 +184,7 @@ async def trigger_workflows(trigger_id: str, state: StateDep, principal: Princip
             "id": w.id, "name": w.name, "status": w.status.value, "version": w.version,
             "priority": ref.priority, "specific_conditions": ref.specific_conditions,
         })
-    return {"count": len(results), "next": None, "previous": None, "results": results}
+    return listing(results)
 
 
 def explain(spec: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from api.deps import PersonDep, PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE
+from api.pagination import PagingDep
 from api.people import avatar_color, change_user, initials, load_user
-from api.routers.workspaces import members_page, plan_and_limits
 from api.security import Principal
+from api.services.members import members_page
+from api.services.plans import plan_and_limits
 from api.state import AppState
 from schemas.errors import NotFound
 from schemas.records import UserDefined
@@ -126,7 +127,6 @@ async def workspace_members(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    paging: PagingDep,
 ) -> dict[str, Any]:
-    return await members_page(request, state, principal, page, page_size)
+    return await members_page(request, state, principal, paging)

@@ -4,7 +4,7 @@ Definitions are full snapshots on the definitions topic (the HMAC secret only
 sealed); every call of a known webhook, accepted or refused, becomes a
 `fluxo.webhook.called.v1` record on the trigger-log topic, projected to
 `webhook_logs`. Executions start the way the workflow trigger URL starts them
-(`runs.start_by_webhook`). The pure parts (signatures, what a log keeps) are in
+(`api.services.runs.start_by_webhook`). The pure parts (signatures, what a log keeps) are in
 `ingest/webhooks.py`.
 """
 
@@ -24,14 +24,13 @@ from fastapi.responses import ORJSONResponse
 from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.errors import answer
-from api.pagination import MAX_PAGE_SIZE, page_response
-from api.routers.runs import start_by_webhook
+from api.pagination import PagingDep, page_response
 from api.security import Principal
+from api.services.runs import start_by_webhook
 from api.state import AppState
 from infra.crypto import SecretError
 from ingest.webhooks import (
     SIGNATURE_HEADER,
-    BodyError,
     bounded,
     logged_headers,
     new_token,
@@ -170,10 +169,10 @@ async def create_webhook(body: WebhookIn, state: StateDep, principal: WriterDep)
 @router.get("")
 async def list_webhooks(
     request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     search: str | None = Query(default=None, max_length=200),
     workflow: str | None = Query(default=None, max_length=200),
     is_active: bool | None = Query(default=None),
-    page: int = Query(default=1, ge=1, le=100000), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     where = ["h.workspace_id = $1", "NOT h.deleted"]
     args: list[Any] = [principal.workspace_id]
@@ -188,11 +187,11 @@ async def list_webhooks(
         where.append(f"(h.name ILIKE ${len(args)} OR h.description ILIKE ${len(args)})")
     clause = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM webhooks h WHERE {clause}", *args)
-    args += [page_size, (page - 1) * page_size]
+    args += [paging.page_size, paging.offset]
     rows = await state.pool.fetch(
         f"{_SELECT} WHERE {clause} ORDER BY h.created_at, h.id LIMIT ${len(args) - 1} OFFSET ${len(args)}", *args
     )
-    return page_response(request, count, page, page_size, [view(r, state.settings.api_url) for r in rows])
+    return page_response(request, paging, count, [view(r, state.settings.api_url) for r in rows])
 
 
 @router.get("/{webhook_id}")
@@ -279,10 +278,10 @@ def _log_view(row: Any) -> dict[str, Any]:
 @router.get("/{webhook_id}/logs")
 async def webhook_logs(
     webhook_id: str, request: Request, state: StateDep, principal: PrincipalDep,
+    paging: PagingDep,
     success: bool | None = Query(default=None),
     status: int | None = Query(default=None, ge=100, le=599),
     test: bool | None = Query(default=None),
-    page: int = Query(default=1, ge=1, le=100000), page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     await _row(state, principal, webhook_id)
     where = ["l.webhook_id = $1", "l.workspace_id = $2"]
@@ -293,13 +292,13 @@ async def webhook_logs(
             where.append(f"l.{column} = ${len(args)}")
     clause = " AND ".join(where)
     count = await state.pool.fetchval(f"SELECT count(*) FROM webhook_logs l WHERE {clause}", *args)
-    args += [page_size, (page - 1) * page_size]
+    args += [paging.page_size, paging.offset]
     rows = await state.pool.fetch(
         f"SELECT l.*, e.status AS execution_status FROM webhook_logs l LEFT JOIN executions e ON e.id = l.execution_id"
         f" WHERE {clause} ORDER BY l.received_at DESC, l.id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
-    return page_response(request, count, page, page_size, [_log_view(r) for r in rows])
+    return page_response(request, paging, count, [_log_view(r) for r in rows])
 
 
 # -- calls -----------------------------------------------------------------------
@@ -367,10 +366,7 @@ async def _start(state: AppState, hook: Any, call: Inbound, deadline: float) -> 
         raise Conflict("this webhook is disabled", fields={"is_active": "the webhook is disabled"})
     if len(call.body) > state.settings.max_event_bytes:
         raise PayloadTooLarge(f"body over {state.settings.max_event_bytes} bytes", fields={"body": "too large"})
-    try:
-        data = parse_input(call.body, call.content_type, call.query, call.method)
-    except BodyError as exc:
-        raise InvalidInput(str(exc), fields={"body": f"{exc}; send a JSON object"}) from None
+    data = parse_input(call.body, call.content_type, call.query, call.method)  # a BodyError is a 422
     workflow = await _workflow(state, hook)
     execution_id = await start_by_webhook(
         state, workflow, data, idempotency=("endpoint", hook["id"]), idempotency_key=call.idempotency_key,

@@ -12,14 +12,14 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep, WriterDep
-from api.pagination import MAX_PAGE_SIZE, page_response
-from api.routers.workflows import activation_problems, graph_problems, load, save
+from api.pagination import PagingDep, page_response
 from api.security import Principal
+from api.services.workflows import activation_problems, graph_problems, load, save
 from api.state import AppState
 from processors.connectors.checks import VALIDATORS
 from processors.engine.contacts import CONTACT_ACTIONS
@@ -171,18 +171,17 @@ async def list_automations(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
-    page: int = Query(default=1, ge=1, le=100000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    paging: PagingDep,
 ) -> dict[str, Any]:
     ws = principal.workspace_id
     count = await state.pool.fetchval("SELECT count(*) FROM workflows WHERE workspace_id = $1 AND project = $2", ws, website_id)
     rows = await state.pool.fetch(
         "SELECT snapshot FROM workflows WHERE workspace_id = $1 AND project = $2 ORDER BY created_at DESC, id"
         " LIMIT $3 OFFSET $4",
-        ws, website_id, page_size, (page - 1) * page_size,
+        ws, website_id, paging.page_size, paging.offset,
     )
     results = [await _view(state, website_id, WorkflowSnapshot.model_validate(orjson.loads(r["snapshot"]))) for r in rows]
-    return page_response(request, count, page, page_size, results)
+    return page_response(request, paging, count, results)
 
 
 @router.post("", status_code=201)

@@ -10,28 +10,26 @@ answered once to the inviter; accepting it creates the account.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from api import keys
-from api import statistics as stats
 from api.deps import ManagerDep, PersonDep, PrincipalDep, StateDep
-from api.pagination import MAX_PAGE_SIZE, page_response
+from api.pagination import PagingDep, page_response
 from api.people import (
     NEW_USERS_LOCK,
-    avatar_color,
     change_user,
-    initials,
     locked,
     publish_definition,
     user_key,
     with_membership,
 )
-from api.routers.auth import principal_for, tokens
-from api.routers.dashboard import PLAN_LIMITS, trial_info
 from api.security import Principal, hash_password
+from api.services.members import MEMBERS, member_view, members_page
+from api.services.plans import plan_and_limits
+from api.services.tokens import principal_for, tokens
 from api.state import AppState
 from schemas.envelope import new_id, now
 from schemas.errors import Conflict, Forbidden, NotFound
@@ -50,23 +48,6 @@ router = APIRouter(tags=["workspaces"])
 WorkspaceId = Path(min_length=1, max_length=100, pattern=ID_PATTERN)
 
 
-async def plan_and_limits(state: AppState, row: Any) -> dict[str, Any]:
-    """Plan, trial and the monthly execution limit with what this month used (the statistics counters)."""
-    moment = now()
-    month_start = datetime(moment.year, moment.month, 1, tzinfo=moment.tzinfo)
-    used = (await stats.window(state.pool, row["id"], month_start, moment + timedelta(hours=1))).started
-    limit = PLAN_LIMITS.get(row["plan"])
-    return {
-        "plan": row["plan"],
-        "trial_info": trial_info(row["plan"], row["created_at"], moment.date()),
-        "execution_limits": {
-            "monthly_limit": limit,
-            "used_this_month": used,
-            "remaining": None if limit is None else max(0, limit - used),
-        },
-    }
-
-
 async def _workspace_view(state: AppState, row: Any, principal: Principal) -> dict[str, Any]:
     members = await state.pool.fetchval("SELECT count(*) FROM memberships WHERE workspace_id = $1", row["id"])
     return {
@@ -81,42 +62,6 @@ async def _workspace_view(state: AppState, row: Any, principal: Principal) -> di
     }
 
 
-def _member_view(row: Any, principal: Principal) -> dict[str, Any]:
-    first, last = row["first_name"], row["last_name"]
-    return {
-        "id": row["id"],
-        "user_id": row["id"],
-        "email": row["email"],
-        "username": row["username"],
-        "first_name": first,
-        "last_name": last,
-        "full_name": " ".join(p for p in (first, last) if p) or row["username"],
-        "initials": initials(first, last, row["username"]),
-        "avatar_color": avatar_color(row["id"], row["avatar_color"]),
-        "role": row["role"],
-        "is_active": row["is_active"],
-        "is_you": row["id"] == principal.user_id,
-    }
-
-
-_MEMBERS = (
-    "SELECT u.id, u.email, u.username, u.first_name, u.last_name, u.is_active, m.role,"
-    " u.profile->>'avatar_color' AS avatar_color FROM memberships m JOIN users u ON u.id = m.user_id"
-    " WHERE m.workspace_id = $1"
-)
-
-
-async def members_page(request: Request, state: AppState, principal: Principal, page: int, page_size: int) -> dict[str, Any]:
-    ws = principal.workspace_id
-    count = await state.pool.fetchval("SELECT count(*) FROM memberships WHERE workspace_id = $1", ws)
-    rows = await state.pool.fetch(
-        f"{_MEMBERS} ORDER BY CASE m.role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 ELSE 3 END,"
-        " u.email LIMIT $2 OFFSET $3",
-        ws, page_size, (page - 1) * page_size,
-    )
-    return page_response(request, count, page, page_size, [_member_view(r, principal) for r in rows])
-
-
 def _current(principal: Principal, workspace_id: str) -> None:
     # Only the workspace signed in to: another id, even one the caller belongs to, is not here.
     if workspace_id != principal.workspace_id:
@@ -128,8 +73,7 @@ async def list_workspaces(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
+    paging: PagingDep,
 ) -> dict[str, Any]:
     # An API key belongs to one workspace: it sees only that one.
     only = principal.workspace_id if principal.via == "api_key" else None
@@ -141,9 +85,9 @@ async def list_workspaces(
     rows = await state.pool.fetch(
         f"SELECT w.*, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE {where}"
         " ORDER BY w.created_at, w.id LIMIT $3 OFFSET $4",
-        principal.user_id, only, page_size, (page - 1) * page_size,
+        principal.user_id, only, paging.page_size, paging.offset,
     )
-    return page_response(request, count, page, page_size, [await _workspace_view(state, r, principal) for r in rows])
+    return page_response(request, paging, count, [await _workspace_view(state, r, principal) for r in rows])
 
 
 @router.post("/workspaces", status_code=201)
@@ -174,12 +118,11 @@ async def list_members(
     request: Request,
     state: StateDep,
     principal: PrincipalDep,
+    paging: PagingDep,
     workspace_id: str = WorkspaceId,
-    page: int = Query(default=1, ge=1, le=100_000),
-    page_size: int = Query(default=20, ge=1, le=MAX_PAGE_SIZE),
 ) -> dict[str, Any]:
     _current(principal, workspace_id)
-    return await members_page(request, state, principal, page, page_size)
+    return await members_page(request, state, principal, paging)
 
 
 def _grantable(principal: Principal, role: str, verb: str) -> None:
@@ -202,8 +145,8 @@ async def add_member(
             ):
                 raise Conflict(f"{email} is already a member", fields={"email": "already a member"})
             await change_user(state, user_id, lambda u: with_membership(u, workspace_id, body.role))
-            row = await state.pool.fetchrow(f"{_MEMBERS} AND u.id = $2", workspace_id, user_id)
-            return {"status": "added", "member": _member_view(row, principal), "invitation": None}
+            row = await state.pool.fetchrow(f"{MEMBERS} AND u.id = $2", workspace_id, user_id)
+            return {"status": "added", "member": member_view(row, principal), "invitation": None}
         return {"status": "invited", "member": None, "invitation": await _invite(state, principal, email, body.role)}
 
 

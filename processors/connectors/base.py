@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.errors import InfrastructureError
 from schemas.records import NodeWorkOrdered
 
 # Seed 004's code for "an action needs an integration that is not configured" (AUTO_003 is
@@ -18,11 +19,13 @@ from schemas.records import NodeWorkOrdered
 INTEGRATION_MISSING = "AUTO_004"
 
 
-class ConnectorError(Exception):
+class ConnectorError(InfrastructureError):
+    """A call to a service outside Fluxo failed or was refused; `code` says how (CONN_...),
+    `retryable` whether the same call may succeed later."""
+
     def __init__(self, code: str, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
         self.retryable = retryable
 
 

@@ -18,6 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from processors.connectors.base import ConnectorError
+from schemas.errors import InvalidInput
 
 
 def address_allowed(address: str) -> bool:
@@ -71,11 +72,18 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-class SsrfRefused(OSError):
-    """Raised inside aiohttp's connector; surfaces as a connection error we translate."""
+class SsrfRefused(OSError, InvalidInput):
+    """Raised inside aiohttp's connector; surfaces as a connection error we translate.
+
+    An OSError first (aiohttp wraps it as one); in our hierarchy an invalid input: the
+    address configured is not one Fluxo may call.
+    """
 
     def __init__(self, host: str, address: str) -> None:
-        super().__init__(f"refused to call {host}: it resolves to {address}, not a public address")
+        message = f"refused to call {host}: it resolves to {address}, not a public address"
+        super().__init__(message)  # OSError's: it does not chain to FluxoError's
+        self.message = message
+        self.fields = {}
         self.host = host
         self.address = address
 

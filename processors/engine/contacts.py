@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.errors import InvalidInput
+
 CONTACT_ACTIONS = frozenset({"add_tag", "remove_tag", "update_user", "set_conversation_status", "add_note"})
 # The profile keeps the latest notes only; the events keep them all.
 MAX_NOTES = 20
@@ -22,8 +24,8 @@ PROFILE_FIELDS = frozenset({"email", "first_name", "last_name", "name", "usernam
 MAX_TAG_LENGTH = 100
 
 
-class ContactError(ValueError):
-    pass
+class ContactError(InvalidInput, ValueError):
+    """A contact action (tag, profile update) whose configuration cannot be applied."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from schemas.errors import ExpressionError
 from schemas.workflow import Node, WorkflowSettings
 
 UNIT_SECONDS = {
@@ -37,8 +38,8 @@ UNIT_SECONDS = {
 MAX_WAIT_SECONDS = 366 * 86400
 
 
-class DurationError(ValueError):
-    pass
+class DurationError(ExpressionError):
+    """A wait, delay or retry setting that is not a usable duration."""
 
 
 def _number(value: Any, field: str) -> float:

@@ -26,6 +26,8 @@ from typing import Any, Final, Literal, TypeAlias
 
 import cel
 
+from schemas.errors import ExpressionError
+
 __all__ = [
     "MAX_CEL_LENGTH",
     "MAX_DEPTH",
@@ -54,7 +56,7 @@ MAX_CEL_LENGTH: Final = 4000
 _MAX_CONTEXT_DEPTH: Final = 100
 
 
-class ConditionError(ValueError):
+class ConditionError(ExpressionError):
     """A condition that is malformed or cannot be evaluated.
 
     ``str(error)`` is the message alone; ``path`` says where in the spec the problem is

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
 
+from schemas.errors import ExpressionError
+
 # A guard against a schedule that would emit an unbounded burst in one tick.
 MAX_FIRES_PER_TICK = 1000
 
 
-class CronError(ValueError):
-    pass
+class CronError(ExpressionError):
+    """A cron schedule or time zone that is not valid."""
 
 
 def schedule_of(trigger_config: Mapping[str, Any]) -> str | None:

@@ -29,6 +29,8 @@ from jinja2.filters import do_center, do_indent
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from schemas.errors import ExpressionError
+
 __all__ = [
     "MAX_OUTPUT_LENGTH",
     "MAX_TEMPLATE_LENGTH",
@@ -44,7 +46,7 @@ MAX_OUTPUT_LENGTH: Final = 1_000_000
 _MAX_EXPONENT: Final = 1024
 
 
-class TemplateError(ValueError):
+class TemplateError(ExpressionError):
     """A template that cannot be rendered.
 
     ``str(error)`` is the message alone; ``path`` says where in the config it sits

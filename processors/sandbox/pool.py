@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
+from schemas.errors import InvalidInput
+
 __all__ = ["ERROR_CODES", "LANGUAGES", "CodeError", "CodePool", "Limits"]
 
 ERROR_CODES: Final = frozenset(
@@ -67,16 +69,16 @@ _MEMORY_DEATHS: Final = frozenset(
 )
 
 
-class CodeError(Exception):
+class CodeError(InvalidInput):
     """A run that did not produce a result; ``code`` says why, ``message`` says it for people."""
 
     code: str
     message: str
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
+        super().__init__(message)
+        self.args = (code, message)
         self.code = code
-        self.message = message
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

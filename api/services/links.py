@@ -1,0 +1,87 @@
+"""A workflow's links to reusable triggers and actions (seed 003): attach, detach, view, pin.
+
+Each change is a new workflow version (a full WorkflowDefined snapshot) holding the
+references; the matcher follows them and pins the actions when an execution starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api import definitions
+from api.security import Principal
+from api.services.workflows import save as save_workflow
+from api.state import AppState
+from processors.matching.linking import action_node_id, compile_actions, listens_to
+from schemas.envelope import now
+from schemas.errors import InvalidInput, NotFound
+from schemas.records import ActionDefined, TriggerDefined
+from schemas.workflow import ActionRef, WorkflowSnapshot
+
+MAX_LINKS = 100
+
+
+async def existing(state: AppState, principal: Principal, kind: str, model: type[Any], item_id: str, field: str) -> Any:
+    try:
+        return await definitions.load(state, principal, kind, model, item_id)
+    except NotFound:
+        raise NotFound(f"{kind} {item_id} not found", fields={field: f"no {kind} {item_id} in this workspace"}) from None
+
+
+async def new_version(state: AppState, principal: Principal, workflow: WorkflowSnapshot, **changes: Any) -> WorkflowSnapshot:
+    updated = workflow.model_copy(update={**changes, "version": workflow.version + 1, "updated_at": now()})
+    await save_workflow(state, principal, updated)
+    return updated
+
+
+async def trigger_views(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> list[dict[str, Any]]:
+    found = await definitions.load_many(state, principal, "trigger", TriggerDefined, [r.trigger_id for r in workflow.triggers])
+    views = []
+    for ref in sorted(workflow.triggers, key=lambda r: (-r.priority, r.trigger_id)):
+        trigger = found.get(ref.trigger_id)
+        if trigger is None:
+            continue  # deleted since it was attached: it matches nothing
+        views.append({
+            "id": trigger.id, "trigger_id": trigger.id, "trigger_name": trigger.name, "name": trigger.name,
+            "trigger_type": trigger.trigger_type, "listens_to": listens_to(trigger), "priority": ref.priority,
+            "specific_conditions": ref.specific_conditions, "is_active": trigger.is_active, "version": trigger.version,
+        })
+    return views
+
+
+async def action_views(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> list[dict[str, Any]]:
+    found = await definitions.load_many(state, principal, "action", ActionDefined, [r.action_id for r in workflow.actions])
+    views = []
+    for index, ref in enumerate(workflow.actions):
+        action = found.get(ref.action_id)
+        if action is None:
+            continue
+        views.append({
+            "id": action.id, "action_id": action.id, "action_name": action.name, "name": action.name,
+            "action_type": action.action_type, "order": ref.order if ref.order is not None else action.order,
+            "delay": action.delay, "is_required": action.is_required, "is_active": action.is_active,
+            "configuration": action.configuration, "node_id": action_node_id(action.id), "version": action.version,
+            "_index": index,
+        })
+    views.sort(key=lambda v: (v["order"], v.pop("_index")))
+    return views
+
+
+async def pin_actions(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> WorkflowSnapshot:
+    """The snapshot a manual run pins: attached actions compiled into nodes, as the matcher does."""
+    if not workflow.actions:
+        return workflow
+    actions = await definitions.load_many(state, principal, "action", ActionDefined, [r.action_id for r in workflow.actions])
+    return compile_actions(workflow, actions)
+
+
+async def attach_action(state: AppState, principal: Principal, workflow: WorkflowSnapshot, action_id: str, order: int | None) -> WorkflowSnapshot:
+    refs = [r for r in workflow.actions if r.action_id != action_id]
+    if len(refs) >= MAX_LINKS:
+        raise InvalidInput(f"a workflow has at most {MAX_LINKS} actions", fields={"action_id": "too many actions"})
+    refs.append(ActionRef(action_id=action_id, order=order))
+    return await new_version(state, principal, workflow, actions=tuple(refs))
+
+
+async def detach_action(state: AppState, principal: Principal, workflow: WorkflowSnapshot, action_id: str) -> WorkflowSnapshot:
+    return await new_version(state, principal, workflow, actions=tuple(r for r in workflow.actions if r.action_id != action_id))
