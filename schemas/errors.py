@@ -87,11 +87,12 @@ class PoisonRecord(FluxoError):
 
 
 # -- processor state -----------------------------------------------------------
-class StateVersionError(FluxoError):
+class StateVersionError(InfrastructureError):
     """A stored state value this process cannot read (a newer version, an unknown kind).
 
     Raised while restoring a changelog: the processor stops rather than run
-    without state it would then overwrite.
+    without state it would then overwrite. An infrastructure error: the deployment
+    mixes versions (an older process reading a newer one's state), nothing a caller sent.
     """
 
     code = "STATE_001"
