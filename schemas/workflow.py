@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 
 class NodeType(StrEnum):
@@ -79,14 +86,39 @@ class Edge(Frozen):
     created_at: datetime | None = None
 
 
+MAX_TIMEOUT = 30 * 24 * 3600
+_TIMEOUT_SCHEMA: dict[str, Any] = {
+    "type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT, "title": "Timeout Seconds",
+    "description": "seconds the whole execution may take, waits included; absent: no timeout",
+}
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # the absent key is the default; a null would not be an integer
+
+
 class WorkflowSettings(Frozen):
-    timeout_seconds: int = Field(default=300, ge=1, le=30 * 24 * 3600)
+    # A bound on the whole execution, waits included (like Temporal's execution timeout);
+    # none unless the workflow sets one. A default one failed every wait longer than it
+    # (seed 003's "Wait 10 Minutes" at 300 s); `/validate` warns when a wait exceeds it.
+    # "None" is written as no key at all (see `_no_timeout_is_no_key`), so the published
+    # schema stays the integer it was: no consumer of the streams meets a null here.
+    timeout_seconds: Annotated[int | None, WithJsonSchema(_TIMEOUT_SCHEMA)] = Field(
+        default=None, ge=1, le=MAX_TIMEOUT, json_schema_extra=_no_default,
+    )
     retry_on_failure: bool = False
     max_retries: int = Field(default=0, ge=0, le=20)
     # Retries wait base * 2^(attempt-1) seconds (capped), with jitter.
     retry_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
     retry_max_backoff_seconds: float = Field(default=300.0, ge=0, le=86400)
     notifications: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _no_timeout_is_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("timeout_seconds") is None:
+            data.pop("timeout_seconds", None)
+        return data
 
 
 class TriggerRef(Frozen):

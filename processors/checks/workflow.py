@@ -19,11 +19,13 @@ from typing import Any
 
 from processors.checks.node_config import config_problems, integration_type_of
 from processors.engine import graph
+from processors.engine.policies import fixed_wait_seconds
 from processors.expressions.conditions import validate_condition
 from schemas.workflow import Edge, NodeType, Position, WorkflowSnapshot
 
 NOT_CONNECTED = "AUTO_002"
 CIRCULAR = "AUTO_003"
+TIMEOUT = "AUTO_006"
 NO_INTEGRATION = "AUTO_004"
 INVALID = "AUTO_007"
 
@@ -280,6 +282,16 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
             if port.required and node.id not in fed and _blank(node.config.get(port.name)):
                 issue(Issue(INVALID, "required_inputs", f"nodes.{i}.inputs.{p}",
                             f"node {node.id}: required input {port.name} has no incoming edge and no config value", node.id))
+
+    # waits against the execution's timeout (which counts the time spent waiting)
+    timeout = workflow.settings.timeout_seconds
+    if timeout is not None:
+        for i, node in enumerate(workflow.nodes):
+            seconds = fixed_wait_seconds(node)
+            if seconds is not None and seconds >= timeout:
+                warn(Issue(TIMEOUT, "required_inputs", f"nodes.{i}.config",
+                           f"node {node.id} waits {seconds:g}s, at least the workflow's timeout_seconds ({timeout}):"
+                           " the execution will time out during the wait", node.id))
 
     # conditions on edges and on the trigger
     for i, edge in enumerate(workflow.edges):

@@ -134,12 +134,15 @@ def _start(envelope: Envelope, data: ExecutionStarted, now: datetime) -> tuple[S
         for node in roots:
             dispatch.run_node(step, node, attempt=1)
     loops.settle(step)
-    if step.running:
+    timeout = workflow.settings.timeout_seconds
+    if step.running and timeout is not None:
+        # Only when the workflow asks for one: an unbounded execution costs no timer (its
+        # scheduled and cancelled records and its timer-state writes: 4 records of ~20).
         schedule_timer(
             step,
             purpose="execution_timeout",
             timer_id=deterministic_id("timer", data.execution_id, "execution_timeout"),
-            fire_at=now + timedelta(seconds=workflow.settings.timeout_seconds),
+            fire_at=now + timedelta(seconds=timeout),
         )
     return state, step.outputs
 

@@ -6,11 +6,12 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from processors.engine.kinds import WAIT_ACTIONS
 from schemas.errors import ExpressionError
-from schemas.workflow import Node, WorkflowSettings
+from schemas.workflow import Node, NodeType, WorkflowSettings
 
 UNIT_SECONDS = {
     "ms": 0.001,
@@ -114,6 +115,25 @@ def pre_delay_seconds(config: Mapping[str, Any]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         return 0.0  # absent, invalid or NaN
     return float(min(value, MAX_WAIT_SECONDS))
+
+
+def fixed_wait_seconds(node: Node) -> float | None:
+    """How long a node waits when that is known before it runs (a delay node or a wait action
+    with a fixed duration, an action's own `delay`); None for a templated or `until` wait."""
+    config = node.config
+    is_wait = node.node_type == NodeType.DELAY or (
+        node.node_type == NodeType.ACTION and str(config.get("action_type", "")).lower() in WAIT_ACTIONS
+    )
+    if not is_wait:
+        seconds = pre_delay_seconds(config) if node.node_type == NodeType.ACTION else 0.0
+        return seconds or None
+    if "until" in config or "{{" in str(config):
+        return None
+    try:
+        # No `until` here, so the clock is not read: any instant gives the same answer.
+        return wait_seconds(config, datetime(1970, 1, 1, tzinfo=UTC))
+    except DurationError:
+        return None  # the config check reports it
 
 
 @dataclass(frozen=True)

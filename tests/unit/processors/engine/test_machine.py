@@ -102,31 +102,43 @@ def decoded(outputs: list[Any]) -> list[tuple[str, RecordData]]:
 
 
 # -- the slice, step by step ------------------------------------------------------
-def test_start_runs_inline_nodes_orders_the_webhook_and_arms_the_timeout() -> None:
+def test_start_runs_inline_nodes_and_orders_the_webhook_with_no_timeout_timer() -> None:
+    """A workflow without timeout_seconds is not bounded: no timer is armed for it."""
     s = started(slice_flow())
     state, outputs = advance(None, env(s), s, T0)
     out = decoded(outputs)
-    assert [type(d).__name__ for _, d in out] == [
-        "NodeSucceeded", "NodeSucceeded", "NodeScheduled", "NodeWorkOrdered", "TimerScheduled",
-    ]
+    assert [type(d).__name__ for _, d in out] == ["NodeSucceeded", "NodeSucceeded", "NodeScheduled", "NodeWorkOrdered"]
     order = out[3][1]
     assert isinstance(order, NodeWorkOrdered) and out[3][0] == NODE_WORK.name
     assert order.config["payload"] == {"e": "ada@example.com"}
     assert order.idempotency_key == "ex:w:1"
-    timer = out[4][1]
-    assert isinstance(timer, TimerScheduled) and out[4][0] == TIMERS.name
+    assert state is not None and state["status"] == "running" and state["timers"] == {}
+
+
+def test_a_workflow_timeout_arms_its_timer_at_start() -> None:
+    s = started(slice_flow(settings=WorkflowSettings(timeout_seconds=300)))
+    _, outputs = advance(None, env(s), s, T0)
+    out = decoded(outputs)
+    assert [type(d).__name__ for _, d in out][-1] == "TimerScheduled"
+    timer = out[-1][1]
+    assert isinstance(timer, TimerScheduled) and out[-1][0] == TIMERS.name
     assert timer.purpose == "execution_timeout" and timer.fire_at == T0 + timedelta(seconds=300)
-    assert state is not None and state["status"] == "running"
 
 
-def test_worker_success_completes_cancels_the_timeout_and_reports_path_and_output() -> None:
+def test_worker_success_completes_and_reports_path_and_output() -> None:
     sim = run(slice_flow())
     assert sim.status == "completed"
     done = of(sim, ExecutionCompleted)[0]
     assert done.execution_path == ("t", "c", "w")
     assert done.output["sent"] == "http://x/h"
     assert done.workflow_version == 3
-    assert len(of(sim, TimerCancelled)) == 1
+    assert not of(sim, TimerScheduled) and not of(sim, TimerCancelled)
+
+
+def test_completion_cancels_the_timeout_timer() -> None:
+    sim = run(slice_flow(settings=WorkflowSettings(timeout_seconds=300)))
+    assert sim.status == "completed"
+    assert [c.timer_id for c in of(sim, TimerCancelled)] == [t.timer_id for t in of(sim, TimerScheduled)]
 
 
 def test_an_execution_that_ends_at_once_arms_no_timer() -> None:
@@ -420,7 +432,7 @@ def test_the_seed_003_wait_action_is_a_durable_wait() -> None:
 def test_an_action_delay_waits_before_it_runs() -> None:
     wf = flow([node("t", "trigger"), hook("w", delay=30)], [edge("t", "w")])
     sim = run(wf)
-    assert [t.purpose for t in of(sim, TimerScheduled)] == ["pre_delay", "execution_timeout"]
+    assert [t.purpose for t in of(sim, TimerScheduled)] == ["pre_delay"]
     assert sim.status == "completed" and sim.clock == T0 + timedelta(seconds=30)
 
 
