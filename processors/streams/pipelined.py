@@ -23,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import send_output
 from infra.settings import Settings
+from processors.streams.clients import Clients
 from processors.streams.dead_letter import dead_letter
 from processors.streams.runner import Incoming, ProcessorRunner, bounded_transaction
 from schemas.codec import decode
@@ -70,8 +71,10 @@ class _Partitions(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class PipelinedRunner(ProcessorRunner):
-    def __init__(self, settings: Settings, processor: RecordProcessor, *, instance: str = "0") -> None:
-        super().__init__(settings, processor, instance=instance)  # type: ignore[arg-type]
+    def __init__(
+        self, settings: Settings, processor: RecordProcessor, *, instance: str = "0", clients: Clients | None = None
+    ) -> None:
+        super().__init__(settings, processor, instance=instance, clients=clients)  # type: ignore[arg-type]
         self.records = processor
         self.running: dict[TopicPartition, dict[int, asyncio.Task[Output | None]]] = {}
         self.fetched: dict[TopicPartition, int] = {}  # next offset after the last record fetched

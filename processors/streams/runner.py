@@ -19,13 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import ConsumerRecord
 
-from infra.kafka_io import make_consumer, make_producer, send_output
+from infra.kafka_io import send_output
 from infra.settings import Settings
+from processors.streams.clients import Clients, ConsumerLike, KafkaClients, ProducerLike
 from processors.streams.dead_letter import dead_letter
 from processors.streams.state import StateStore, restore_state
 from schemas.codec import decode_record
@@ -42,7 +43,7 @@ _RECONNECT_FIRST, _RECONNECT_MAX = 0.5, 10.0
 _CLOSE_SECONDS = 10.0
 
 
-async def bounded_transaction(producer: AIOKafkaProducer, write: Callable[[], Awaitable[None]], seconds: float) -> None:
+async def bounded_transaction(producer: ProducerLike, write: Callable[[], Awaitable[None]], seconds: float) -> None:
     """`write` inside one producer transaction, given at most `seconds`.
 
     Past them the transaction is abandoned (its task cancelled, not awaited: aborting it may
@@ -124,9 +125,13 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class ProcessorRunner:
-    def __init__(self, settings: Settings, processor: Processor, *, instance: str = "0") -> None:
+    def __init__(
+        self, settings: Settings, processor: Processor, *, instance: str = "0", clients: Clients | None = None
+    ) -> None:
         self.settings = settings
         self.processor = processor
+        # Where this runner's Kafka clients come from: aiokafka's unless a test gives others.
+        self.clients: Clients = KafkaClients(settings) if clients is None else clients
         self.group_id = settings.group(processor.name)
         # A stable transactional id per instance: a restarted process fences its
         # dead predecessor, whose open transaction the broker then aborts.
@@ -137,8 +142,8 @@ class ProcessorRunner:
         self.to_restore: set[int] = set()
         self.rebalances = 0
         self._stopping = asyncio.Event()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
+        self.consumer: ConsumerLike | None = None
+        self.producer: ProducerLike | None = None
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -178,7 +183,7 @@ class ProcessorRunner:
         spec = self.processor.state_topic
         assert spec is not None
         fresh, seen = set(self.to_restore), self.rebalances
-        count = await restore_state(self.settings, spec, fresh, self.store)
+        count = await restore_state(self.settings, spec, fresh, self.store, consumer=self.clients.restore_consumer())
         if self.rebalances != seen:
             return  # partitions moved while we read: what is still ours is read again
         self.to_restore -= fresh
@@ -199,12 +204,12 @@ class ProcessorRunner:
             except Exception as exc:  # noqa: BLE001 - closing a client of a broker that is gone
                 log.debug("closing a Kafka client: %r", exc)
 
-    async def _open_clients(self, max_records: int, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
+    async def _open_clients(self, max_records: int, listener: ConsumerRebalanceListener) -> ConsumerLike:
         """This session's transactional producer, and a consumer of the processor's inputs
         (the caller closes both with _close_clients, also when starting them failed)."""
         settings = self.settings
-        self.producer = make_producer(settings, transactional_id=self.transactional_id)
-        self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
+        self.producer = self.clients.producer(transactional_id=self.transactional_id)
+        self.consumer = self.clients.consumer(group_id=self.group_id, max_poll_records=max_records)
         await self.producer.start()
         self.consumer.subscribe([settings.topic(t) for t in self.processor.inputs], listener=listener)
         await self.consumer.start()
