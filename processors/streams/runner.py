@@ -185,7 +185,10 @@ class ProcessorRunner:
         fresh, seen = set(self.to_restore), self.rebalances
         count = await restore_state(self.settings, spec, fresh, self.store, consumer=self.clients.restore_consumer())
         if self.rebalances != seen:
-            return  # partitions moved while we read: what is still ours is read again
+            # Partitions moved while we read: what is still ours is read again from the
+            # start, and what went elsewhere must not stay here half-read.
+            self.store.drop_partitions(fresh)
+            return
         self.to_restore -= fresh
         self.held |= fresh
         restored = getattr(self.processor, "restored", None)
@@ -287,6 +290,7 @@ class ProcessorRunner:
                 self.consumer.seek(tp, records[0].offset)
             raise
         self.store.commit()
+        self._forget_unheld({tp.partition for tp in batches})
 
     def _limit(self, topic: str) -> int:
         """Outside producers write events, bounded by FLUXO_MAX_EVENT_BYTES; records Fluxo
@@ -297,8 +301,9 @@ class ProcessorRunner:
 
     async def _tick(self, ticking: Ticking) -> None:
         assert self.producer is not None
+        partitions = set(self.held)
         try:
-            outputs = await ticking.tick(self.store, set(self.held))
+            outputs = await ticking.tick(self.store, partitions)
             if not outputs and not self.store.mark():
                 return
             if self.processor.state_topic is not None:
@@ -314,6 +319,17 @@ class ProcessorRunner:
             self.store.discard()
             raise
         self.store.commit()
+        self._forget_unheld(partitions)
+
+    def _forget_unheld(self, partitions: set[int]) -> None:
+        """Drop the state of those of `partitions` revoked while a transaction ran.
+
+        The revocation (aiokafka calls the listener from its own task, at any await) dropped
+        their state, and the commit put back what the transaction wrote of it: state of a
+        partition another instance now owns, which a later restore would merge into rather
+        than replace. One assigned back is read again from the changelog, this commit in it.
+        """
+        self.store.drop_partitions(partitions - self.held)
 
 
 def per_record(

@@ -399,13 +399,7 @@ async def test_batch_runner_revoking_a_partition_drops_its_state_and_assigning_i
     assert sorted(rig.counts()) == [1, 1, 2], "counting on from the restored state"
 
 
-async def test_a_partition_revoked_while_its_records_run_leaves_nothing_of_them_here(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    if rig.style.stateful:
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="the batch runner's commit puts back a revoked partition's state (next commit)"
-        ))
+async def test_a_partition_revoked_while_its_records_run_leaves_nothing_of_them_here(rig: Rig) -> None:
     rig.send(0, "a")
     slow = rig.send(1, "b", SLOW)
     rig.start()
@@ -429,7 +423,6 @@ async def test_a_partition_revoked_while_its_records_run_leaves_nothing_of_them_
     assert Counter(rig.echoes())[(0, 0)] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the batch runner keeps what it read of a revoked partition's state (next commit)")
 async def test_batch_runner_a_partition_revoked_while_its_state_is_read_keeps_none_of_it(rig: Rig) -> None:
     rig.style.skip_unless("batch", NO_STATE)
     rig.send(0, "a")
