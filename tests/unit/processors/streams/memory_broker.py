@@ -44,6 +44,7 @@ from aiokafka.errors import (
     IllegalStateError,
     KafkaConnectionError,
     ProducerFenced,
+    UnknownTopicOrPartitionError,
 )
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata
@@ -206,8 +207,7 @@ class MemoryBroker:
 
     def _partition_for(self, topic: str, key: bytes | None, partition: int | None) -> int:
         if topic not in self.partitions:
-            # aiokafka would wait for the topic's metadata until its request timeout.
-            raise KafkaConnectionError(f"the memory broker has no topic {topic}")
+            raise UnknownTopicOrPartitionError(topic)  # as aiokafka's wait for the topic's metadata
         count = self.partitions[topic]
         if partition is not None:
             if not 0 <= partition < count:

@@ -101,6 +101,29 @@ class Counting:
         return outputs
 
 
+class CountingTicks(Counting):
+    """The batch processor, on the clock too: counts its ticks per partition in its state."""
+
+    tick_seconds = 0.01
+
+    def __init__(self, gate: Gate) -> None:
+        super().__init__(gate)
+        self.hold = asyncio.Event()  # cleared: a tick waits, its state changes made
+        self.hold.set()
+        self.waiting = asyncio.Event()
+
+    async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
+        for partition in partitions:
+            store.put(partition, "ticks", (store.get(partition, "ticks") or 0) + 1)
+        if not self.hold.is_set():
+            self.waiting.set()
+            await self.hold.wait()
+        return []
+
+    def restored(self, store: StateStore, partitions: set[int]) -> None:
+        return None
+
+
 class Echoing:
     """A pipelined processor: echoes each record, each in its own task."""
 
@@ -438,6 +461,22 @@ async def test_batch_runner_a_partition_revoked_while_its_state_is_read_keeps_no
     await eventually(lambda: rig.runner.held == {0} and not rig.runner.to_restore, "partition 0 restored")
     assert rig.state_partitions() == {0}
     assert rig.runner.store.get(0, "a") == 1
+
+
+async def test_batch_runner_a_partition_revoked_during_a_tick_keeps_no_state_of_it(rig: Rig) -> None:
+    rig.style.skip_unless("batch", "the pipelined runner does not tick")
+    processor = CountingTicks(rig.gate)
+    rig.runner = ProcessorRunner(rig.settings, processor, clients=rig.clients)
+    rig.start()
+    await eventually(lambda: rig.state_partitions() == {0, 1}, "ticks counted in both partitions")
+
+    processor.hold.clear()
+    await eventually(processor.waiting.is_set, "a tick under way")
+    await rig.broker.rebalance(rig.group, owned={0})
+    processor.hold.set()
+    await eventually(lambda: rig.runner.held == {0}, "partition 0 held again")
+    assert rig.state_partitions() == {0}
+    assert (rig.runner.store.get(0, "ticks") or 0) >= 1, "partition 0's ticks restored from the changelog"
 
 
 async def test_pipelined_runner_revoking_a_partition_cancels_its_running_records_and_they_run_again_after(
