@@ -89,7 +89,6 @@ class Hold:
 
     topic: str
     tried: asyncio.Event = field(default_factory=asyncio.Event)  # a consumer wanted its records
-    released: bool = False
 
 
 @dataclass
@@ -106,11 +105,10 @@ class _Open:
 @dataclass
 class _Group:
     members: list[MemoryConsumer] = field(default_factory=list)
-    # Partitions numbers this group's members here may have; the others belong to an
+    # Partition numbers this group's members here may have; the others belong to an
     # instance elsewhere (None: all of them).
     owned: set[int] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    generation: int = 0
 
 
 class MemoryBroker:
@@ -179,7 +177,7 @@ class MemoryBroker:
         return self._holds[topic]
 
     def release_reads(self, topic: str) -> None:
-        self._holds.pop(topic).released = True
+        del self._holds[topic]
         self._notify()
 
     async def rebalance(self, group_id: str, owned: set[int] | None = None) -> None:
@@ -188,9 +186,6 @@ class MemoryBroker:
         group = self._groups.setdefault(group_id, _Group())
         group.owned = owned
         await self._rebalance(group_id)
-
-    def members(self, group_id: str) -> list[MemoryConsumer]:
-        return list(self._groups.get(group_id, _Group()).members)
 
     # --- what the clients use -------------------------------------------------------
 
@@ -272,7 +267,6 @@ class MemoryBroker:
         """An eager rebalance: every member's partitions revoked, then the new ones assigned."""
         group = self._groups.setdefault(group_id, _Group())
         async with group.lock:
-            group.generation += 1
             members = [m for m in group.members if not m._closed]
             for member in members:
                 await member._revoke()
@@ -400,7 +394,6 @@ class MemoryConsumer:
         self.max_poll_records = max_poll_records
         self._topics: list[str] = []
         self._listener: ConsumerRebalanceListener | None = None
-        self._manual: list[TopicPartition] | None = None
         self.assignment: set[TopicPartition] = set()
         self._positions: dict[TopicPartition, int] = {}
         self._started = False
@@ -412,7 +405,6 @@ class MemoryConsumer:
         self._topics, self._listener = list(topics), listener
 
     def assign(self, partitions: Sequence[TopicPartition]) -> None:
-        self._manual = list(partitions)
         self.assignment = set(partitions)
         self._positions = {}
 
