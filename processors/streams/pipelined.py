@@ -65,6 +65,7 @@ class _Partitions(ConsumerRebalanceListener):  # type: ignore[misc]
                 task.cancel()
             self.runner.fetched.pop(tp, None)
             self.runner.committed.pop(tp, None)
+        self.runner.revoked |= set(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None
@@ -80,6 +81,7 @@ class PipelinedRunner(ProcessorRunner):
         self.fetched: dict[TopicPartition, int] = {}  # next offset after the last record fetched
         self.committed: dict[TopicPartition, int] = {}
         self.ready: list[Output] = []  # dead letters, written with the next flush
+        self.revoked: set[TopicPartition] = set()  # since the last fetch returned
 
     def in_flight(self) -> int:
         return sum(len(tasks) for tasks in self.running.values())
@@ -99,9 +101,15 @@ class PipelinedRunner(ProcessorRunner):
                 room = self.records.max_in_flight - self.in_flight()
                 if room > 0:
                     batches = await consumer.getmany(timeout_ms=int(FLUSH_SECONDS * 1000), max_records=min(room, max_records))
+                    self.revoked = set()
                     if batches:
                         await self.records.prepare()
-                        self._launch(batches)
+                        # aiokafka calls the listener from its own task: a partition revoked
+                        # while prepare ran is another instance's, which runs these records
+                        # from the committed offset (started here, they would run twice, and
+                        # our offset commits could move its offset past records it still
+                        # runs); assigned back, it is fetched again from there.
+                        self._launch({tp: records for tp, records in batches.items() if tp not in self.revoked})
                 else:
                     busy = [t for tasks in self.running.values() for t in tasks.values()]
                     await asyncio.wait(busy, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
