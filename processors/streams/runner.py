@@ -41,6 +41,9 @@ log = logging.getLogger("fluxo.processor")
 _RECONNECT_FIRST, _RECONNECT_MAX = 0.5, 10.0
 # How long closing a Kafka client may take before it is left behind.
 _CLOSE_SECONDS = 10.0
+# How long a revocation waits for the batch or tick in flight to commit: well under the
+# session timeout (10 s), as aiokafka sends no heartbeats while the listener runs.
+_HANDOFF_SECONDS = 5.0
 
 
 async def bounded_transaction(producer: ProducerLike, write: Callable[[], Awaitable[None]], seconds: float) -> None:
@@ -106,6 +109,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # aiokafka calls this from its own task, at any await of the main loop, and hands the
+        # partitions on once it returns. The batch (or tick) in flight commits first, so the
+        # next owner starts from its offsets with its state changes in the changelog; were
+        # they committed after, it would run the batch again or restore the state without them.
+        try:
+            await asyncio.wait_for(self.runner.idle.wait(), _HANDOFF_SECONDS)
+        except TimeoutError:
+            log.warning("%s: giving partitions up with a batch still in flight", self.runner.processor.name)
         lost = {tp.partition for tp in revoked}
         self.runner.store.drop_partitions(lost)
         self.runner.held -= lost
@@ -141,6 +152,9 @@ class ProcessorRunner:
         # Assigned partitions whose state is still to be read from the changelog.
         self.to_restore: set[int] = set()
         self.rebalances = 0
+        # Cleared while a batch or a tick is on its way to its commit (see _Rebalance).
+        self.idle = asyncio.Event()
+        self.idle.set()
         self._stopping = asyncio.Event()
         self.consumer: ConsumerLike | None = None
         self.producer: ProducerLike | None = None
@@ -231,9 +245,17 @@ class ProcessorRunner:
                 wait_ms = 200 if ticking is None else max(1, int(min(0.2, ticking.tick_seconds) * 1000))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
                 if batches:
-                    await self._process(batches)
+                    self.idle.clear()
+                    try:
+                        await self._process(batches)
+                    finally:
+                        self.idle.set()
                 if ticking is not None and loop.time() >= next_tick and self.held:
-                    await self._tick(ticking)
+                    self.idle.clear()
+                    try:
+                        await self._tick(ticking)
+                    finally:
+                        self.idle.set()
                     next_tick = loop.time() + ticking.tick_seconds
         finally:
             await self._close_clients()

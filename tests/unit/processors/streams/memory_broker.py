@@ -395,6 +395,9 @@ class MemoryConsumer:
         self._topics: list[str] = []
         self._listener: ConsumerRebalanceListener | None = None
         self.assignment: set[TopicPartition] = set()
+        # Each revocation: the partitions, and how many transactions had ended when the
+        # listener returned (the moment the group hands them on).
+        self.revocations: list[tuple[set[TopicPartition], int]] = []
         self._positions: dict[TopicPartition, int] = {}
         self._started = False
         self._closed = False
@@ -432,6 +435,7 @@ class MemoryConsumer:
         revoked, self.assignment, self._positions = set(self.assignment), set(), {}
         if self._listener is not None:
             await self._listener.on_partitions_revoked(revoked)
+        self.revocations.append((revoked, len(self.broker.transactions)))
 
     async def _assign(self, assigned: set[TopicPartition]) -> None:
         self.assignment, self._positions = set(assigned), {}
