@@ -23,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import send_output
 from infra.settings import Settings
+from processors.streams.clients import Clients
 from processors.streams.dead_letter import dead_letter
 from processors.streams.runner import Incoming, ProcessorRunner, bounded_transaction
 from schemas.codec import decode
@@ -64,19 +65,23 @@ class _Partitions(ConsumerRebalanceListener):  # type: ignore[misc]
                 task.cancel()
             self.runner.fetched.pop(tp, None)
             self.runner.committed.pop(tp, None)
+        self.runner.revoked |= set(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None
 
 
 class PipelinedRunner(ProcessorRunner):
-    def __init__(self, settings: Settings, processor: RecordProcessor, *, instance: str = "0") -> None:
-        super().__init__(settings, processor, instance=instance)  # type: ignore[arg-type]
+    def __init__(
+        self, settings: Settings, processor: RecordProcessor, *, instance: str = "0", clients: Clients | None = None
+    ) -> None:
+        super().__init__(settings, processor, instance=instance, clients=clients)  # type: ignore[arg-type]
         self.records = processor
         self.running: dict[TopicPartition, dict[int, asyncio.Task[Output | None]]] = {}
         self.fetched: dict[TopicPartition, int] = {}  # next offset after the last record fetched
         self.committed: dict[TopicPartition, int] = {}
         self.ready: list[Output] = []  # dead letters, written with the next flush
+        self.revoked: set[TopicPartition] = set()  # since the last fetch returned
 
     def in_flight(self) -> int:
         return sum(len(tasks) for tasks in self.running.values())
@@ -96,9 +101,15 @@ class PipelinedRunner(ProcessorRunner):
                 room = self.records.max_in_flight - self.in_flight()
                 if room > 0:
                     batches = await consumer.getmany(timeout_ms=int(FLUSH_SECONDS * 1000), max_records=min(room, max_records))
+                    self.revoked = set()
                     if batches:
                         await self.records.prepare()
-                        self._launch(batches)
+                        # aiokafka calls the listener from its own task: a partition revoked
+                        # while prepare ran is another instance's, which runs these records
+                        # from the committed offset (started here, they would run twice, and
+                        # our offset commits could move its offset past records it still
+                        # runs); assigned back, it is fetched again from there.
+                        self._launch({tp: records for tp, records in batches.items() if tp not in self.revoked})
                 else:
                     busy = [t for tasks in self.running.values() for t in tasks.values()]
                     await asyncio.wait(busy, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)

@@ -19,13 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.structs import ConsumerRecord
 
-from infra.kafka_io import make_consumer, make_producer, send_output
+from infra.kafka_io import send_output
 from infra.settings import Settings
+from processors.streams.clients import Clients, ConsumerLike, KafkaClients, ProducerLike
 from processors.streams.dead_letter import dead_letter
 from processors.streams.state import StateStore, restore_state
 from schemas.codec import decode_record
@@ -40,9 +41,12 @@ log = logging.getLogger("fluxo.processor")
 _RECONNECT_FIRST, _RECONNECT_MAX = 0.5, 10.0
 # How long closing a Kafka client may take before it is left behind.
 _CLOSE_SECONDS = 10.0
+# How long a revocation waits for the batch or tick in flight to commit: well under the
+# session timeout (10 s), as aiokafka sends no heartbeats while the listener runs.
+_HANDOFF_SECONDS = 5.0
 
 
-async def bounded_transaction(producer: AIOKafkaProducer, write: Callable[[], Awaitable[None]], seconds: float) -> None:
+async def bounded_transaction(producer: ProducerLike, write: Callable[[], Awaitable[None]], seconds: float) -> None:
     """`write` inside one producer transaction, given at most `seconds`.
 
     Past them the transaction is abandoned (its task cancelled, not awaited: aborting it may
@@ -105,6 +109,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # aiokafka calls this from its own task, at any await of the main loop, and hands the
+        # partitions on once it returns. The batch (or tick) in flight commits first, so the
+        # next owner starts from its offsets with its state changes in the changelog; were
+        # they committed after, it would run the batch again or restore the state without them.
+        try:
+            await asyncio.wait_for(self.runner.idle.wait(), _HANDOFF_SECONDS)
+        except TimeoutError:
+            log.warning("%s: giving partitions up with a batch still in flight", self.runner.processor.name)
         lost = {tp.partition for tp in revoked}
         self.runner.store.drop_partitions(lost)
         self.runner.held -= lost
@@ -124,9 +136,13 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class ProcessorRunner:
-    def __init__(self, settings: Settings, processor: Processor, *, instance: str = "0") -> None:
+    def __init__(
+        self, settings: Settings, processor: Processor, *, instance: str = "0", clients: Clients | None = None
+    ) -> None:
         self.settings = settings
         self.processor = processor
+        # Where this runner's Kafka clients come from: aiokafka's unless a test gives others.
+        self.clients: Clients = KafkaClients(settings) if clients is None else clients
         self.group_id = settings.group(processor.name)
         # A stable transactional id per instance: a restarted process fences its
         # dead predecessor, whose open transaction the broker then aborts.
@@ -136,9 +152,12 @@ class ProcessorRunner:
         # Assigned partitions whose state is still to be read from the changelog.
         self.to_restore: set[int] = set()
         self.rebalances = 0
+        # Cleared while a batch or a tick is on its way to its commit (see _Rebalance).
+        self.idle = asyncio.Event()
+        self.idle.set()
         self._stopping = asyncio.Event()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
+        self.consumer: ConsumerLike | None = None
+        self.producer: ProducerLike | None = None
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -178,9 +197,12 @@ class ProcessorRunner:
         spec = self.processor.state_topic
         assert spec is not None
         fresh, seen = set(self.to_restore), self.rebalances
-        count = await restore_state(self.settings, spec, fresh, self.store)
+        count = await restore_state(self.settings, spec, fresh, self.store, consumer=self.clients.restore_consumer())
         if self.rebalances != seen:
-            return  # partitions moved while we read: what is still ours is read again
+            # Partitions moved while we read: what is still ours is read again from the
+            # start, and what went elsewhere must not stay here half-read.
+            self.store.drop_partitions(fresh)
+            return
         self.to_restore -= fresh
         self.held |= fresh
         restored = getattr(self.processor, "restored", None)
@@ -199,12 +221,12 @@ class ProcessorRunner:
             except Exception as exc:  # noqa: BLE001 - closing a client of a broker that is gone
                 log.debug("closing a Kafka client: %r", exc)
 
-    async def _open_clients(self, max_records: int, listener: ConsumerRebalanceListener) -> AIOKafkaConsumer:
+    async def _open_clients(self, max_records: int, listener: ConsumerRebalanceListener) -> ConsumerLike:
         """This session's transactional producer, and a consumer of the processor's inputs
         (the caller closes both with _close_clients, also when starting them failed)."""
         settings = self.settings
-        self.producer = make_producer(settings, transactional_id=self.transactional_id)
-        self.consumer = make_consumer(settings, group_id=self.group_id, max_poll_records=max_records)
+        self.producer = self.clients.producer(transactional_id=self.transactional_id)
+        self.consumer = self.clients.consumer(group_id=self.group_id, max_poll_records=max_records)
         await self.producer.start()
         self.consumer.subscribe([settings.topic(t) for t in self.processor.inputs], listener=listener)
         await self.consumer.start()
@@ -223,9 +245,17 @@ class ProcessorRunner:
                 wait_ms = 200 if ticking is None else max(1, int(min(0.2, ticking.tick_seconds) * 1000))
                 batches = await consumer.getmany(timeout_ms=wait_ms, max_records=max_records)
                 if batches:
-                    await self._process(batches)
+                    self.idle.clear()
+                    try:
+                        await self._process(batches)
+                    finally:
+                        self.idle.set()
                 if ticking is not None and loop.time() >= next_tick and self.held:
-                    await self._tick(ticking)
+                    self.idle.clear()
+                    try:
+                        await self._tick(ticking)
+                    finally:
+                        self.idle.set()
                     next_tick = loop.time() + ticking.tick_seconds
         finally:
             await self._close_clients()
@@ -282,6 +312,7 @@ class ProcessorRunner:
                 self.consumer.seek(tp, records[0].offset)
             raise
         self.store.commit()
+        self._forget_unheld({tp.partition for tp in batches})
 
     def _limit(self, topic: str) -> int:
         """Outside producers write events, bounded by FLUXO_MAX_EVENT_BYTES; records Fluxo
@@ -292,8 +323,9 @@ class ProcessorRunner:
 
     async def _tick(self, ticking: Ticking) -> None:
         assert self.producer is not None
+        partitions = set(self.held)
         try:
-            outputs = await ticking.tick(self.store, set(self.held))
+            outputs = await ticking.tick(self.store, partitions)
             if not outputs and not self.store.mark():
                 return
             if self.processor.state_topic is not None:
@@ -309,6 +341,17 @@ class ProcessorRunner:
             self.store.discard()
             raise
         self.store.commit()
+        self._forget_unheld(partitions)
+
+    def _forget_unheld(self, partitions: set[int]) -> None:
+        """Drop the state of those of `partitions` revoked while a transaction ran.
+
+        The revocation (aiokafka calls the listener from its own task, at any await) dropped
+        their state, and the commit put back what the transaction wrote of it: state of a
+        partition another instance now owns, which a later restore would merge into rather
+        than replace. One assigned back is read again from the changelog, this commit in it.
+        """
+        self.store.drop_partitions(partitions - self.held)
 
 
 def per_record(

@@ -14,6 +14,7 @@ from aiokafka import TopicPartition
 
 from infra.kafka_io import make_consumer
 from infra.settings import Settings
+from processors.streams.clients import ConsumerLike
 from schemas.outputs import Output
 from schemas.state_versions import StateCodec
 from schemas.topics import TopicSpec
@@ -98,17 +99,20 @@ class StateStore:
 
 
 async def restore_state(
-    settings: Settings, topic: TopicSpec, partitions: set[int], store: StateStore
+    settings: Settings, topic: TopicSpec, partitions: set[int], store: StateStore,
+    *, consumer: ConsumerLike | None = None,
 ) -> int:
     """Rebuild the store's partitions from the changelog, as current state. Returns records read.
 
     A value of an older state version is upcast on the way in; one this
     process cannot read (a newer version) raises StateVersionError.
+    `consumer`: a new, not started consumer without a group (the runner's clients give it);
+    by default an aiokafka one.
     """
     if not partitions:
         return 0
     codec = state_codec(topic)
-    consumer = make_consumer(settings)
+    consumer = make_consumer(settings) if consumer is None else consumer
     tps = [TopicPartition(settings.topic(topic), p) for p in partitions]
     consumer.assign(tps)
     await consumer.start()
