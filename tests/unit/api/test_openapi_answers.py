@@ -33,7 +33,11 @@ def _operations(document: Document) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _named(schema: dict[str, Any], components: dict[str, Any]) -> str | None:
-    """The component a schema names, through one array level; None for an unnamed schema."""
+    """The component a schema names, through one array level or a union of named shapes
+    (the first one); None for an unnamed schema."""
+    if "anyOf" in schema:
+        names = [_named(s, components) for s in schema["anyOf"]]
+        return names[0] if names and None not in names else None
     if schema.get("type") == "array":
         schema = schema.get("items", {})
     ref = schema.get("$ref", "")
