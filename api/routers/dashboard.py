@@ -15,6 +15,9 @@ from api.deps import PrincipalDep, StateDep
 from api.pagination import MAX_PAGE_SIZE, page_response
 from api.routers import integrations
 from api.routers.executions import execution_page
+from schemas.answers.common import CappedPage, Page
+from schemas.answers.executions import ExecutionSummary
+from schemas.answers.statistics import DashboardWorkflow, Overview, PeriodStats
 from schemas.envelope import now
 from schemas.errors import InvalidInput
 
@@ -38,7 +41,7 @@ def trial_info(plan: str, created_at: datetime, today: date) -> dict[str, Any]:
     }
 
 
-@router.get("/overview")
+@router.get("/overview", response_model=Overview)
 async def overview(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     ws = principal.workspace_id
     workspace = await state.pool.fetchrow("SELECT id, name, plan, created_at FROM workspaces WHERE id = $1", ws)
@@ -86,7 +89,7 @@ async def overview(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=PeriodStats, response_model_exclude_unset=True)
 async def period_stats(
     state: StateDep,
     principal: PrincipalDep,
@@ -142,7 +145,7 @@ _SORTS = {
 }
 
 
-@router.get("/workflows")
+@router.get("/workflows", response_model=Page[DashboardWorkflow])
 async def dashboard_workflows(
     request: Request,
     state: StateDep,
@@ -192,7 +195,7 @@ async def dashboard_workflows(
     return page_response(request, count, page, page_size, results)
 
 
-@router.get("/executions")
+@router.get("/executions", response_model=CappedPage[ExecutionSummary])
 async def dashboard_executions(
     request: Request,
     state: StateDep,

@@ -12,6 +12,8 @@ from api.deps import PrincipalDep, StateDep
 from api.filters import Where
 from api.pagination import MAX_PAGE_SIZE, capped_page
 from api.state import AppState
+from schemas.answers.common import CappedPage
+from schemas.answers.executions import ExecutionDetail, ExecutionSummary
 from schemas.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -83,7 +85,7 @@ async def execution_page(
     return response
 
 
-@router.get("")
+@router.get("", response_model=CappedPage[ExecutionSummary])
 async def list_executions(
     request: Request,
     state: StateDep,
@@ -102,7 +104,7 @@ async def list_executions(
     )
 
 
-@router.get("/{execution_id}")
+@router.get("/{execution_id}", response_model=ExecutionDetail)
 async def get_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await execution_detail(state, principal.workspace_id, execution_id)
 

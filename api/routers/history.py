@@ -15,6 +15,8 @@ from api.pagination import MAX_PAGE_SIZE, capped_page
 from api.routers import runs
 from api.routers.executions import STATUSES, execution_detail, execution_page
 from api.state import AppState
+from schemas.answers.common import CappedPage
+from schemas.answers.executions import ActionLog, EventLog, ExecutionDetail, ExecutionSummary
 from schemas.errors import InvalidInput
 
 router = APIRouter(tags=["history"])
@@ -86,8 +88,8 @@ async def event_log_page(
     return response
 
 
-@router.get("/event-logs")
-@router.get("/trigger-event-logs")
+@router.get("/event-logs", response_model=CappedPage[EventLog])
+@router.get("/trigger-event-logs", response_model=CappedPage[EventLog])
 async def list_event_logs(
     request: Request,
     state: StateDep,
@@ -139,8 +141,8 @@ def _action_log(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/action-logs")
-@router.get("/workflow-action-executions")
+@router.get("/action-logs", response_model=CappedPage[ActionLog])
+@router.get("/workflow-action-executions", response_model=CappedPage[ActionLog])
 async def list_action_logs(
     request: Request,
     state: StateDep,
@@ -182,7 +184,7 @@ async def list_action_logs(
 # -- seed 003's execution paths ---------------------------------------------------
 
 
-@router.get("/workflow-executions")
+@router.get("/workflow-executions", response_model=CappedPage[ExecutionSummary])
 async def list_workflow_executions(
     request: Request,
     state: StateDep,
@@ -204,7 +206,7 @@ async def list_workflow_executions(
     )
 
 
-@router.get("/workflow-executions/{execution_id}")
+@router.get("/workflow-executions/{execution_id}", response_model=ExecutionDetail)
 async def get_workflow_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await execution_detail(state, principal.workspace_id, execution_id)
 
