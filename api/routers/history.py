@@ -17,6 +17,7 @@ from api.routers.executions import STATUSES, execution_detail, execution_page
 from api.state import AppState
 from schemas.answers.common import CappedPage
 from schemas.answers.executions import ActionLog, EventLog, ExecutionDetail, ExecutionSummary
+from schemas.answers.runs import CancelAnswer, RetryQueued
 from schemas.errors import InvalidInput
 
 router = APIRouter(tags=["history"])
@@ -211,5 +212,11 @@ async def get_workflow_execution(execution_id: str, state: StateDep, principal: 
     return await execution_detail(state, principal.workspace_id, execution_id)
 
 
-router.add_api_route("/workflow-executions/{execution_id}/cancel", runs.cancel_execution, methods=["POST"])
-router.add_api_route("/workflow-executions/{execution_id}/retry", runs.retry_execution, methods=["POST"], status_code=202)
+router.add_api_route(
+    "/workflow-executions/{execution_id}/cancel", runs.cancel_execution, methods=["POST"],
+    response_model=CancelAnswer, responses=runs.CANCEL_RESPONSES,
+)
+router.add_api_route(
+    "/workflow-executions/{execution_id}/retry", runs.retry_execution, methods=["POST"], status_code=202,
+    response_model=RetryQueued,
+)

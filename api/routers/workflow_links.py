@@ -19,6 +19,13 @@ from api.routers.workflows import save as save_workflow
 from api.security import Principal
 from api.state import AppState
 from processors.matching.linking import action_node_id, compile_actions, listens_to
+from schemas.answers.common import Page
+from schemas.answers.workflows import (
+    ActionsChanged,
+    AttachedAction,
+    AttachedTrigger,
+    TriggersChanged,
+)
 from schemas.definitions_api import AddAction, AddTrigger, RemoveAction, RemoveTrigger
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
@@ -88,7 +95,7 @@ def _listing(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"count": len(results), "next": None, "previous": None, "results": results}
 
 
-@router.post("/{workflow_id}/add_trigger")
+@router.post("/{workflow_id}/add_trigger", response_model=TriggersChanged)
 async def add_trigger(workflow_id: str, body: AddTrigger, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     problems = definitions.condition_problems(body.specific_conditions, "specific_conditions")
@@ -104,7 +111,7 @@ async def add_trigger(workflow_id: str, body: AddTrigger, state: StateDep, princ
             "triggers": await trigger_views(state, principal, updated)}
 
 
-@router.post("/{workflow_id}/remove_trigger")
+@router.post("/{workflow_id}/remove_trigger", response_model=TriggersChanged)
 async def remove_trigger(workflow_id: str, body: RemoveTrigger, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     if not any(r.trigger_id == body.trigger_id for r in workflow.triggers):
@@ -127,7 +134,7 @@ async def detach_action(state: AppState, principal: Principal, workflow: Workflo
     return await _new_version(state, principal, workflow, actions=tuple(r for r in workflow.actions if r.action_id != action_id))
 
 
-@router.post("/{workflow_id}/add_action")
+@router.post("/{workflow_id}/add_action", response_model=ActionsChanged)
 async def add_action(workflow_id: str, body: AddAction, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     action = await _existing(state, principal, "action", ActionDefined, body.action_id, "action_id")
@@ -136,7 +143,7 @@ async def add_action(workflow_id: str, body: AddAction, state: StateDep, princip
             "actions": await action_views(state, principal, updated)}
 
 
-@router.post("/{workflow_id}/remove_action")
+@router.post("/{workflow_id}/remove_action", response_model=ActionsChanged)
 async def remove_action(workflow_id: str, body: RemoveAction, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     if not any(r.action_id == body.action_id for r in workflow.actions):
@@ -147,13 +154,13 @@ async def remove_action(workflow_id: str, body: RemoveAction, state: StateDep, p
             "actions": await action_views(state, principal, updated)}
 
 
-@router.get("/{workflow_id}/triggers")
+@router.get("/{workflow_id}/triggers", response_model=Page[AttachedTrigger])
 async def workflow_triggers(workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     return _listing(await trigger_views(state, principal, workflow))
 
 
-@router.get("/{workflow_id}/actions")
+@router.get("/{workflow_id}/actions", response_model=Page[AttachedAction])
 async def workflow_actions(workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     return _listing(await action_views(state, principal, workflow))

@@ -18,6 +18,8 @@ from api.statistics import workflow_figures
 from processors.checks.workflow import IntegrationRef, Report, validate_workflow
 from processors.expressions.conditions import validate_condition
 from processors.expressions.cron import CronError, schedule_of, validate_schedule
+from schemas.answers.common import Page
+from schemas.answers.workflows import Transitioned, Workflow, WorkflowSummary
 from schemas.api import EdgeIn, NodeIn, WorkflowCreate, WorkflowPatch, WorkflowPut
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound
@@ -190,7 +192,7 @@ async def save(state: StateDep, principal: Principal, workflow: WorkflowSnapshot
     await state.wait_projected(topic, partition, offset)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Workflow, response_model_exclude_unset=True)
 async def create_workflow(body: WorkflowCreate, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     stamp = now()
     nodes, edges = _nodes(body, stamp)
@@ -228,7 +230,7 @@ async def create_workflow(body: WorkflowCreate, state: StateDep, principal: Writ
     return to_view(workflow, state.settings.api_url)
 
 
-@router.get("")
+@router.get("", response_model=Page[WorkflowSummary])
 async def list_workflows(
     request: Request,
     state: StateDep,
@@ -285,7 +287,7 @@ async def list_workflows(
     return page_response(request, count, page, page_size, results)
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def get_workflow(
     workflow_id: str, state: StateDep, principal: PrincipalDep,
     version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
@@ -342,7 +344,7 @@ async def _transition(state: StateDep, principal: Principal, workflow_id: str, a
     return answer
 
 
-@router.post("/{workflow_id}/{action}")
+@router.post("/{workflow_id}/{action}", response_model=Transitioned, response_model_exclude_unset=True)
 async def transition(workflow_id: str, action: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     if action not in _TRANSITIONS:
         raise NotFound(f"no action {action!r} on workflows")
@@ -445,11 +447,11 @@ async def _update(state: StateDep, principal: Principal, workflow_id: str, body:
     return to_view(updated, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, workflow_id))
 
 
-@router.put("/{workflow_id}")
+@router.put("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def replace_workflow(workflow_id: str, body: WorkflowPut, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _update(state, principal, workflow_id, body, partial=False)
 
 
-@router.patch("/{workflow_id}")
+@router.patch("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def patch_workflow(workflow_id: str, body: WorkflowPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _update(state, principal, workflow_id, body, partial=True)
