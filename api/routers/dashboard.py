@@ -16,6 +16,7 @@ from api.pagination import MAX_PAGE_SIZE, page_response
 from api.routers import integrations
 from api.routers.executions import execution_page
 from schemas.answers.common import CappedPage, Page
+from schemas.answers.connections import IntegrationView
 from schemas.answers.executions import ExecutionSummary
 from schemas.answers.statistics import DashboardWorkflow, Overview, PeriodStats
 from schemas.envelope import now
@@ -214,4 +215,4 @@ async def dashboard_executions(
 
 
 # Credentials are the workspace's integrations, secrets shown only as `*_configured`.
-router.add_api_route("/credentials", integrations.list_integrations, methods=["GET"])
+router.add_api_route("/credentials", integrations.list_integrations, methods=["GET"], response_model=Page[IntegrationView])
