@@ -14,6 +14,7 @@ from api.state import AppState
 from infra.kafka_io import topic_partitions
 from projections.runner import PROJECTION
 from projections.runner import TOPICS as PROJECTED_TOPICS
+from schemas.answers.operations import HealthReport
 from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
 
 router = APIRouter(tags=["operations"])
@@ -101,7 +102,7 @@ async def health_report(state: AppState) -> tuple[bool, dict[str, Any]]:
     return ready, report
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthReport)
 async def health(state: StateDep) -> ORJSONResponse:
     ready, report = await health_report(state)
     return ORJSONResponse(report, status_code=200 if ready else 503)

@@ -62,7 +62,7 @@ def _answer_faults(method: str, path: str, operation: dict[str, Any], components
             continue
         for media, body in content.items():
             schema = body.get("schema") or {}
-            if media in TEXT_TYPES:
+            if media.split(";")[0].strip() in TEXT_TYPES:
                 if schema.get("type") != "string":
                     faults.append(f"{where} {status} {media}: not a string schema")
                 continue
