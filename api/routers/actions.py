@@ -178,7 +178,7 @@ async def replace_action(action_id: str, body: ActionIn, state: StateDep, princi
 async def update_action(action_id: str, body: ActionPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ActionDefined, action_id)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "action_type", "configuration", "order", "delay", "is_active", "is_required"):
+    for required in ("name", "description", "action_type", "configuration", "order", "delay", "is_active", "is_required"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", fields={required: "cannot be null"})
     if "action_type" in changes:

@@ -107,7 +107,7 @@ async def replace_condition(condition_id: str, body: ConditionIn, state: StateDe
 async def update_condition(condition_id: str, body: ConditionPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "operator", "conditions", "use_custom_code", "language", "is_active"):
+    for required in ("name", "description", "operator", "conditions", "use_custom_code", "language", "is_active"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", fields={required: "cannot be null"})
     if "operator" in changes:

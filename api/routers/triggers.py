@@ -131,7 +131,7 @@ async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, p
         changes["trigger_type"] = _type_or_fail(changes["trigger_type"])
     if changes.get("event_type"):
         changes["event_type"] = changes["event_type"].upper()
-    for required in ("name", "trigger_type", "filters", "configuration", "is_active"):
+    for required in ("name", "description", "trigger_type", "filters", "configuration", "is_active"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", fields={required: "cannot be null"})
     updated = TriggerDefined.model_validate(
