@@ -21,6 +21,14 @@ from processors.engine.machine import CODE_FIELDS
 from processors.engine.simulate import simulate
 from processors.matching.linking import TRIGGER_NODE_ID, action_node
 from schemas.action_configs import ACTION_TYPES, parameter_template
+from schemas.answers.common import Page
+from schemas.answers.definitions import (
+    Action,
+    ActionTest,
+    ActionTypeOption,
+    ParameterTemplate,
+    ParameterTemplates,
+)
 from schemas.definitions_api import ActionIn, ActionPatch, TestContext
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
@@ -100,12 +108,12 @@ async def _workflow_or_fail(state: AppState, principal: Principal, workflow_id: 
         raise NotFound(f"workflow {workflow_id} not found", fields={"workflow": f"no workflow {workflow_id} in this workspace"}) from None
 
 
-@router.get("/action_types")
+@router.get("/action_types", response_model=list[ActionTypeOption])
 async def action_types(principal: PrincipalDep) -> list[dict[str, str]]:
     return [{"value": value, "label": label} for value, (label, _, _) in ACTION_TYPES.items()]
 
 
-@router.get("/parameter_templates")
+@router.get("/parameter_templates", response_model=ParameterTemplates | ParameterTemplate)
 async def parameter_templates(
     principal: PrincipalDep, action_type: str | None = Query(default=None, max_length=100)
 ) -> Any:
@@ -114,7 +122,7 @@ async def parameter_templates(
     return parameter_template(_type_or_fail(action_type))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Action)
 async def create_action(body: ActionIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     action_type = _type_or_fail(body.action_type)
     workflow = await _workflow_or_fail(state, principal, body.workflow)
@@ -128,7 +136,7 @@ async def create_action(body: ActionIn, state: StateDep, principal: WriterDep) -
     return await _store(state, principal, action, workflow)
 
 
-@router.get("")
+@router.get("", response_model=Page[Action])
 async def list_actions(
     request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,
@@ -147,12 +155,12 @@ async def list_actions(
     return await definitions.page(request, state, KIND, ActionDefined, where.clauses, where.args, paging, view)
 
 
-@router.get("/{action_id}")
+@router.get("/{action_id}", response_model=Action)
 async def get_action(action_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return view(await definitions.load(state, principal, KIND, ActionDefined, action_id))
 
 
-@router.put("/{action_id}")
+@router.put("/{action_id}", response_model=Action)
 async def replace_action(action_id: str, body: ActionIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ActionDefined, action_id)
     action_type = _type_or_fail(body.action_type)
@@ -165,11 +173,11 @@ async def replace_action(action_id: str, body: ActionIn, state: StateDep, princi
     return await _store(state, principal, updated, workflow, moved_from=current.workflow_id)
 
 
-@router.patch("/{action_id}")
+@router.patch("/{action_id}", response_model=Action)
 async def update_action(action_id: str, body: ActionPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ActionDefined, action_id)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "action_type", "configuration", "order", "delay", "is_active", "is_required"):
+    for required in ("name", "description", "action_type", "configuration", "order", "delay", "is_active", "is_required"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", fields={required: "cannot be null"})
     if "action_type" in changes:
@@ -192,7 +200,7 @@ async def delete_action(action_id: str, state: StateDep, principal: WriterDep) -
     return Response(status_code=204)
 
 
-@router.post("/{action_id}/test")
+@router.post("/{action_id}/test", response_model=ActionTest)
 async def test_action(action_id: str, body: TestContext, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     """Run the action against a context through the real state machine, with no side effects:
     connectors report what they would send, emitted events are listed, nothing is written."""

@@ -16,6 +16,8 @@ from api.deps import ManagerDep, StateDep
 from api.pagination import PagingDep, page_response
 from api.people import publish_definition
 from api.security import Principal
+from schemas.answers.common import Page
+from schemas.answers.people import ApiKey, NewApiKey
 from schemas.envelope import new_id, now
 from schemas.errors import Forbidden, InvalidInput, NotFound
 from schemas.records import ApiKeyDefined
@@ -51,7 +53,7 @@ async def _save(state: StateDep, principal: Principal, record: ApiKeyDefined) ->
     await publish_definition(state, key, record, record.workspace_id, record.id)
 
 
-@router.get("")
+@router.get("", response_model=Page[ApiKey])
 async def list_keys(
     request: Request,
     state: StateDep,
@@ -67,7 +69,7 @@ async def list_keys(
     return page_response(request, paging, count, [_view(r) for r in rows])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=NewApiKey)
 async def create_key(body: ApiKeyCreate, state: StateDep, principal: ManagerDep) -> dict[str, Any]:
     if keys.at_most(body.role, principal.role) != body.role:
         raise Forbidden(

@@ -14,6 +14,8 @@ from api.deps import PrincipalDep, StateDep
 from api.filters import Where
 from api.pagination import PagingDep, page_response
 from api.security import Principal
+from schemas.answers.audit import AuditEntry
+from schemas.answers.common import Page
 from schemas.errors import Forbidden, NotFound
 from schemas.records import AuditOutcome
 
@@ -57,7 +59,7 @@ def _entry(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", response_model=Page[AuditEntry])
 async def list_audit_logs(
     request: Request,
     state: StateDep,
@@ -103,7 +105,7 @@ async def list_audit_logs(
     return page_response(request, paging, count, [_entry(r) for r in rows])
 
 
-@router.get("/{entry_id}")
+@router.get("/{entry_id}", response_model=AuditEntry)
 async def get_audit_log(entry_id: Annotated[str, Path(max_length=200)], state: StateDep, principal: AuditorDep) -> dict[str, Any]:
     row = await state.pool.fetchrow(
         "SELECT * FROM audit_logs WHERE id = $1 AND workspace_id = $2", entry_id, principal.workspace_id

@@ -12,6 +12,7 @@ from api.audit import note_audit
 from api.deps import PersonDep, StateDep
 from api.security import hash_password, verify, verify_password
 from api.services.tokens import principal_for, tokens
+from schemas.answers.people import Tokens
 from schemas.api import LoginRequest, RefreshRequest
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound, Unauthenticated
@@ -27,7 +28,7 @@ def _dummy_hash() -> str:
     return hash_password("not-a-password-of-anyone")
 
 
-@router.post("/login")
+@router.post("/login", response_model=Tokens)
 async def login(body: LoginRequest, request: Request, state: StateDep) -> dict[str, object]:
     identifier = lockout.normalized(body.email or body.username or "")
     if not identifier:
@@ -67,7 +68,7 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> dict[s
     return tokens(state, principal)
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=Tokens)
 async def refresh(body: RefreshRequest, request: Request, state: StateDep) -> dict[str, object]:
     claims = verify(state.settings.resolved_jwt_secret(), body.refresh_token, "refresh")
     # Same workspace as the token, if still a member: a client never lands in another one unasked.
@@ -78,7 +79,7 @@ async def refresh(body: RefreshRequest, request: Request, state: StateDep) -> di
     return tokens(state, principal)
 
 
-@router.post("/switch-workspace")
+@router.post("/switch-workspace", response_model=Tokens)
 async def switch_workspace(body: SwitchWorkspace, state: StateDep, principal: PersonDep) -> dict[str, object]:
     """New tokens to act in another workspace the caller belongs to."""
     switched = await principal_for(state, principal.user_id, body.workspace_id)

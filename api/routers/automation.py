@@ -18,6 +18,8 @@ from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import LogPagingDep, page_response
 from api.services.executions import execution_detail
 from api.services.runs import start_run
+from schemas.answers.automation import ConnectorLog, ConnectorQueued, ConnectorStatus
+from schemas.answers.common import Page
 from schemas.api import AutomationRun
 from schemas.envelope import deterministic_id, now
 from schemas.errors import NotFound
@@ -97,10 +99,10 @@ def _run(kind: str) -> Any:
 
 
 for _kind in KINDS:
-    router.add_api_route(f"/{_kind}", _run(_kind), methods=["POST"], status_code=202)
+    router.add_api_route(f"/{_kind}", _run(_kind), methods=["POST"], status_code=202, response_model=ConnectorQueued)
 
 
-@router.get("/execution/{execution_id}/status")
+@router.get("/execution/{execution_id}/status", response_model=ConnectorStatus)
 async def execution_status(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     detail = await execution_detail(state, principal.workspace_id, execution_id)
     steps = [s for s in detail["execution_details"] if s["node_type"] != "trigger"]
@@ -117,7 +119,7 @@ async def execution_status(execution_id: str, state: StateDep, principal: Princi
     }
 
 
-@router.get("/workflow/{workflow_id}/logs")
+@router.get("/workflow/{workflow_id}/logs", response_model=Page[ConnectorLog])
 async def workflow_logs(
     workflow_id: str, request: Request, state: StateDep, principal: PrincipalDep,
     paging: LogPagingDep,

@@ -18,6 +18,17 @@ from api.deps import PrincipalDep
 from api.pagination import listing
 from processors.checks.node_config import config_problems
 from processors.engine.simulate import simulate
+from schemas.answers.catalog import (
+    ActionTemplate,
+    ConfigSchema,
+    EventType,
+    NodeCategory,
+    NodeTemplate,
+    NodeTestResult,
+    NodeValidation,
+    TriggerKind,
+)
+from schemas.answers.common import Page
 from schemas.api import NodeCheck
 from schemas.catalog import ACTION_TEMPLATES, CATEGORIES, TRIGGERS, event_types, node_templates
 from schemas.envelope import now
@@ -29,8 +40,8 @@ from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 router = APIRouter(tags=["catalog"])
 
 
-@router.get("/nodes/templates")
-@router.get("/workflows/nodes/templates")
+@router.get("/nodes/templates", response_model=Page[NodeTemplate])
+@router.get("/workflows/nodes/templates", response_model=Page[NodeTemplate])
 async def list_node_templates(_: PrincipalDep, category: str | None = None, node_type: str | None = None) -> dict[str, Any]:
     found = [
         t for t in node_templates()
@@ -39,8 +50,8 @@ async def list_node_templates(_: PrincipalDep, category: str | None = None, node
     return listing(found)
 
 
-@router.get("/nodes/categories")
-@router.get("/workflows/nodes/categories")
+@router.get("/nodes/categories", response_model=Page[NodeCategory])
+@router.get("/workflows/nodes/categories", response_model=Page[NodeCategory])
 async def list_categories(_: PrincipalDep) -> dict[str, Any]:
     templates = node_templates()
     return listing([
@@ -48,14 +59,14 @@ async def list_categories(_: PrincipalDep) -> dict[str, Any]:
     ])
 
 
-@router.get("/nodes/triggers")
-@router.get("/workflows/nodes/triggers")
+@router.get("/nodes/triggers", response_model=Page[TriggerKind])
+@router.get("/workflows/nodes/triggers", response_model=Page[TriggerKind])
 async def list_triggers(_: PrincipalDep) -> dict[str, Any]:
     return listing(list(TRIGGERS))
 
 
-@router.get("/nodes/config-schema/{node_type}")
-@router.get("/workflows/nodes/config-schema/{node_type}")
+@router.get("/nodes/config-schema/{node_type}", response_model=ConfigSchema)
+@router.get("/workflows/nodes/config-schema/{node_type}", response_model=ConfigSchema)
 async def get_config_schema(node_type: str, _: PrincipalDep) -> dict[str, Any]:
     schema = config_schema(node_type)
     if schema is None:
@@ -69,15 +80,15 @@ def _errors(body: NodeCheck) -> list[dict[str, str]]:
     return [{"field": k, "message": v} for k, v in config_problems(body.node_type, body.config).items()]
 
 
-@router.post("/nodes/validate")
-@router.post("/workflows/nodes/validate")
+@router.post("/nodes/validate", response_model=NodeValidation)
+@router.post("/workflows/nodes/validate", response_model=NodeValidation)
 async def validate_node(body: NodeCheck, _: PrincipalDep) -> dict[str, Any]:
     errors = _errors(body)
     return {"node_type": body.node_type.value, "is_valid": not errors, "errors": errors}
 
 
-@router.post("/nodes/test")
-@router.post("/workflows/nodes/test")
+@router.post("/nodes/test", response_model=NodeTestResult)
+@router.post("/workflows/nodes/test", response_model=NodeTestResult)
 async def test_node(body: NodeCheck, principal: PrincipalDep) -> dict[str, Any]:
     """Dry-run one node after a trigger carrying `input_data`, on the real state machine."""
     errors = _errors(body)
@@ -119,11 +130,11 @@ async def test_node(body: NodeCheck, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.get("/action-templates")
+@router.get("/action-templates", response_model=Page[ActionTemplate])
 async def list_action_templates(_: PrincipalDep, category: str | None = None) -> dict[str, Any]:
     return listing([t for t in ACTION_TEMPLATES if category is None or t["category"] == category])
 
 
-@router.get("/event-types")
+@router.get("/event-types", response_model=Page[EventType])
 async def list_event_types(_: PrincipalDep, category: str | None = None) -> dict[str, Any]:
     return listing([e for e in event_types() if category is None or e["category"] == category])

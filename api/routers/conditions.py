@@ -16,6 +16,8 @@ from api.security import Principal
 from api.state import AppState
 from processors.expressions.conditions import explain_filter
 from processors.sandbox import CodeError, CodePool, Limits
+from schemas.answers.common import Page
+from schemas.answers.definitions import Condition, ConditionTest
 from schemas.definitions_api import ConditionIn, ConditionPatch, TestContext
 from schemas.envelope import now
 from schemas.errors import InvalidInput
@@ -56,7 +58,7 @@ async def _store(state: AppState, principal: Principal, condition: ConditionDefi
     return view(condition)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Condition)
 async def create_condition(body: ConditionIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     stamp = now()
     condition = ConditionDefined(
@@ -68,7 +70,7 @@ async def create_condition(body: ConditionIn, state: StateDep, principal: Writer
     return await _store(state, principal, condition)
 
 
-@router.get("")
+@router.get("", response_model=Page[Condition])
 async def list_conditions(
     request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,
@@ -85,12 +87,12 @@ async def list_conditions(
     return await definitions.page(request, state, KIND, ConditionDefined, where.clauses, where.args, paging, view)
 
 
-@router.get("/{condition_id}")
+@router.get("/{condition_id}", response_model=Condition)
 async def get_condition(condition_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return view(await definitions.load(state, principal, KIND, ConditionDefined, condition_id))
 
 
-@router.put("/{condition_id}")
+@router.put("/{condition_id}", response_model=Condition)
 async def replace_condition(condition_id: str, body: ConditionIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     updated = ConditionDefined.model_validate({
@@ -100,11 +102,11 @@ async def replace_condition(condition_id: str, body: ConditionIn, state: StateDe
     return await _store(state, principal, updated)
 
 
-@router.patch("/{condition_id}")
+@router.patch("/{condition_id}", response_model=Condition)
 async def update_condition(condition_id: str, body: ConditionPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "operator", "conditions", "use_custom_code", "language", "is_active"):
+    for required in ("name", "description", "operator", "conditions", "use_custom_code", "language", "is_active"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", fields={required: "cannot be null"})
     if "operator" in changes:
@@ -136,7 +138,7 @@ async def run_custom_code(condition: ConditionDefined, context: dict[str, Any]) 
     return {"result": bool(value), "value": value, "error": None}
 
 
-@router.post("/{condition_id}/test")
+@router.post("/{condition_id}/test", response_model=ConditionTest, response_model_exclude_unset=True)
 async def test_condition(condition_id: str, body: TestContext, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     condition = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     context = definitions.context_of(body.context, body.event_type, body.event_data, body.user)

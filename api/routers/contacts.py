@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
 from api.pagination import PagingDep, page_response
+from schemas.answers.common import Page
+from schemas.answers.data import Contact
 from schemas.errors import NotFound
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -30,7 +32,7 @@ def _view(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", response_model=Page[Contact])
 async def list_contacts(
     request: Request,
     state: StateDep,
@@ -58,7 +60,7 @@ async def list_contacts(
     return page_response(request, paging, count, [_view(r) for r in rows])
 
 
-@router.get("/{contact_id}")
+@router.get("/{contact_id}", response_model=Contact)
 async def get_contact(contact_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     row = await state.pool.fetchrow(
         "SELECT * FROM contacts WHERE workspace_id = $1 AND id = $2", principal.workspace_id, contact_id

@@ -15,13 +15,16 @@ from api.deps import PrincipalDep, StateDep
 from api.pagination import PagingDep, page_response
 from api.services.executions import execution_page
 from api.services.plans import PLAN_LIMITS, trial_info
+from schemas.answers.common import CappedPage, Page
+from schemas.answers.executions import ExecutionSummary
+from schemas.answers.statistics import DashboardWorkflow, Overview, PeriodStats
 from schemas.envelope import now
 from schemas.errors import InvalidInput
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 
-@router.get("/overview")
+@router.get("/overview", response_model=Overview)
 async def overview(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     ws = principal.workspace_id
     workspace = await state.pool.fetchrow("SELECT id, name, plan, created_at FROM workspaces WHERE id = $1", ws)
@@ -69,7 +72,7 @@ async def overview(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=PeriodStats, response_model_exclude_unset=True)
 async def period_stats(
     state: StateDep,
     principal: PrincipalDep,
@@ -125,7 +128,7 @@ _SORTS = {
 }
 
 
-@router.get("/workflows")
+@router.get("/workflows", response_model=Page[DashboardWorkflow])
 async def dashboard_workflows(
     request: Request,
     state: StateDep,
@@ -174,7 +177,7 @@ async def dashboard_workflows(
     return page_response(request, paging, count, results)
 
 
-@router.get("/executions")
+@router.get("/executions", response_model=CappedPage[ExecutionSummary])
 async def dashboard_executions(
     request: Request,
     state: StateDep,

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Path, Request
 
 from api.deps import PrincipalDep, StateDep
 from api.pagination import PagingDep, listing, page_response
+from schemas.answers.common import Listing, Page
+from schemas.answers.data import DataRecord, DataTable
 
 router = APIRouter(prefix="/tables", tags=["data"])
 
 
-@router.get("")
+@router.get("", response_model=Listing[DataTable])
 async def list_tables(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     rows = await state.pool.fetch(
         "SELECT table_name, count(*) AS records, max(created_at) AS last_record_at FROM data_records"
@@ -23,7 +25,7 @@ async def list_tables(state: StateDep, principal: PrincipalDep) -> dict[str, Any
     return listing([dict(r) for r in rows])
 
 
-@router.get("/{table}/records")
+@router.get("/{table}/records", response_model=Page[DataRecord])
 async def list_records(
     request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,

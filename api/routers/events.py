@@ -9,13 +9,14 @@ from fastapi.responses import ORJSONResponse
 
 from api.deps import StateDep, WriterDep
 from ingest.events import event_record
+from schemas.answers.runs import EventQueued
 from schemas.api import ProcessEvent
 from schemas.records import EventIngested
 
 router = APIRouter(prefix="/triggers", tags=["events"])
 
 
-@router.post("/process_event", status_code=202)
+@router.post("/process_event", status_code=202, response_model=EventQueued)
 async def process_event(
     body: ProcessEvent, state: StateDep, principal: WriterDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Request
 from api.deps import PrincipalDep, StateDep
 from api.pagination import PagingDep
 from api.services.executions import execution_detail, execution_page
+from schemas.answers.common import CappedPage
+from schemas.answers.executions import ExecutionDetail, ExecutionSummary
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 
 
-@router.get("")
+@router.get("", response_model=CappedPage[ExecutionSummary])
 async def list_executions(
     request: Request,
     state: StateDep,
@@ -32,6 +34,6 @@ async def list_executions(
     )
 
 
-@router.get("/{execution_id}")
+@router.get("/{execution_id}", response_model=ExecutionDetail)
 async def get_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await execution_detail(state, principal.workspace_id, execution_id)

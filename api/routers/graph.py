@@ -19,6 +19,8 @@ from api.pagination import MAX_VERSION, listing
 from api.security import Principal
 from api.services.workflows import commit, load, new_edge, new_node, validation_report
 from processors.checks.workflow import complexity_score, execution_paths, layout
+from schemas.answers.common import Page
+from schemas.answers.workflows import Graph, GraphEdge, GraphNode, Validation
 from schemas.api import EdgeIn, NodeIn, NodePatch, NodePut
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
@@ -90,7 +92,7 @@ def _node_of(w: WorkflowSnapshot, node_id: str) -> Node:
 
 
 # -- nodes ----------------------------------------------------------------------------------
-@router.get("/{workflow_id}/nodes")
+@router.get("/{workflow_id}/nodes", response_model=Page[GraphNode], response_model_exclude_unset=True)
 async def list_nodes(
     request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep,
     node_type: str | None = QueryParam(default=None, max_length=30),
@@ -101,7 +103,7 @@ async def list_nodes(
     return listing(results)
 
 
-@router.post("/{workflow_id}/nodes", status_code=201)
+@router.post("/{workflow_id}/nodes", status_code=201, response_model=GraphNode, response_model_exclude_unset=True)
 async def create_node(workflow_id: str, body: NodeIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     if body.id is not None and current.node(body.id) is not None:
@@ -115,7 +117,7 @@ async def create_node(workflow_id: str, body: NodeIn, state: StateDep, principal
     return {**node_view(saved, node), "workflow_version": saved.version}
 
 
-@router.get("/{workflow_id}/nodes/{node_id}")
+@router.get("/{workflow_id}/nodes/{node_id}", response_model=GraphNode, response_model_exclude_unset=True)
 async def get_node(workflow_id: str, node_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     w = await load(state, principal, workflow_id)
     node = _node_of(w, node_id)
@@ -151,12 +153,12 @@ async def _change_node(state: StateDep, principal: Principal, workflow_id: str, 
     return {**node_view(saved, changed), "workflow_version": saved.version}
 
 
-@router.put("/{workflow_id}/nodes/{node_id}")
+@router.put("/{workflow_id}/nodes/{node_id}", response_model=GraphNode, response_model_exclude_unset=True)
 async def replace_node(workflow_id: str, node_id: str, body: NodePut, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _change_node(state, principal, workflow_id, node_id, body, partial=False)
 
 
-@router.patch("/{workflow_id}/nodes/{node_id}")
+@router.patch("/{workflow_id}/nodes/{node_id}", response_model=GraphNode, response_model_exclude_unset=True)
 async def patch_node(workflow_id: str, node_id: str, body: NodePatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _change_node(state, principal, workflow_id, node_id, body, partial=True)
 
@@ -176,14 +178,14 @@ async def delete_node(workflow_id: str, node_id: str, state: StateDep, principal
 
 
 # -- edges ----------------------------------------------------------------------------------
-@router.get("/{workflow_id}/edges")
+@router.get("/{workflow_id}/edges", response_model=Page[GraphEdge], response_model_exclude_unset=True)
 async def list_edges(request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     w = await load(state, principal, workflow_id)
     results = [edge_view(w, e) for e in w.edges]
     return listing(results)
 
 
-@router.post("/{workflow_id}/edges", status_code=201)
+@router.post("/{workflow_id}/edges", status_code=201, response_model=GraphEdge, response_model_exclude_unset=True)
 async def create_edge(workflow_id: str, body: EdgeIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     problems: dict[str, str] = {}
@@ -220,7 +222,7 @@ async def delete_edge(workflow_id: str, edge_id: str, state: StateDep, principal
 
 
 # -- the whole graph --------------------------------------------------------------------------
-@router.get("/{workflow_id}/graph")
+@router.get("/{workflow_id}/graph", response_model=Graph)
 async def get_graph(
     workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:
@@ -253,7 +255,7 @@ async def get_graph(
     }
 
 
-@router.get("/{workflow_id}/validate")
+@router.get("/{workflow_id}/validate", response_model=Validation)
 async def validate(
     workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:

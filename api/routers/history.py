@@ -13,6 +13,8 @@ from api.deps import PrincipalDep, StateDep
 from api.pagination import PagingDep, capped_page
 from api.services.event_logs import event_log_page
 from api.services.executions import STATUSES, execution_detail, execution_page
+from schemas.answers.common import CappedPage
+from schemas.answers.executions import ActionLog, EventLog, ExecutionDetail, ExecutionSummary
 from schemas.errors import InvalidInput
 
 router = APIRouter(tags=["history"])
@@ -27,8 +29,8 @@ def _loads(value: Any) -> Any:
 
 # -- event logs ---------------------------------------------------------------
 
-@router.get("/event-logs")
-@router.get("/trigger-event-logs")
+@router.get("/event-logs", response_model=CappedPage[EventLog])
+@router.get("/trigger-event-logs", response_model=CappedPage[EventLog])
 async def list_event_logs(
     request: Request,
     state: StateDep,
@@ -79,8 +81,8 @@ def _action_log(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/action-logs")
-@router.get("/workflow-action-executions")
+@router.get("/action-logs", response_model=CappedPage[ActionLog])
+@router.get("/workflow-action-executions", response_model=CappedPage[ActionLog])
 async def list_action_logs(
     request: Request,
     state: StateDep,
@@ -121,7 +123,7 @@ async def list_action_logs(
 # -- seed 003's execution paths ---------------------------------------------------
 
 
-@router.get("/workflow-executions")
+@router.get("/workflow-executions", response_model=CappedPage[ExecutionSummary])
 async def list_workflow_executions(
     request: Request,
     state: StateDep,
@@ -142,7 +144,7 @@ async def list_workflow_executions(
     )
 
 
-@router.get("/workflow-executions/{execution_id}")
+@router.get("/workflow-executions/{execution_id}", response_model=ExecutionDetail)
 async def get_workflow_execution(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await execution_detail(state, principal.workspace_id, execution_id)
 

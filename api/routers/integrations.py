@@ -25,6 +25,8 @@ from processors.connectors.google import access_token
 from processors.connectors.guard import GuardedResolver, address_allowed, check_url, host_allowed
 from processors.connectors.http import request
 from processors.connectors.messaging import GRAPH_URL, SLACK_API_URL
+from schemas.answers.common import Page
+from schemas.answers.connections import IntegrationTest, IntegrationView
 from schemas.api import IntegrationIn, IntegrationPatch
 from schemas.envelope import make_envelope, now
 from schemas.errors import InvalidInput, NotFound
@@ -121,7 +123,7 @@ async def _save(state: AppState, principal: Principal, record: IntegrationDefine
     await state.wait_projected(topic, partition, offset)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=IntegrationView)
 async def create_integration(body: IntegrationIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     plain, secret = split_secrets(body.configuration)
     problems = _problems(body.provider, plain, set(secret))
@@ -143,7 +145,7 @@ async def create_integration(body: IntegrationIn, state: StateDep, principal: Wr
     return view(await _row(state, principal, integration_id))
 
 
-@router.get("")
+@router.get("", response_model=Page[IntegrationView])
 async def list_integrations(
     request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,
@@ -166,13 +168,13 @@ async def list_integrations(
     return page_response(request, paging, count, [view(r) for r in rows])
 
 
-@router.get("/{integration_id}")
+@router.get("/{integration_id}", response_model=IntegrationView)
 async def get_integration(integration_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return view(await _row(state, principal, integration_id))
 
 
-@router.patch("/{integration_id}")
-@router.put("/{integration_id}")
+@router.patch("/{integration_id}", response_model=IntegrationView)
+@router.put("/{integration_id}", response_model=IntegrationView)
 async def update_integration(integration_id: str, body: IntegrationPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     row = await _row(state, principal, integration_id)
     box = state.settings.secret_box()
@@ -225,7 +227,7 @@ async def delete_integration(integration_id: str, state: StateDep, principal: Wr
     return Response(status_code=204)
 
 
-@router.post("/{integration_id}/test")
+@router.post("/{integration_id}/test", response_model=IntegrationTest)
 async def test_integration(integration_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     """Check the connection without sending anything to anyone."""
     row = await _row(state, principal, integration_id)
@@ -314,4 +316,4 @@ async def _check_smtp(config: dict[str, Any], allowed: tuple[str, ...]) -> dict[
 # Seed 002's dashboard lists the credentials: the workspace's integrations, secrets shown
 # only as `*_configured`.
 dashboard_router = APIRouter(prefix="/dashboard", tags=["dashboard"])
-dashboard_router.add_api_route("/credentials", list_integrations, methods=["GET"])
+dashboard_router.add_api_route("/credentials", list_integrations, methods=["GET"], response_model=Page[IntegrationView])

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import ORJSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -25,6 +25,7 @@ from api.deps import PrincipalDep, StateDep
 from api.services.health import PROCESSORS, health_report, processor_view, projection_view
 from api.state import AppState
 from projections.fold import METRIC_BUCKETS
+from schemas.answers.operations import HealthReport, QueueStatus
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("fluxo.api")
@@ -93,22 +94,26 @@ async def _families(state: AppState) -> list[Metric]:
     return [executions, duration, lag, queue, dead]
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get(
+    "/metrics", response_class=PlainTextResponse,
+    # Documented as text/plain (a string): the answer's own media type adds a format version.
+    responses={200: {"description": "Prometheus text exposition format"}},
+)
 async def metrics(state: StateDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(await _families(state)))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/health")
-@router.get("/api/automation/health")
+@router.get("/api/health", response_model=HealthReport)
+@router.get("/api/automation/health", response_model=HealthReport)
 async def health_aliases(state: StateDep) -> ORJSONResponse:
     ready, report = await health_report(state)
     return ORJSONResponse(report, status_code=200 if ready else 503)
 
 
-@router.get("/queue/status")
-@router.get("/api/automation/queue/status")
+@router.get("/queue/status", response_model=QueueStatus)
+@router.get("/api/automation/queue/status", response_model=QueueStatus)
 async def queue_status(state: StateDep, _: PrincipalDep) -> dict[str, Any]:
     # Not public like /health: API.md keeps only health, metrics, login and hooks open.
     worker = await processor_view(state, "worker", PROCESSORS["worker"])

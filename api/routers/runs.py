@@ -25,6 +25,7 @@ from api.services.runs import start_by_webhook, start_run
 from api.services.workflows import graph_problems, load, validation_report
 from api.state import AppState
 from processors.engine.simulate import simulate
+from schemas.answers.runs import CancelAnswer, RetryQueued, RunQueued, WorkflowTest
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
@@ -44,6 +45,10 @@ workflows_router = APIRouter(prefix="/workflows", tags=["workflows"])
 # No JWT here: the token in the workflow's webhook URL is the credential.
 public_router = APIRouter(prefix="/workflows", tags=["webhooks"])
 executions_router = APIRouter(prefix="/executions", tags=["executions"])
+# A cancel answers 200 once the execution stopped, 202 while it is still stopping.
+CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": CancelAnswer, "description": "Still cancelling: the executor stops it at its next step boundary"},
+}
 
 
 def _runnable(workflow: WorkflowSnapshot) -> None:
@@ -54,7 +59,7 @@ def _runnable(workflow: WorkflowSnapshot) -> None:
         raise InvalidInput("the workflow graph is not runnable", fields=problems)
 
 
-@workflows_router.post("/{workflow_id}/execute", status_code=202)
+@workflows_router.post("/{workflow_id}/execute", status_code=202, response_model=RunQueued)
 async def execute_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[ExecuteWorkflow | None, Body()] = None
 ) -> ORJSONResponse:
@@ -87,7 +92,7 @@ async def execute_workflow(
     )
 
 
-@public_router.post("/{workflow_id}/trigger", status_code=202)
+@public_router.post("/{workflow_id}/trigger", status_code=202, response_model=RunQueued)
 async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep, token: str | None = Query(default=None, max_length=200)) -> ORJSONResponse:
     raw = await state.pool.fetchval("SELECT snapshot FROM workflows WHERE id = $1", workflow_id)
     workflow = WorkflowSnapshot.model_validate(orjson.loads(raw)) if raw is not None else None
@@ -116,7 +121,7 @@ async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep
     return ORJSONResponse({"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id}, status_code=202)
 
 
-@workflows_router.post("/{workflow_id}/test")
+@workflows_router.post("/{workflow_id}/test", response_model=WorkflowTest, response_model_exclude_unset=True)
 async def test_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[TestWorkflow | None, Body()] = None
 ) -> dict[str, Any]:
@@ -201,7 +206,7 @@ async def _execution(state: AppState, principal: Principal, execution_id: str) -
     return row
 
 
-@executions_router.post("/{execution_id}/cancel")
+@executions_router.post("/{execution_id}/cancel", response_model=CancelAnswer, responses=CANCEL_RESPONSES)
 async def cancel_execution(
     execution_id: str, state: StateDep, principal: WriterDep, body: Annotated[CancelExecution | None, Body()] = None
 ) -> ORJSONResponse:
@@ -227,7 +232,7 @@ async def cancel_execution(
     return ORJSONResponse({"execution_id": execution_id, "status": status, "reason": request.reason}, status_code=code)
 
 
-@executions_router.post("/{execution_id}/retry", status_code=202)
+@executions_router.post("/{execution_id}/retry", status_code=202, response_model=RetryQueued)
 async def retry_execution(execution_id: str, state: StateDep, principal: WriterDep) -> ORJSONResponse:
     row = await _execution(state, principal, execution_id)
     if row["status"] not in ("failed", "cancelled"):
@@ -278,5 +283,9 @@ def _json(value: Any) -> Any:
 
 # Seed 003's names for the same two calls.
 history_router = APIRouter(prefix="/workflow-executions", tags=["history"])
-history_router.add_api_route("/{execution_id}/cancel", cancel_execution, methods=["POST"])
-history_router.add_api_route("/{execution_id}/retry", retry_execution, methods=["POST"], status_code=202)
+history_router.add_api_route(
+    "/{execution_id}/cancel", cancel_execution, methods=["POST"], response_model=CancelAnswer, responses=CANCEL_RESPONSES,
+)
+history_router.add_api_route(
+    "/{execution_id}/retry", retry_execution, methods=["POST"], status_code=202, response_model=RetryQueued,
+)

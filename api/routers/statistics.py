@@ -16,13 +16,16 @@ from api.pagination import PagingDep
 from api.services.event_logs import event_log_page
 from api.services.executions import execution_page
 from api.state import AppState
+from schemas.answers.common import CappedPage
+from schemas.answers.executions import EventLog, ExecutionSummary
+from schemas.answers.statistics import WorkflowStatistics, WorkspaceStatistics
 from schemas.envelope import now
 from schemas.errors import NotFound
 
 router = APIRouter(prefix="/workflows", tags=["statistics"])
 
 
-@router.get("/statistics")
+@router.get("/statistics", response_model=WorkspaceStatistics)
 async def workspace_statistics(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     """Seed 003: workflows by status and execution totals; `recent` is the last 24 hours."""
     ws = principal.workspace_id
@@ -64,7 +67,7 @@ async def _workflow_row(state: AppState, workspace_id: str, workflow_id: str) ->
     return row
 
 
-@router.get("/{workflow_id}/statistics")
+@router.get("/{workflow_id}/statistics", response_model=WorkflowStatistics, response_model_exclude_unset=True)
 async def workflow_statistics(
     workflow_id: str,
     state: StateDep,
@@ -118,7 +121,7 @@ async def workflow_statistics(
     }
 
 
-@router.get("/{workflow_id}/executions")
+@router.get("/{workflow_id}/executions", response_model=CappedPage[ExecutionSummary])
 async def workflow_executions(
     workflow_id: str,
     request: Request,
@@ -136,7 +139,7 @@ async def workflow_executions(
     )
 
 
-@router.get("/{workflow_id}/events")
+@router.get("/{workflow_id}/events", response_model=CappedPage[EventLog])
 async def workflow_events(
     workflow_id: str,
     request: Request,

@@ -14,6 +14,8 @@ from fastapi import APIRouter
 
 from api.deps import PrincipalDep
 from api.pagination import listing
+from schemas.answers.common import Page
+from schemas.answers.streams import AsyncApiDocument, RecordJsonSchema, RecordSchemaEntry
 from schemas.asyncapi import asyncapi_document
 from schemas.errors import NotFound
 from schemas.export import ENVELOPE_FILE, TOPICS_FILE, json_schemas
@@ -37,12 +39,12 @@ def _schemas() -> dict[str, dict[str, Any]]:
     }
 
 
-@router.get("/asyncapi.json")
+@router.get("/asyncapi.json", response_model=AsyncApiDocument)
 async def asyncapi(_: PrincipalDep) -> dict[str, Any]:
     return _document()
 
 
-@router.get("/schemas")
+@router.get("/schemas", response_model=Page[RecordSchemaEntry])
 async def list_schemas(_: PrincipalDep) -> dict[str, Any]:
     results = []
     for name in _schemas():
@@ -56,7 +58,7 @@ async def list_schemas(_: PrincipalDep) -> dict[str, Any]:
     return listing(results)
 
 
-@router.get("/schemas/{name}.json")
+@router.get("/schemas/{name}.json", response_model=RecordJsonSchema)
 async def get_schema(name: str, _: PrincipalDep) -> dict[str, Any]:
     schema = _schemas().get(name)
     if schema is None:

@@ -23,6 +23,8 @@ from processors.matching.linking import (
     listens_to,
     normalize_trigger_type,
 )
+from schemas.answers.common import Page
+from schemas.answers.definitions import Trigger, TriggerTest, TriggerWorkflow
 from schemas.definitions_api import TestContext, TriggerIn, TriggerPatch
 from schemas.envelope import now
 from schemas.errors import InvalidInput
@@ -73,7 +75,7 @@ async def _store(state: AppState, principal: Principal, trigger: TriggerDefined)
     return view(trigger)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Trigger)
 async def create_trigger(body: TriggerIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     stamp = now()
     trigger = TriggerDefined(
@@ -86,7 +88,7 @@ async def create_trigger(body: TriggerIn, state: StateDep, principal: WriterDep)
     return await _store(state, principal, trigger)
 
 
-@router.get("")
+@router.get("", response_model=Page[Trigger])
 async def list_triggers(
     request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,
@@ -103,12 +105,12 @@ async def list_triggers(
     return await definitions.page(request, state, KIND, TriggerDefined, where.clauses, where.args, paging, view)
 
 
-@router.get("/{trigger_id}")
+@router.get("/{trigger_id}", response_model=Trigger)
 async def get_trigger(trigger_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return view(await definitions.load(state, principal, KIND, TriggerDefined, trigger_id))
 
 
-@router.put("/{trigger_id}")
+@router.put("/{trigger_id}", response_model=Trigger)
 async def replace_trigger(trigger_id: str, body: TriggerIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     updated = TriggerDefined.model_validate({
@@ -120,7 +122,7 @@ async def replace_trigger(trigger_id: str, body: TriggerIn, state: StateDep, pri
     return await _store(state, principal, updated)
 
 
-@router.patch("/{trigger_id}")
+@router.patch("/{trigger_id}", response_model=Trigger)
 async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     changes = body.model_dump(exclude_unset=True)
@@ -128,7 +130,7 @@ async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, p
         changes["trigger_type"] = _type_or_fail(changes["trigger_type"])
     if changes.get("event_type"):
         changes["event_type"] = changes["event_type"].upper()
-    for required in ("name", "trigger_type", "filters", "configuration", "is_active"):
+    for required in ("name", "description", "trigger_type", "filters", "configuration", "is_active"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", fields={required: "cannot be null"})
     updated = TriggerDefined.model_validate(
@@ -154,12 +156,12 @@ async def _set_active(state: AppState, principal: Principal, trigger_id: str, ac
     return view(updated)
 
 
-@router.post("/{trigger_id}/activate")
+@router.post("/{trigger_id}/activate", response_model=Trigger)
 async def activate_trigger(trigger_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _set_active(state, principal, trigger_id, True)
 
 
-@router.post("/{trigger_id}/deactivate")
+@router.post("/{trigger_id}/deactivate", response_model=Trigger)
 async def deactivate_trigger(trigger_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _set_active(state, principal, trigger_id, False)
 
@@ -174,7 +176,7 @@ async def workflows_using(state: AppState, principal: Principal, trigger_id: str
     return [WorkflowSnapshot.model_validate(orjson.loads(r["snapshot"])) for r in rows]
 
 
-@router.get("/{trigger_id}/workflows")
+@router.get("/{trigger_id}/workflows", response_model=Page[TriggerWorkflow])
 async def trigger_workflows(trigger_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     results = []
@@ -200,7 +202,7 @@ def explain(spec: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     return {"result": result, "failed_conditions": [] if result else [{"path": "", "expression": spec}], "trace": None}
 
 
-@router.post("/{trigger_id}/test")
+@router.post("/{trigger_id}/test", response_model=TriggerTest)
 async def test_trigger(trigger_id: str, body: TestContext, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     """Would this trigger fire for the given event? No side effects."""
     trigger = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)

@@ -18,6 +18,8 @@ from api.security import Principal
 from api.services.members import members_page
 from api.services.plans import plan_and_limits
 from api.state import AppState
+from schemas.answers.common import Page
+from schemas.answers.people import Member, Preferences, Profile, UserTrial
 from schemas.errors import NotFound
 from schemas.records import UserDefined
 from schemas.security_api import PreferencesUpdate, ProfileUpdate
@@ -57,12 +59,12 @@ async def _profile(state: AppState, principal: Principal, user: UserDefined) -> 
     }
 
 
-@router.get("/profile")
+@router.get("/profile", response_model=Profile)
 async def get_profile(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await _profile(state, principal, await _user(state, principal))
 
 
-@router.put("/profile")
+@router.put("/profile", response_model=Profile)
 async def put_profile(body: ProfileUpdate, state: StateDep, principal: PersonDep) -> dict[str, Any]:
     """Changes the fields given; the others keep their value."""
     changes = body.model_dump(exclude_unset=True)
@@ -80,12 +82,12 @@ def _preferences(user: UserDefined) -> dict[str, Any]:
     return user.preferences.model_dump(mode="json")
 
 
-@router.get("/preferences")
+@router.get("/preferences", response_model=Preferences)
 async def get_preferences(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return _preferences(await _user(state, principal))
 
 
-@router.put("/preferences")
+@router.put("/preferences", response_model=Preferences)
 async def put_preferences(body: PreferencesUpdate, state: StateDep, principal: PersonDep) -> dict[str, Any]:
     """Changes the preferences given (notifications one by one); `dashboard_layout` is replaced whole."""
     given = body.model_dump(exclude_unset=True, exclude={"notifications"})
@@ -101,7 +103,7 @@ async def put_preferences(body: PreferencesUpdate, state: StateDep, principal: P
     return _preferences(await change_user(state, principal.user_id, edit))
 
 
-@router.get("/trial-info")
+@router.get("/trial-info", response_model=UserTrial)
 async def get_trial_info(state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     row = await state.pool.fetchrow("SELECT id, name, plan, created_at FROM workspaces WHERE id = $1", principal.workspace_id)
     if row is None:
@@ -122,7 +124,7 @@ async def get_trial_info(state: StateDep, principal: PrincipalDep) -> dict[str, 
     }
 
 
-@router.get("/workspace-members")
+@router.get("/workspace-members", response_model=Page[Member])
 async def workspace_members(
     request: Request,
     state: StateDep,

@@ -38,6 +38,8 @@ from ingest.webhooks import (
     sign,
     signature_valid,
 )
+from schemas.answers.common import Page
+from schemas.answers.connections import HookAnswer, Webhook, WebhookLog, WebhookTestResult
 from schemas.api import WebhookIn, WebhookPatch, WebhookTest
 from schemas.envelope import make_envelope, now
 from schemas.errors import (
@@ -144,7 +146,7 @@ async def _save(state: AppState, principal: Principal, record: WebhookDefined) -
     await state.wait_projected(topic, partition, offset)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Webhook)
 async def create_webhook(body: WebhookIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     await _check_workflow(state, principal, body.workflow_id)
     if body.auth_mode == "hmac" and not body.secret:
@@ -166,7 +168,7 @@ async def create_webhook(body: WebhookIn, state: StateDep, principal: WriterDep)
     return view(await _row(state, principal, webhook_id), state.settings.api_url)
 
 
-@router.get("")
+@router.get("", response_model=Page[Webhook])
 async def list_webhooks(
     request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,
@@ -194,7 +196,7 @@ async def list_webhooks(
     return page_response(request, paging, count, [view(r, state.settings.api_url) for r in rows])
 
 
-@router.get("/{webhook_id}")
+@router.get("/{webhook_id}", response_model=Webhook)
 async def get_webhook(webhook_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return view(await _row(state, principal, webhook_id), state.settings.api_url)
 
@@ -212,8 +214,8 @@ def _next_version(row: Any, principal: Principal, **changes: Any) -> WebhookDefi
     return WebhookDefined(**fields)
 
 
-@router.patch("/{webhook_id}")
-@router.put("/{webhook_id}")
+@router.patch("/{webhook_id}", response_model=Webhook)
+@router.put("/{webhook_id}", response_model=Webhook)
 async def update_webhook(webhook_id: str, body: WebhookPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     row = await _row(state, principal, webhook_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"secret"})
@@ -243,7 +245,7 @@ async def delete_webhook(webhook_id: str, state: StateDep, principal: WriterDep)
     return Response(status_code=204)
 
 
-@router.post("/{webhook_id}/regenerate_token")
+@router.post("/{webhook_id}/regenerate_token", response_model=Webhook)
 async def regenerate_token(webhook_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     row = await _row(state, principal, webhook_id)
     await _save(state, principal, _next_version(row, principal, token=new_token()))
@@ -275,7 +277,7 @@ def _log_view(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/{webhook_id}/logs")
+@router.get("/{webhook_id}/logs", response_model=Page[WebhookLog])
 async def webhook_logs(
     webhook_id: str, request: Request, state: StateDep, principal: PrincipalDep,
     paging: PagingDep,
@@ -459,6 +461,10 @@ async def _public(token: str, request: Request, state: AppState) -> ORJSONRespon
 
 
 Token = Annotated[str, Path(min_length=1, max_length=200)]
+# 202 once queued (or still running); a last_node webhook answers 200 when its execution ended.
+HOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": HookAnswer, "description": "last_node mode: the execution ended (its last node's output, or its error)"},
+}
 
 
 async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
@@ -470,11 +476,12 @@ async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONRe
 for _path, _name in (("/hooks/{token}", "call_hook"), ("/webhooks/execute/{token}", "execute_hook")):
     for _method in PUBLIC_METHODS:
         public_router.add_api_route(
-            _path, call_hook, methods=[_method], name=f"{_name}_{_method.lower()}", status_code=202
+            _path, call_hook, methods=[_method], name=f"{_name}_{_method.lower()}", status_code=202,
+            response_model=HookAnswer, responses=HOOK_RESPONSES,
         )
 
 
-@router.post("/{webhook_id}/test")
+@router.post("/{webhook_id}/test", response_model=WebhookTestResult)
 async def test_webhook(
     webhook_id: str, state: StateDep, principal: WriterDep, body: Annotated[WebhookTest | None, Body()] = None
 ) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from api.state import AppState
 from processors.connectors.checks import VALIDATORS
 from processors.engine.contacts import CONTACT_ACTIONS
 from processors.engine.machine import WAIT_ACTIONS
+from schemas.answers.automation import Automation, AutomationStats
+from schemas.answers.common import Page
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
 from schemas.workflow import Edge, Node, NodeType, TriggerType, WorkflowSnapshot, WorkflowStatus
@@ -165,7 +167,7 @@ def _checked(workflow: WorkflowSnapshot) -> WorkflowSnapshot:
     return workflow
 
 
-@router.get("")
+@router.get("", response_model=Page[Automation], response_model_exclude_unset=True)
 async def list_automations(
     website_id: WebsiteId,
     request: Request,
@@ -184,7 +186,7 @@ async def list_automations(
     return page_response(request, paging, count, results)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Automation, response_model_exclude_unset=True)
 async def create_automation(website_id: WebsiteId, body: AutomationIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     nodes, edges = _graph(body.actions)
     stamp = now()
@@ -199,12 +201,12 @@ async def create_automation(website_id: WebsiteId, body: AutomationIn, state: St
     return await _view(state, website_id, workflow)
 
 
-@router.get("/{automation_id}")
+@router.get("/{automation_id}", response_model=Automation, response_model_exclude_unset=True)
 async def get_automation(website_id: WebsiteId, automation_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     return await _view(state, website_id, await _mine(state, principal, website_id, automation_id))
 
 
-@router.put("/{automation_id}")
+@router.put("/{automation_id}", response_model=Automation, response_model_exclude_unset=True)
 async def update_automation(
     website_id: WebsiteId, automation_id: str, body: AutomationPatch, state: StateDep, principal: WriterDep
 ) -> dict[str, Any]:
@@ -235,7 +237,7 @@ async def delete_automation(website_id: WebsiteId, automation_id: str, state: St
     return Response(status_code=204)
 
 
-@router.post("/{automation_id}/toggle")
+@router.post("/{automation_id}/toggle", response_model=Automation, response_model_exclude_unset=True)
 async def toggle_automation(website_id: WebsiteId, automation_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     current = await _mine(state, principal, website_id, automation_id)
     target = WorkflowStatus.INACTIVE if current.status == WorkflowStatus.ACTIVE else WorkflowStatus.ACTIVE
@@ -244,7 +246,7 @@ async def toggle_automation(website_id: WebsiteId, automation_id: str, state: St
     return await _view(state, website_id, updated)
 
 
-@router.get("/{automation_id}/stats")
+@router.get("/{automation_id}/stats", response_model=AutomationStats)
 async def automation_stats(website_id: WebsiteId, automation_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await _mine(state, principal, website_id, automation_id)
     return await _stats(state, principal.workspace_id, workflow.id)

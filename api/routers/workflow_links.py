@@ -25,6 +25,13 @@ from api.services.links import (
     trigger_views,
 )
 from api.services.workflows import load as load_workflow
+from schemas.answers.common import Page
+from schemas.answers.workflows import (
+    ActionsChanged,
+    AttachedAction,
+    AttachedTrigger,
+    TriggersChanged,
+)
 from schemas.definitions_api import AddAction, AddTrigger, RemoveAction, RemoveTrigger
 from schemas.errors import InvalidInput, NotFound
 from schemas.records import ActionDefined, TriggerDefined
@@ -33,7 +40,7 @@ from schemas.workflow import TriggerRef
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-@router.post("/{workflow_id}/add_trigger")
+@router.post("/{workflow_id}/add_trigger", response_model=TriggersChanged)
 async def add_trigger(workflow_id: str, body: AddTrigger, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     problems = definitions.condition_problems(body.specific_conditions, "specific_conditions")
@@ -49,7 +56,7 @@ async def add_trigger(workflow_id: str, body: AddTrigger, state: StateDep, princ
             "triggers": await trigger_views(state, principal, updated)}
 
 
-@router.post("/{workflow_id}/remove_trigger")
+@router.post("/{workflow_id}/remove_trigger", response_model=TriggersChanged)
 async def remove_trigger(workflow_id: str, body: RemoveTrigger, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     if not any(r.trigger_id == body.trigger_id for r in workflow.triggers):
@@ -60,7 +67,7 @@ async def remove_trigger(workflow_id: str, body: RemoveTrigger, state: StateDep,
             "triggers": await trigger_views(state, principal, updated)}
 
 
-@router.post("/{workflow_id}/add_action")
+@router.post("/{workflow_id}/add_action", response_model=ActionsChanged)
 async def add_action(workflow_id: str, body: AddAction, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     action = await existing(state, principal, "action", ActionDefined, body.action_id, "action_id")
@@ -69,7 +76,7 @@ async def add_action(workflow_id: str, body: AddAction, state: StateDep, princip
             "actions": await action_views(state, principal, updated)}
 
 
-@router.post("/{workflow_id}/remove_action")
+@router.post("/{workflow_id}/remove_action", response_model=ActionsChanged)
 async def remove_action(workflow_id: str, body: RemoveAction, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     if not any(r.action_id == body.action_id for r in workflow.actions):
@@ -80,13 +87,13 @@ async def remove_action(workflow_id: str, body: RemoveAction, state: StateDep, p
             "actions": await action_views(state, principal, updated)}
 
 
-@router.get("/{workflow_id}/triggers")
+@router.get("/{workflow_id}/triggers", response_model=Page[AttachedTrigger])
 async def workflow_triggers(workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     return listing(await trigger_views(state, principal, workflow))
 
 
-@router.get("/{workflow_id}/actions")
+@router.get("/{workflow_id}/actions", response_model=Page[AttachedAction])
 async def workflow_actions(workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
     workflow = await load_workflow(state, principal, workflow_id)
     return listing(await action_views(state, principal, workflow))

@@ -25,6 +25,8 @@ from api.services.workflows import (
     save,
 )
 from api.statistics import workflow_figures
+from schemas.answers.common import Page
+from schemas.answers.workflows import Transitioned, Workflow, WorkflowSummary
 from schemas.api import WorkflowCreate, WorkflowPatch, WorkflowPut
 from schemas.envelope import now
 from schemas.errors import Conflict, InvalidInput, NotFound
@@ -77,7 +79,7 @@ def to_view(w: WorkflowSnapshot, base_url: str, stats: dict[str, Any] | None = N
     return view
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Workflow, response_model_exclude_unset=True)
 async def create_workflow(body: WorkflowCreate, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     stamp = now()
     nodes, edges = _nodes(body, stamp)
@@ -115,7 +117,7 @@ async def create_workflow(body: WorkflowCreate, state: StateDep, principal: Writ
     return to_view(workflow, state.settings.api_url)
 
 
-@router.get("")
+@router.get("", response_model=Page[WorkflowSummary])
 async def list_workflows(
     request: Request,
     state: StateDep,
@@ -171,7 +173,7 @@ async def list_workflows(
     return page_response(request, paging, count, results)
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def get_workflow(
     workflow_id: str, state: StateDep, principal: PrincipalDep,
     version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
@@ -228,7 +230,7 @@ async def _transition(state: StateDep, principal: Principal, workflow_id: str, a
     return answer
 
 
-@router.post("/{workflow_id}/{action}")
+@router.post("/{workflow_id}/{action}", response_model=Transitioned, response_model_exclude_unset=True)
 async def transition(workflow_id: str, action: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     if action not in _TRANSITIONS:
         raise NotFound(f"no action {action!r} on workflows")
@@ -316,11 +318,11 @@ async def _update(state: StateDep, principal: Principal, workflow_id: str, body:
     return to_view(updated, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, workflow_id))
 
 
-@router.put("/{workflow_id}")
+@router.put("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def replace_workflow(workflow_id: str, body: WorkflowPut, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _update(state, principal, workflow_id, body, partial=False)
 
 
-@router.patch("/{workflow_id}")
+@router.patch("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def patch_workflow(workflow_id: str, body: WorkflowPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     return await _update(state, principal, workflow_id, body, partial=True)

@@ -31,6 +31,8 @@ from api.services.members import MEMBERS, member_view, members_page
 from api.services.plans import plan_and_limits
 from api.services.tokens import principal_for, tokens
 from api.state import AppState
+from schemas.answers.common import Page
+from schemas.answers.people import InvitationAccepted, Member, MemberAdded, Workspace
 from schemas.envelope import new_id, now
 from schemas.errors import Conflict, Forbidden, NotFound
 from schemas.records import (
@@ -68,7 +70,7 @@ def _current(principal: Principal, workspace_id: str) -> None:
         raise NotFound(f"workspace {workspace_id} not found", fields={"id": "not the workspace signed in to"})
 
 
-@router.get("/workspaces")
+@router.get("/workspaces", response_model=Page[Workspace])
 async def list_workspaces(
     request: Request,
     state: StateDep,
@@ -90,7 +92,7 @@ async def list_workspaces(
     return page_response(request, paging, count, [await _workspace_view(state, r, principal) for r in rows])
 
 
-@router.post("/workspaces", status_code=201)
+@router.post("/workspaces", status_code=201, response_model=Workspace)
 async def create_workspace(body: WorkspaceCreate, state: StateDep, principal: PersonDep) -> dict[str, Any]:
     workspace_id = new_id()
     record = WorkspaceDefined(id=workspace_id, name=body.name, created_at=now(), created_by=principal.user_id)
@@ -100,7 +102,7 @@ async def create_workspace(body: WorkspaceCreate, state: StateDep, principal: Pe
     return await _workspace_view(state, row, principal)
 
 
-@router.get("/workspaces/{workspace_id}")
+@router.get("/workspaces/{workspace_id}", response_model=Workspace)
 async def get_workspace(state: StateDep, principal: PrincipalDep, workspace_id: str = WorkspaceId) -> dict[str, Any]:
     only = principal.workspace_id if principal.via == "api_key" else None
     row = await state.pool.fetchrow(
@@ -113,7 +115,7 @@ async def get_workspace(state: StateDep, principal: PrincipalDep, workspace_id: 
     return await _workspace_view(state, row, principal)
 
 
-@router.get("/workspaces/{workspace_id}/members")
+@router.get("/workspaces/{workspace_id}/members", response_model=Page[Member])
 async def list_members(
     request: Request,
     state: StateDep,
@@ -130,7 +132,7 @@ def _grantable(principal: Principal, role: str, verb: str) -> None:
         raise Forbidden(f"only an owner can {verb} the owner role", fields={"role": "owner needs an owner"})
 
 
-@router.post("/workspaces/{workspace_id}/members", status_code=201)
+@router.post("/workspaces/{workspace_id}/members", status_code=201, response_model=MemberAdded)
 async def add_member(
     body: MemberInvite, state: StateDep, principal: ManagerDep, workspace_id: str = WorkspaceId
 ) -> dict[str, Any]:
@@ -212,7 +214,7 @@ async def remove_member(
     return Response(status_code=204)
 
 
-@router.post("/invitations/{token}/accept", status_code=201)
+@router.post("/invitations/{token}/accept", status_code=201, response_model=InvitationAccepted)
 async def accept_invitation(
     body: InvitationAccept, state: StateDep, token: str = Path(min_length=10, max_length=200, pattern=ID_PATTERN)
 ) -> dict[str, Any]:
