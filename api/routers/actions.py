@@ -35,6 +35,7 @@ from schemas.errors import InvalidInput, NotFound
 from schemas.records import (
     ActionDefined,
     EventIngested,
+    ExecutionFailed,
     ExecutionStarted,
     NodeFailed,
     NodeSucceeded,
@@ -241,6 +242,11 @@ async def test_action(action_id: str, body: TestContext, state: StateDep, princi
         if rendered is not None and name in rendered:
             rendered[name] = action.configuration.get(name, rendered[name])
     ok = isinstance(result, NodeSucceeded)
+    error = result.error if isinstance(result, NodeFailed) else None
+    if error is None and not ok:
+        # The execution ended before the action's own result (a timeout, a node it never
+        # reached): its failure is the answer's error, never a silent null.
+        error = next((r.error for r in sim.records if isinstance(r, ExecutionFailed)), None)
     return {
         "action_id": action.id,
         "action_type": action.action_type,
@@ -249,7 +255,7 @@ async def test_action(action_id: str, body: TestContext, state: StateDep, princi
         "status": "completed" if ok else "failed",
         "rendered_configuration": rendered,
         "output": result.output if isinstance(result, NodeSucceeded) else None,
-        "error": result.error.model_dump(mode="json") if isinstance(result, NodeFailed) else None,
+        "error": error.model_dump(mode="json") if error is not None else None,
         "events": events,
         "simulated_delay_seconds": (sim.clock - stamp).total_seconds() if sim.clock else 0.0,
     }

@@ -147,3 +147,34 @@ async def test_an_action_without_its_integration_fails_with_seed_004s_code(api: 
     assert detail["status"] == "failed", detail
     steps = {d["node_id"]: d for d in detail["execution_details"]}
     assert steps["mail"]["error"]["code"] == "AUTO_004", steps["mail"]
+
+
+async def test_seed_003s_ten_minute_wait_runs_and_dry_runs(api: httpx.AsyncClient) -> None:
+    """Seed 003's "Wait 10 Minutes" action: no default execution timeout cuts it at 300 s, and
+    its dry run succeeds on the virtual clock (it answered success false, error null)."""
+    u = uuid.uuid4().hex[:8]
+    wait = await api.post("/api/v1/actions/", json={
+        "name": f"Wait 10 Minutes {u}", "action_type": "wait", "configuration": {"duration": 10, "unit": "minutes"}})
+    assert wait.status_code == 201, wait.text
+    tried = await api.post(f"/api/v1/actions/{wait.json()['id']}/test/", json={"context": {"user": {"id": f"u-{u}"}}})
+    assert tried.status_code == 200, tried.text
+    body = tried.json()
+    assert body["success"] is True and body["error"] is None, body
+    assert body["simulated_delay_seconds"] == 600
+    # A workflow waiting as long validates without a timeout warning; with a shorter timeout it warns.
+    created = await api.post("/api/v1/workflows/", json={
+        "name": f"Waits {u}", "trigger_type": "manual",
+        "nodes": [{"id": "start", "node_type": "trigger", "config": {}},
+                  {"id": "wait", "node_type": "delay", "config": {"duration": 10, "unit": "minutes"}}],
+        "edges": [{"source_node": "start", "target_node": "wait"}],
+    })
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+    report = (await api.get(f"/api/v1/workflows/{workflow_id}/validate/")).json()
+    assert report["is_valid"] is True and report["warnings"] == [], report
+    patched = await api.patch(f"/api/v1/workflows/{workflow_id}/", json={"settings": {"timeout_seconds": 300}})
+    assert patched.status_code == 200, patched.text
+    report = (await api.get(f"/api/v1/workflows/{workflow_id}/validate/")).json()
+    assert report["is_valid"] is True
+    warned = [w for w in report["warnings"] if w["node_id"] == "wait"]
+    assert warned and "timeout_seconds (300)" in warned[0]["message"], report

@@ -185,3 +185,30 @@ def test_layout_by_depth_when_every_position_is_zero() -> None:
     assert positions["yes"] == Position(x=450, y=50) and positions["no"] == Position(x=450, y=170)
     placed = w.model_copy(update={"nodes": (TRIGGER.model_copy(update={"position": Position(x=5, y=6)}), *w.nodes[1:])})
     assert layout(placed) == ("manual", {n.id: n.position for n in placed.nodes})
+
+
+# -- waits against the execution timeout ------------------------------------------------------
+def _waits(timeout: int | None, **wait: Any) -> list[tuple[str, str, str | None]]:
+    from schemas.workflow import WorkflowSettings
+
+    settings = WorkflowSettings(timeout_seconds=timeout)
+    w = wf([node("t", "trigger"), node("d", "delay", **wait), node("a", "action", action_type="webhook", url="https://e.x/h", delay=900)],
+           [edge("t", "d"), edge("d", "a")], settings=settings)
+    report = validate_workflow(w)
+    assert report.is_valid, report.issues
+    return [(i.code, i.field, i.node_id) for i in report.warnings]
+
+
+def test_no_timeout_no_warning_whatever_the_waits() -> None:
+    assert _waits(None, duration=10, unit="minutes") == []
+
+
+def test_a_fixed_wait_at_least_the_timeout_is_a_warning_naming_the_node() -> None:
+    assert _waits(600, duration=10, unit="minutes") == [("AUTO_006", "nodes.1.config", "d"), ("AUTO_006", "nodes.2.config", "a")]
+    assert _waits(601, duration=10, unit="minutes") == [("AUTO_006", "nodes.2.config", "a")]  # the action's own 900 s delay
+    assert _waits(1000, duration=10, unit="minutes") == []
+
+
+def test_waits_known_only_at_run_time_are_not_judged() -> None:
+    assert _waits(60, delay_seconds="{{input_data.wait}}") == [("AUTO_006", "nodes.2.config", "a")]
+    assert _waits(60, until="2030-01-01T00:00:00Z") == [("AUTO_006", "nodes.2.config", "a")]
