@@ -111,11 +111,21 @@ class ExecuteWorkflow(Strict):
 
 
 class TestWorkflow(Strict):
-    """POST /workflows/{id}/test: a dry run with `test_data` as the trigger's data."""
+    """POST /workflows/{id}/test: a dry run with `test_data` as the trigger's data.
+
+    `test_mode` and `capture_outputs` are seed 004's: a dry run is the only mode a test
+    has (nothing is sent, no execution is stored), and `capture_outputs: false` leaves the
+    nodes' outputs out of the answer."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "test_data": {"client_id": 999, "client_email": "test@example.com", "client_name": "Client Test"},
+        "test_mode": "dry_run", "capture_outputs": True}]})
 
     test_data: dict[str, Any] = Field(default_factory=dict)
     user: dict[str, Any] | None = None
     event_type: str | None = Field(default=None, max_length=100)
+    test_mode: Literal["dry_run"] = "dry_run"
+    capture_outputs: bool = True
 
 
 class CancelExecution(Strict):

@@ -21,23 +21,16 @@ from api.audit import note_audit
 from api.deps import StateDep, WriterDep
 from api.security import Principal
 from api.services.links import pin_actions
-from api.services.runs import start_by_webhook, start_run
-from api.services.workflows import graph_problems, load, validation_report
+from api.services.runs import dry_run_answer, progress, start_by_webhook, start_run
+from api.services.workflows import check_runnable, load
 from api.state import AppState
 from processors.engine.simulate import simulate
-from schemas.answers.runs import CancelAnswer, RetryQueued, RunQueued, WorkflowTest
+from schemas.answers.runs import CancelAnswer, RetryQueued, RunQueued, RunStarted, WorkflowTest
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from schemas.outputs import Output
-from schemas.records import (
-    ExecutionCancelRequested,
-    ExecutionCompleted,
-    ExecutionFailed,
-    ExecutionStarted,
-    NodeFailed,
-    NodeSucceeded,
-)
+from schemas.records import ExecutionCancelRequested, ExecutionStarted
 from schemas.topics import EXECUTIONS
 from schemas.workflow import TriggerType, WorkflowSnapshot, WorkflowStatus
 
@@ -51,21 +44,17 @@ CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _runnable(workflow: WorkflowSnapshot) -> None:
-    if workflow.status == WorkflowStatus.ARCHIVED:
-        raise Conflict("an archived workflow cannot run; reset it first")
-    problems = graph_problems(workflow)
-    if problems:
-        raise InvalidInput("the workflow graph is not runnable", fields=problems)
-
-
-@workflows_router.post("/{workflow_id}/execute", status_code=202, response_model=RunQueued)
+@workflows_router.post("/{workflow_id}/execute", status_code=202, response_model=RunStarted)
 async def execute_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[ExecuteWorkflow | None, Body()] = None
 ) -> ORJSONResponse:
     body = body or ExecuteWorkflow()
-    workflow = await pin_actions(state, principal, await load(state, principal, workflow_id))
-    _runnable(workflow)
+    stored = await load(state, principal, workflow_id)
+    if stored.status == WorkflowStatus.ARCHIVED:
+        raise Conflict("an archived workflow cannot run; reset it first")
+    # What GET /validate checks (the stored definition), then what runs (its actions pinned).
+    await check_runnable(state, principal, stored)
+    workflow = await pin_actions(state, principal, stored)
     input_data = body.input_data if body.input_data is not None else (body.context or {})
     extra = body.execution_context or {}
     user: dict[str, Any] = extra["user"] if isinstance(extra.get("user"), dict) else {}
@@ -85,9 +74,11 @@ async def execute_workflow(
         context=context,
         performed_by=principal.email,
     )
-    await start_run(state, principal, started)
+    started_at = await start_run(state, principal, started)
+    # start_run returns once the execution is listed: it is running from then on.
     return ORJSONResponse(
-        {"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id, "workflow_version": workflow.version},
+        {"execution_id": execution_id, "status": "running", "workflow_id": workflow_id, "workflow_version": workflow.version,
+         "started_at": started_at.isoformat(), "input_data": input_data},
         status_code=202,
     )
 
@@ -126,22 +117,19 @@ async def test_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[TestWorkflow | None, Body()] = None
 ) -> dict[str, Any]:
     body = body or TestWorkflow()
-    workflow = await pin_actions(state, principal, await load(state, principal, workflow_id))
-    problems = graph_problems(workflow)
-    report = await validation_report(state, principal, workflow)
+    stored = await load(state, principal, workflow_id)
+    report = await check_runnable(state, principal, stored)
+    workflow = await pin_actions(state, principal, stored)
     passed = {c["check"]: c["status"] != "failed" for c in report.checks()}
     validation = {
-        # seed 004's names
+        # seed 004's names; check_runnable refused any failed check, so what is left are warnings
         "all_nodes_connected": passed.get("nodes_connected", True),
         "no_circular_dependencies": passed.get("no_circular_dependencies", True),
         "all_required_inputs_provided": passed.get("required_inputs", True),
-        "is_valid": not problems and report.is_valid,
-        "issues": [{"field": k, "message": v} for k, v in problems.items()]
-        + [{"field": i.field, "message": i.message, "code": i.code} for i in report.issues if i.field not in problems],
+        "is_valid": report.is_valid,
+        "issues": [],
         "warnings": [w.to_json() for w in report.warnings],
     }
-    if problems:
-        return {"success": False, "status": "invalid", "validation_results": validation, "execution_path": [], "results": {}}
     data = body.test_data
     user = body.user or (data.get("user") if isinstance(data.get("user"), dict) else {}) or {}
     execution_id = f"dry-run-{uuid.uuid4()}"
@@ -160,41 +148,9 @@ async def test_workflow(
     clock = time.perf_counter()
     sim = simulate(started, workspace_id=principal.workspace_id, now=started_at)
     elapsed = time.perf_counter() - clock
-    steps: list[dict[str, Any]] = []
-    results: dict[str, Any] = {}
-    error: dict[str, Any] | None = None
-    for record in sim.records:
-        if isinstance(record, NodeSucceeded | NodeFailed):
-            ok = isinstance(record, NodeSucceeded)
-            step = {
-                "node_id": record.node_id,
-                "node_type": record.node_type.value,
-                "attempt": record.attempt,
-                "iteration": record.iteration,
-                "status": "completed" if ok else "failed",
-                "input_data": record.input,
-                "output_data": record.output if isinstance(record, NodeSucceeded) else None,
-                "error": None if isinstance(record, NodeSucceeded) else record.error.model_dump(mode="json"),
-            }
-            steps.append(step)
-            if isinstance(record, NodeSucceeded):
-                results[record.node_id] = record.output
-        elif isinstance(record, ExecutionFailed):
-            error = {"code": record.error.code, "message": record.error.message, "failed_node": record.failed_node}
-    path = next((list(r.execution_path) for r in sim.records if isinstance(r, ExecutionCompleted | ExecutionFailed)), list(sim.state["path"]) if sim.state else [])
-    return {
-        "success": sim.status == "completed",
-        "status": sim.status,
-        "dry_run": True,
-        "workflow_version": workflow.version,
-        "execution_path": path,
-        "results": results,
-        "node_results": steps,
-        "error": error,
-        "validation_results": validation,
-        "simulated_duration_seconds": (sim.clock - started_at).total_seconds() if sim.clock else 0.0,
-        "execution_time_seconds": elapsed,
-    }
+    answer = dry_run_answer(sim, execution_id=execution_id, started_at=started_at, elapsed_seconds=elapsed,
+                            capture_outputs=body.capture_outputs)
+    return {**answer, "workflow_version": workflow.version, "validation_results": validation}
 
 
 async def _execution(state: AppState, principal: Principal, execution_id: str) -> Any:
@@ -229,7 +185,17 @@ async def cancel_execution(
             break
         await asyncio.sleep(0.05)
     code = 200 if status != "cancelling" else 202
-    return ORJSONResponse({"execution_id": execution_id, "status": status, "reason": request.reason}, status_code=code)
+    # Read after the wait: the steps are projected before the execution's end.
+    ended = await _execution(state, principal, execution_id)
+    completed, remaining = await progress(state, execution_id, ended["nodes"])
+    cancelled = ended["status"] == "cancelled"
+    message = {"cancelled": "execution cancelled", "cancelling": "cancel requested: the executor stops the execution at its next step"}.get(
+        status, f"the execution ended {status} before the cancel reached it")
+    return ORJSONResponse({
+        "message": message, "execution_id": execution_id, "status": status, "reason": request.reason,
+        "cancelled_at": ended["completed_at"].isoformat() if cancelled and ended["completed_at"] else None,
+        "nodes_completed": completed, "nodes_remaining": remaining,
+    }, status_code=code)
 
 
 @executions_router.post("/{execution_id}/retry", status_code=202, response_model=RetryQueued)
@@ -270,11 +236,14 @@ async def retry_execution(execution_id: str, state: StateDep, principal: WriterD
         prior_nodes={k: v for k, v in prior.items() if k in prior_path},
         prior_path=prior_path,
     )
-    await start_run(state, principal, started)
-    return ORJSONResponse(
-        {"execution_id": new_id, "retry_of": execution_id, "resume_from": resume_from, "status": "queued", "workflow_version": workflow.version},
-        status_code=202,
-    )
+    started_at = await start_run(state, principal, started)
+    # start_run returns once the new execution is listed: it is running from then on.
+    return ORJSONResponse({
+        "message": f"retry started from node {resume_from}" if resume_from else "retry started from the beginning",
+        "execution_id": new_id, "retry_of": execution_id, "resume_from": resume_from,
+        "new_execution_id": new_id, "original_execution_id": execution_id, "retry_from_node": resume_from,
+        "status": "running", "started_at": started_at.isoformat(), "workflow_version": workflow.version,
+    }, status_code=202)
 
 
 def _json(value: Any) -> Any:

@@ -1,22 +1,38 @@
-"""Starting executions from the API: every start is an `execution.started` record the executor acts on."""
+"""Starting executions from the API: every start is an `execution.started` record the executor acts on.
+
+Also what a run's answers say: a dry run's records summed up as the test answer, and how
+far a cancelled execution got.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from api.security import Principal
 from api.services.links import pin_actions
 from api.state import AppState
+from processors.engine.simulate import Simulation
 from schemas.envelope import deterministic_id, make_envelope, now
 from schemas.outputs import Output
-from schemas.records import ExecutionStarted
+from schemas.records import (
+    ExecutionCancelled,
+    ExecutionCompleted,
+    ExecutionFailed,
+    ExecutionStarted,
+    NodeFailed,
+    NodeSucceeded,
+)
 from schemas.topics import EXECUTIONS
 from schemas.workflow import WorkflowSnapshot
 
 
-async def start_run(state: AppState, principal: Principal, started: ExecutionStarted) -> None:
-    """Write the execution's start; returns once the projection lists it."""
+async def start_run(state: AppState, principal: Principal, started: ExecutionStarted) -> datetime:
+    """Write the execution's start; returns its start time (the execution's `started_at`)
+    once the projection lists it."""
     envelope = make_envelope(
         started,
         source="api/runs",
@@ -29,6 +45,7 @@ async def start_run(state: AppState, principal: Principal, started: ExecutionSta
     topic, partition, offset = await state.publish(Output.of(EXECUTIONS, started.execution_id, envelope))
     # Read-your-writes: the execution is listed as soon as we answer.
     await state.wait_projected(topic, partition, offset)
+    return envelope.time
 
 
 async def start_by_webhook(
@@ -61,3 +78,81 @@ async def start_by_webhook(
     started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")
     await start_run(state, principal, started)
     return execution_id
+
+
+def dry_run_answer(
+    sim: Simulation, *, execution_id: str, started_at: datetime, elapsed_seconds: float, capture_outputs: bool,
+) -> dict[str, Any]:
+    """POST /workflows/{id}/test's answer from a dry run's records: today's fields and seed
+    004's `test_execution_id` / `test_results`. Counted as the projection counts a real
+    execution (every node result until the execution ends), so a dry run and a run agree."""
+    steps: list[dict[str, Any]] = []
+    results: dict[str, Any] = {}
+    error: dict[str, Any] | None = None
+    end: ExecutionCompleted | ExecutionFailed | ExecutionCancelled | None = None
+    counts = {"executed": 0, "success": 0, "failed": 0}
+    for record in sim.records:
+        if isinstance(record, NodeSucceeded | NodeFailed):
+            ok = isinstance(record, NodeSucceeded)
+            step: dict[str, Any] = {
+                "node_id": record.node_id,
+                "node_type": record.node_type.value,
+                "attempt": record.attempt,
+                "iteration": record.iteration,
+                "status": "completed" if ok else "failed",
+                "input_data": record.input,
+                "error": None if isinstance(record, NodeSucceeded) else record.error.model_dump(mode="json"),
+            }
+            if capture_outputs:
+                step["output_data"] = record.output if isinstance(record, NodeSucceeded) else None
+            steps.append(step)
+            if isinstance(record, NodeSucceeded):
+                results[record.node_id] = record.output
+            if end is None:  # a failure notification after the end is not a node of the run
+                counts["executed"] += 1
+                counts["success" if ok else "failed"] += 1
+        elif isinstance(record, ExecutionCompleted | ExecutionFailed | ExecutionCancelled):
+            end = end or record
+            if isinstance(record, ExecutionFailed):
+                error = {"code": record.error.code, "message": record.error.message, "failed_node": record.failed_node}
+    path = list(end.execution_path) if end is not None else list(sim.state["path"]) if sim.state else []
+    simulated = (sim.clock - started_at).total_seconds() if sim.clock else 0.0
+    test_results: dict[str, Any] = {
+        "nodes_executed": counts["executed"],
+        "nodes_success": counts["success"],
+        "nodes_failed": counts["failed"],
+        "execution_path": path,
+        "performance": {"duration_seconds": simulated, "execution_time_seconds": elapsed_seconds},
+    }
+    answer: dict[str, Any] = {
+        "test_execution_id": execution_id,
+        "success": sim.status == "completed",
+        "status": sim.status,
+        "dry_run": True,
+        "execution_path": path,
+        "node_results": steps,
+        "test_results": test_results,
+        "error": error,
+        "simulated_duration_seconds": simulated,
+        "execution_time_seconds": elapsed_seconds,
+    }
+    if capture_outputs:
+        answer["results"] = results
+        test_results["outputs"] = end.output if isinstance(end, ExecutionCompleted) else None
+    return answer
+
+
+async def progress(state: AppState, execution_id: str, nodes: Any) -> tuple[int, int]:
+    """(nodes completed, nodes remaining) of an execution: its workflow's nodes (the
+    execution row's `nodes`) with a completed step, and the others."""
+    known = set(_loads(nodes) or {})
+    done = {
+        r["node_id"] for r in await state.pool.fetch(
+            "SELECT DISTINCT node_id FROM execution_steps WHERE execution_id = $1 AND status = 'completed'", execution_id,
+        )
+    } & known
+    return len(done), len(known) - len(done)
+
+
+def _loads(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value

@@ -109,8 +109,19 @@ async def validation_report(state: AppState, principal: Principal, workflow: Wor
 
 async def check_activation(state: AppState, principal: Principal, workflow: WorkflowSnapshot, message: str) -> None:
     """An active workflow must pass every check of GET /validate: refused with 422 otherwise."""
-    problems = activation_problems(workflow)
+    _refuse(activation_problems(workflow), await validation_report(state, principal, workflow), message)
+
+
+async def check_runnable(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> Report:
+    """A run (execute, dry-run test) of what GET /validate calls invalid (`can_execute`
+    false) is refused with 422 and the same issues: a draft with a cycle ran only its
+    trigger and ended `completed`. Returns the report (its warnings) when it may run."""
     report = await validation_report(state, principal, workflow)
+    _refuse(graph_problems(workflow), report, "the workflow cannot run")
+    return report
+
+
+def _refuse(problems: dict[str, str], report: Report, message: str) -> None:
     fields = {**problems, **report.fields()}
     if fields:
         error = InvalidInput(f"{message}: " + "; ".join(i.message for i in report.issues[:10]) if report.issues else message, fields=fields)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from schemas.answers.common import Answer, JsonObject
+from schemas.answers.common import Answer, JsonObject, Timestamp
 from schemas.answers.workflows import ValidationIssue
 
 
@@ -22,25 +22,48 @@ class EventQueued(Answer):
 
 class RunQueued(Answer):
     execution_id: str
-    status: str = Field(description="queued")
+    status: str = Field(description="queued (a webhook's start); running (a manual run: listed as running once this answers)")
     workflow_id: str
     workflow_version: int | None = Field(default=None, description="absent from a webhook's answer")
+
+
+class RunStarted(RunQueued):
+    """POST /workflows/{id}/execute: seed 004's answer. The execution is listed (running)
+    once this answers."""
+
+    started_at: Timestamp = Field(description="the execution's start, as its detail and the lists give it")
+    input_data: JsonObject = Field(description="the run's input data, as its nodes read it (`input_data.…`)")
 
 
 class CancelAnswer(Answer):
     """200 once the execution stopped (status is its end state); 202 while it is still
     cancelling (the executor stops it at its next step boundary)."""
 
+    message: str
     execution_id: str
     status: str
     reason: str
+    cancelled_at: Timestamp | None = Field(description="when the execution ended cancelled; null while still cancelling or if it ended otherwise")
+    nodes_completed: int = Field(description="the workflow's nodes with a completed step (a node run in several loop iterations counts once)")
+    nodes_remaining: int = Field(
+        description="the workflow's other nodes: the one stopped mid-way and those never reached"
+        " (on a branching graph some of them would never have run)")
 
 
 class RetryQueued(Answer):
+    """POST /executions/{id}/retry: a new execution, listed as running once this answers.
+    `execution_id`/`retry_of`/`resume_from` and seed 004's `new_execution_id`/
+    `original_execution_id`/`retry_from_node` say the same."""
+
+    message: str
     execution_id: str
     retry_of: str
     resume_from: str | None = Field(description="the failed node the retry resumes from; null to start over")
-    status: str
+    new_execution_id: str
+    original_execution_id: str
+    retry_from_node: str | None = Field(description="seed 004's name for resume_from")
+    status: str = Field(description="running")
+    started_at: Timestamp
     workflow_version: int
 
 
@@ -66,22 +89,47 @@ class StepResult(Answer):
     iteration: int | None
     status: str
     input_data: JsonObject
-    output_data: JsonObject | None
+    output_data: JsonObject | None = Field(default=None, description="null for a failed step; left out with capture_outputs false")
     error: JsonObject | None
 
 
-class WorkflowTest(Answer):
-    """A dry run on the real state machine with a virtual clock. An invalid graph answers
-    only success, status (invalid), validation_results, execution_path and results."""
+class TestPerformance(Answer):
+    """How long the dry run took. Seed 004's `memory_usage_mb` is left out: it is not measured."""
 
+    duration_seconds: float = Field(description="the run's duration on the virtual clock: waits count in full, connectors answer at once")
+    execution_time_seconds: float = Field(description="wall-clock time the API spent simulating it")
+
+
+class TestResults(Answer):
+    """Seed 004's summary of a dry run, counted as an execution's own counters are."""
+
+    nodes_executed: int = Field(description="node results (every attempt and loop iteration) before the run ended")
+    nodes_success: int
+    nodes_failed: int
+    execution_path: list[str]
+    outputs: JsonObject | None = Field(
+        default=None,
+        description="what the run would answer as its output_data (the path's node outputs merged); null unless it"
+        " completed; left out with capture_outputs false")
+    performance: TestPerformance
+
+
+class WorkflowTest(Answer):
+    """A dry run on the real state machine with a virtual clock. A graph GET /validate calls
+    invalid is refused (422, the same issues) before anything runs; `validation_results`
+    then holds only its warnings. `capture_outputs: false` leaves `results`,
+    `test_results.outputs` and each step's `output_data` out."""
+
+    test_execution_id: str = Field(description="the dry run's own id (dry-run-…); no execution is stored under it")
     success: bool
     status: str
-    dry_run: bool | None = None
-    workflow_version: int | None = None
+    dry_run: bool
+    workflow_version: int
     execution_path: list[str]
-    results: dict[str, Any] = Field(description="each node's output, by node id")
-    node_results: list[StepResult] | None = None
-    error: JsonObject | None = None
+    results: dict[str, Any] | None = Field(default=None, description="each node's output, by node id")
+    node_results: list[StepResult]
+    test_results: TestResults
+    error: JsonObject | None
     validation_results: TestValidation
-    simulated_duration_seconds: float | None = None
-    execution_time_seconds: float | None = None
+    simulated_duration_seconds: float
+    execution_time_seconds: float

@@ -128,6 +128,7 @@ async def test_create_record_then_query_it_back(api: httpx.AsyncClient) -> None:
         "nodes": [TRIGGER, {"id": "q", "node_type": "database_query", "config": {"table": "taches", "query": "DROP TABLE x"}}],
         "edges": [{"source_node": "trigger", "target_node": "q"}],
     })
-    started = await api.post(f"/api/v1/workflows/{raw_sql.json()['id']}/execute", json={})
-    refused = await wait_status(api, started.json()["execution_id"], "failed")
-    assert "raw SQL is not accepted" in refused["error_message"]
+    # GET /validate calls it invalid, so the run is refused before it starts (seed issue 19, item 8).
+    refused = await api.post(f"/api/v1/workflows/{raw_sql.json()['id']}/execute", json={})
+    assert refused.status_code == 422, refused.text
+    assert "raw SQL is not accepted" in refused.json()["error"]["fields"]["nodes.1.config.query"], refused.text
