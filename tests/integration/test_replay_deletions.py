@@ -11,6 +11,8 @@ This module gets a database of its own, so the comparison sees only its own topi
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -19,12 +21,25 @@ import pytest_asyncio
 from conftest import wait_for
 from pipeline import Sink, api, create_active, isolated_settings, read_topic, sink, wait_status  # noqa: F401 - fixtures
 
+from infra.migrations import migrate
 from infra.settings import Settings
-from projections.replay import replay_check
+from projections.batch import Item, apply_batch
+from projections.readmodels import apply
+from projections.replay import _rows, _tables, replay_check
 from projections.runner import PROJECTION
-from schemas.codec import decode_record
-from schemas.records import ExecutionCompleted
+from schemas.codec import decode, decode_record, encode
+from schemas.envelope import RecordData, make_envelope, now
+from schemas.records import (
+    ExecutionCompleted,
+    ExecutionStarted,
+    IntegrationDefined,
+    NodeScheduled,
+    NodeSucceeded,
+    WorkflowDefined,
+    WorkspaceDefined,
+)
 from schemas.topics import EXECUTIONS
+from schemas.workflow import Node, NodeType, WorkflowSnapshot
 
 TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
 DELAY_SECONDS = 4
@@ -142,3 +157,116 @@ async def test_a_deleted_workflow_with_finished_and_running_executions_replays_t
     assert not report.live_moved
     assert "deleted_workflows" in [t.table for t in report.tables]  # the fact is replayed and compared too
     assert report.same, [t for t in report.tables if not t.same]
+
+
+# -- the same log in every interleaving, one record at a time and in batches ----------
+WS = "ws-deletions"
+
+
+def _item(data: RecordData, at: datetime, offset: int) -> Item:
+    env = make_envelope(data, source="tests", workspace_id=WS, time=at)
+    decoded, record = decode(encode(env))  # through the codec, as the projection reads it off Kafka
+    return decoded, record, offset
+
+
+def _logs() -> tuple[list[list[tuple[RecordData, datetime]]], list[tuple[RecordData, datetime]]]:
+    """(definitions, each execution's records in order) of one session that deletes a workflow."""
+    t0 = now().replace(minute=10) - timedelta(hours=2)
+    nodes = (Node(id="call", node_type=NodeType.ACTION, config={"action_type": "webhook"}),)
+    doomed, kept = (WorkflowSnapshot(id=f"{name}-{uuid.uuid4().hex[:6]}", workspace_id=WS, version=1, name=name,
+                                     nodes=nodes, created_at=t0, updated_at=t0) for name in ("doomed", "kept"))
+    integration = f"int-{uuid.uuid4().hex[:6]}"
+    setup: list[tuple[RecordData, datetime]] = [
+        (WorkspaceDefined(id=WS, name="deletions", created_at=t0), t0),
+        (IntegrationDefined(id=integration, workspace_id=WS, version=1, name="hook", integration_type="webhook",
+                            provider="generic", created_at=t0, updated_at=t0), t0),
+        (WorkflowDefined(workflow=doomed), t0), (WorkflowDefined(workflow=kept), t0),
+    ]
+    executions = []
+    for n, w in enumerate((doomed, doomed, doomed, kept)):
+        eid, begin = f"ex-{n}-{uuid.uuid4().hex[:6]}", t0 + timedelta(minutes=n)
+        end = begin + timedelta(seconds=30)
+        executions.append([
+            (ExecutionStarted(execution_id=eid, workflow=w, trigger_type="manual"), begin),
+            (NodeScheduled(execution_id=eid, node_id="call", node_type=NodeType.ACTION, attempt=1), begin),
+            (NodeSucceeded(execution_id=eid, node_id="call", node_type=NodeType.ACTION, attempt=1,
+                           input={"action_type": "webhook"}, output={"integration_id": integration},
+                           started_at=begin, completed_at=end), end),
+            (ExecutionCompleted(execution_id=eid, workflow_id=w.id, workflow_version=1, started_at=begin,
+                                completed_at=end), end),
+        ])
+    deletion = (WorkflowDefined(workflow=doomed.model_copy(update={"version": 2, "deleted": True,
+                                                                   "updated_at": t0 + timedelta(minutes=2)})),
+                t0 + timedelta(minutes=2))
+    return [setup, *executions], [deletion]
+
+
+def _interleaving(streams: list[list[tuple[RecordData, datetime]]], deletion_at: int) -> list[Item]:
+    """Round-robin over the executions (each in its own order), the deletion after `deletion_at` of their records.
+
+    A record keeps its offset whatever the interleaving (offsets are per partition): here,
+    its stream's number times 100 plus its place in the stream.
+    """
+    numbered = [[(data, at, 100 * s + i) for i, (data, at) in enumerate(stream)] for s, stream in enumerate(streams)]
+    setup, *executions, deletion = numbered
+    merged: list[tuple[RecordData, datetime, int]] = list(setup)
+    cursor = [0] * len(executions)
+    taken = 0
+    while any(c < len(e) for c, e in zip(cursor, executions, strict=True)):
+        for i, e in enumerate(executions):
+            if cursor[i] < len(e):
+                if taken == deletion_at:
+                    merged.extend(deletion)
+                merged.append(e[cursor[i]])
+                cursor[i] += 1
+                taken += 1
+    if taken <= deletion_at:
+        merged.extend(deletion)
+    return [_item(data, at, offset) for data, at, offset in merged]
+
+
+async def _scratch(settings: Settings, name: str) -> asyncpg.Connection:
+    admin = await asyncpg.connect(settings.dsn)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{name}"')
+    finally:
+        await admin.close()
+    await migrate(settings.dsn, schema=name)
+    return await asyncpg.connect(settings.dsn, server_settings={"search_path": name})
+
+
+async def _project(settings: Settings, items: list[Item], batched: bool) -> dict[str, set[str]]:
+    name = f"del_{uuid.uuid4().hex[:8]}"
+    conn = await _scratch(settings, name)
+    try:
+        if batched:
+            async with conn.transaction():
+                await apply_batch(conn, items)
+        else:
+            for env, data, offset in items:
+                async with conn.transaction():
+                    await apply(conn, env, data, offset)
+        return {table: await _rows(conn, name, table) for table in await _tables(conn, name)}
+    finally:
+        await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+        await conn.close()
+
+
+async def test_a_deletion_anywhere_among_the_executions_records_leaves_the_same_rows(settings: Settings) -> None:
+    setup_and_executions, deletion = _logs()
+    streams = [*setup_and_executions, deletion]
+    total = sum(len(e) for e in setup_and_executions[1:])
+    # The deletion first (a replay that read the definitions topic ahead), last (behind), and between.
+    results = {
+        (at, batched): await _project(settings, _interleaving(streams, at), batched)
+        for at in (0, 2, 5, 9, 13, total) for batched in (False, True)
+    }
+    reference = results[(total, False)]
+    assert {len(reference[t]) for t in ("executions", "execution_steps", "workflow_stats", "node_stats",
+                                        "connector_metrics", "execution_hourly_stats")} == {1}  # the kept workflow's
+    assert len(reference["deleted_workflows"]) == 1
+    [integration] = reference["integrations"]
+    assert '"calls_total":4' in integration  # the calls were made: the integration counts all four, deleted or not
+    for key, tables in results.items():
+        for table, rows in reference.items():
+            assert tables[table] == rows, (key, table, sorted(rows - tables[table])[:2], sorted(tables[table] - rows)[:2])
