@@ -16,6 +16,10 @@ The fold reproduces exactly what the one-at-a-time handlers in
   value; LEAST/GREATEST columns keep the min/max; sums of durations stay exact
   (`Decimal`, as the numeric columns are), so a replay that applies records in
   other batch sizes reproduces them digit for digit.
+- a start of an execution of a deleted workflow (`deleted`, read from the
+  `deleted_workflows` table before the run: a run holds no definitions record)
+  makes no row, and records of an execution with no row store no step and count
+  nothing but the integration's usage, as readmodels' handlers do.
 Record types not folded here are applied by their handler between runs
 (`projections/batch.py`), so their order relative to the folded ones is kept.
 """
