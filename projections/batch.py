@@ -19,7 +19,7 @@ from asyncpg import Connection
 from projections.fold import FOLDED, Fold, Known, iteration_of, json_text
 from projections.readmodels import apply, handles
 from schemas.envelope import Envelope, RecordData
-from schemas.records import NodeFailed, NodeSucceeded
+from schemas.records import ExecutionStarted, NodeFailed, NodeSucceeded
 
 Item = tuple[Envelope, RecordData, int]
 
@@ -60,7 +60,18 @@ async def write_run(conn: Connection, run: Sequence[Item]) -> None:
             [d.attempt for d in results], [iteration_of(d) for d in results],
         ):
             final.add((r["execution_id"], r["node_id"], r["attempt"], r["iteration"]))
-    fold = Fold(known, final_steps=final)
+    starts = {(d.workflow.id, env.workspaceid) for env, d, _ in run if type(d) is ExecutionStarted}
+    deleted: dict[tuple[str, str], int] = {}
+    if starts:
+        workflow_ids, workspaces = zip(*starts, strict=True)
+        for r in await conn.fetch(
+            "SELECT d.workflow_id, d.workspace_id, d.version FROM deleted_workflows d"
+            " JOIN unnest($1::text[], $2::text[]) AS u(workflow_id, workspace_id)"
+            " ON d.workflow_id = u.workflow_id AND d.workspace_id = u.workspace_id",
+            list(workflow_ids), list(workspaces),
+        ):
+            deleted[(r["workflow_id"], r["workspace_id"])] = r["version"]
+    fold = Fold(known, deleted=deleted, final_steps=final)
     for env, data, offset in run:
         fold.add(env, data, offset)
     await write_fold(conn, fold)

@@ -16,6 +16,10 @@ The fold reproduces exactly what the one-at-a-time handlers in
   value; LEAST/GREATEST columns keep the min/max; sums of durations stay exact
   (`Decimal`, as the numeric columns are), so a replay that applies records in
   other batch sizes reproduces them digit for digit.
+- a start of an execution of a deleted workflow (`deleted`, read from the
+  `deleted_workflows` table before the run: a run holds no definitions record)
+  makes no row, and records of an execution with no row store no step and count
+  nothing but the integration's usage, as readmodels' handlers do.
 Record types not folded here are applied by their handler between runs
 (`projections/batch.py`), so their order relative to the folded ones is kept.
 """
@@ -179,6 +183,11 @@ class Fold:
     """The row changes of one run of folded records. Feed records in log order with `add`."""
 
     known: dict[str, Known | None]
+    # Deleted workflows, (workflow id, workspace id) -> the deleted version: a start of an
+    # execution that pinned a version up to it is stored and counted nowhere (readmodels'
+    # `_workflow_deleted`). Given as data: the run holds no definitions record, so it is
+    # the same set from the first record of the run to the last.
+    deleted: dict[tuple[str, str], int] = field(default_factory=dict)
     # Steps whose final result is already projected (before or earlier in this run): a
     # second result for one (a worker killed between its call and its commit writes it
     # again) counts nothing, as in readmodels' one-at-a-time path.
@@ -228,10 +237,15 @@ class Fold:
         change = self.executions[execution_id] = ExecutionChange(known)
         return change
 
+    def _has_row(self, execution_id: str) -> bool:
+        return execution_id in self.executions or self.known.get(execution_id) is not None
+
     def _started(self, env: Envelope, d: ExecutionStarted) -> None:
         if self._change(d.execution_id) is not None:
             return  # the row exists: a duplicate start changes nothing
         w = d.workflow
+        if self.deleted.get((w.id, env.workspaceid), 0) >= w.version:
+            return  # its workflow is deleted: no row, so its later records change nothing either
         known = Known(env.workspaceid, w.id, "running", env.time)
         self.known[d.execution_id] = known
         self.executions[d.execution_id] = ExecutionChange(known, created={
@@ -291,6 +305,8 @@ class Fold:
 
     # -- steps ---------------------------------------------------------------
     def _scheduled(self, env: Envelope, d: NodeScheduled, offset: int) -> None:
+        if not self._has_row(d.execution_id):
+            return  # no execution row (its workflow was deleted): the step is stored nowhere either
         key = (d.execution_id, d.node_id, d.attempt, iteration_of(d))
         if key in self.steps:
             return  # an earlier record of this run already made the row: insert-if-absent does nothing
@@ -310,6 +326,11 @@ class Fold:
             "error": None if ok else json_text(d.error.model_dump(mode="json")),  # type: ignore[union-attr]
             "started_at": d.started_at, "completed_at": d.completed_at, "duration_ms": duration_ms,
         }
+        if not self._has_row(d.execution_id):
+            # An execution of a deleted workflow: no step, no node or connector counter. The
+            # integration's own usage counts the call it made, deleted workflow or not.
+            self._integration_usage(d, ok)
+            return
         key = (d.execution_id, d.node_id, d.attempt, iteration_of(d))
         if key in self.final_steps:
             return
@@ -327,13 +348,14 @@ class Fold:
             step.upsert = True
 
         change = self._change(d.execution_id)
+        assert change is not None  # _has_row
         # Counters only while the execution runs: a late side-channel result (the
         # failure notification) is a step, not a node of the execution.
-        if change is not None and change.known.status == "running":
+        if change.known.status == "running":
             change.executed += 1
             change.succeeded += 1 if ok else 0
             change.failed += 0 if ok else 1
-        known = None if change is None else change.known
+        known = change.known
         self._integration_usage(d, ok)
         if d.node_id.startswith("__"):
             return  # side-channel steps (the failure notification) are not nodes nor connector calls of the workflow
@@ -341,10 +363,8 @@ class Fold:
         self._node_stats(env, d, ok, node_type, duration_ms, known)
 
     def _node_stats(
-        self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, node_type: str, duration_ms: float, known: Known | None
+        self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, node_type: str, duration_ms: float, known: Known
     ) -> None:
-        if known is None:
-            return  # no execution row: no workflow to count under
         key = (known.workflow_id, d.node_id)
         stats = self.node_stats.get(key)
         if stats is None:
@@ -360,13 +380,13 @@ class Fold:
             stats.last_executed_at = d.completed_at
 
     def _connector_metrics(
-        self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, node_type: str, known: Known | None
+        self, env: Envelope, d: NodeSucceeded | NodeFailed, ok: bool, node_type: str, known: Known
     ) -> None:
         if node_type not in CONNECTOR_NODE_TYPES:
             return  # inline steps (trigger, condition, ...) are not connector calls
         seconds = (d.completed_at - d.started_at).total_seconds()
         connector = str(d.input.get("action_type") or node_type)
-        key = (env.workspaceid, connector, "success" if ok else "failure", "" if known is None else known.workflow_id)
+        key = (env.workspaceid, connector, "success" if ok else "failure", known.workflow_id)
         delta = self.connectors.get(key)
         if delta is None:
             delta = self.connectors[key] = ConnectorDelta()

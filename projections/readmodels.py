@@ -97,17 +97,7 @@ async def _workspace(conn: Connection, env: Envelope, d: Any, _: int) -> None:
 async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     w = d.workflow
     if w.deleted:
-        # Deleting a workflow removes its views; the Kafka history stays.
-        # Only this workspace's rows: another workspace's rows under the same id stay.
-        for table in ("workflows", "workflow_versions", "workflow_stats", "execution_hourly_stats", "node_stats"):
-            column = "id" if table == "workflows" else "workflow_id"
-            await conn.execute(f"DELETE FROM {table} WHERE {column} = $1 AND workspace_id = $2", w.id, w.workspace_id)
-        await conn.execute(
-            "DELETE FROM execution_steps WHERE execution_id IN"
-            " (SELECT id FROM executions WHERE workflow_id = $1 AND workspace_id = $2)",
-            w.id, w.workspace_id,
-        )
-        await conn.execute("DELETE FROM executions WHERE workflow_id = $1 AND workspace_id = $2", w.id, w.workspace_id)
+        await _workflow_deleted(conn, w.id, w.workspace_id, w.version, w.updated_at)
         return
     snapshot = _json(w.model_dump(mode="json"))
     await conn.execute(
@@ -126,6 +116,44 @@ async def _workflow(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         "INSERT INTO workflow_versions (workflow_id, version, workspace_id, snapshot)"
         " VALUES ($1, $2, $3, $4::json) ON CONFLICT DO NOTHING",
         w.id, w.version, w.workspace_id, snapshot,
+    )
+
+
+async def _workflow_deleted(conn: Connection, workflow_id: str, workspace_id: str, version: int, at: datetime) -> None:
+    """Deleting a workflow removes its views (the Kafka history stays) and is kept as a fact.
+
+    The definitions and executions topics interleave in no fixed order (a replay reads
+    them otherwise than the live projection did), so records of this workflow's
+    executions may come before or after this one. Both ways they end up nowhere: the
+    rows already made go here, and `deleted_workflows` keeps every later start of an
+    execution that pinned a version up to the deleted one out (`_started`, and the fold);
+    the records after a start find no execution row and change nothing.
+    Only this workspace's rows: another workspace's rows under the same id stay.
+    """
+    await conn.execute(
+        "INSERT INTO deleted_workflows AS d (workflow_id, workspace_id, version, deleted_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (workflow_id, workspace_id) DO UPDATE SET version = GREATEST(d.version, EXCLUDED.version),"
+        " deleted_at = CASE WHEN EXCLUDED.version > d.version THEN EXCLUDED.deleted_at ELSE d.deleted_at END",
+        workflow_id, workspace_id, version, at,
+    )
+    await conn.execute(
+        "DELETE FROM workflows WHERE id = $1 AND workspace_id = $2 AND version <= $3", workflow_id, workspace_id, version
+    )
+    await conn.execute(
+        "DELETE FROM workflow_versions WHERE workflow_id = $1 AND workspace_id = $2 AND version <= $3",
+        workflow_id, workspace_id, version,
+    )
+    # Counters are per workflow id, not per version: they all go (see README, "Replaying the log").
+    for table in ("workflow_stats", "execution_hourly_stats", "node_stats", "connector_metrics"):
+        await conn.execute(f"DELETE FROM {table} WHERE workflow_id = $1 AND workspace_id = $2", workflow_id, workspace_id)
+    await conn.execute(
+        "DELETE FROM execution_steps WHERE execution_id IN (SELECT id FROM executions"
+        " WHERE workflow_id = $1 AND workspace_id = $2 AND workflow_version <= $3)",
+        workflow_id, workspace_id, version,
+    )
+    await conn.execute(
+        "DELETE FROM executions WHERE workflow_id = $1 AND workspace_id = $2 AND workflow_version <= $3",
+        workflow_id, workspace_id, version,
     )
 
 
@@ -181,8 +209,12 @@ async def _started(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         "INSERT INTO executions (id, workspace_id, workflow_id, workflow_version, workflow_name,"
         " status, trigger_type, event_id, subject, performed_by, nodes, input_data, started_at,"
         " context, retry_of, resume_from)"
-        " VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12,"
-        " $13::jsonb, $14, $15) ON CONFLICT DO NOTHING RETURNING true",
+        " SELECT $1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12,"
+        " $13::jsonb, $14, $15"
+        # An execution of a deleted workflow (a version up to the deleted one) is stored nowhere.
+        " WHERE NOT EXISTS (SELECT 1 FROM deleted_workflows d WHERE d.workflow_id = $3"
+        " AND d.workspace_id = $2 AND d.version >= $4)"
+        " ON CONFLICT DO NOTHING RETURNING true",
         d.execution_id, env.workspaceid, w.id, w.version, w.name, d.trigger_type, d.event_id,
         d.subject, d.performed_by, _json(nodes), _json(d.context.get("input_data") or {}), env.time,
         _json(d.context), d.retry_of, d.resume_from,
@@ -203,8 +235,9 @@ def _iteration(d: Any) -> int:
 async def _scheduled(conn: Connection, env: Envelope, d: Any, offset: int) -> None:
     await conn.execute(
         "INSERT INTO execution_steps (execution_id, node_id, attempt, iteration, workspace_id, node_type,"
-        " status, input_data, seq, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7::jsonb, $8, $9)"
-        " ON CONFLICT DO NOTHING",
+        " status, input_data, seq, scheduled_at) SELECT $1, $2, $3, $4, $5, $6, 'running', $7::jsonb, $8, $9"
+        # No execution row (its workflow was deleted): the step is stored nowhere either.
+        " WHERE EXISTS (SELECT 1 FROM executions WHERE id = $1) ON CONFLICT DO NOTHING",
         d.execution_id, d.node_id, d.attempt, _iteration(d), env.workspaceid, d.node_type.value,
         _json(d.input), offset, env.time,
     )
@@ -213,6 +246,11 @@ async def _scheduled(conn: Connection, env: Envelope, d: Any, offset: int) -> No
 async def _node_done(conn: Connection, env: Envelope, d: Any, offset: int) -> None:
     ok = isinstance(d, NodeSucceeded)
     duration_ms = (d.completed_at - d.started_at).total_seconds() * 1000
+    if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM executions WHERE id = $1)", d.execution_id):
+        # An execution of a deleted workflow: no step, no node or connector counter. The
+        # integration's own usage counts the call it made, deleted workflow or not.
+        await _integration_usage(conn, d, ok, env.workspaceid)
+        return
     fresh = await conn.fetchval(
         "INSERT INTO execution_steps (execution_id, node_id, attempt, iteration, workspace_id, node_type,"
         " status, input_data, output_data, error, seq, scheduled_at, started_at, completed_at, duration_ms)"
@@ -271,7 +309,7 @@ async def _connector_metrics(conn: Connection, env: Envelope, d: Any, ok: bool) 
     increments = [1 if seconds <= bound else 0 for bound in METRIC_BUCKETS]
     await conn.execute(
         "INSERT INTO connector_metrics AS m (workspace_id, connector_type, status, workflow_id, count, duration_sum, buckets)"
-        " VALUES ($1, $2, $3, COALESCE((SELECT workflow_id FROM executions WHERE id = $4), ''), 1, $5, $6)"
+        " SELECT $1, $2, $3, e.workflow_id, 1, $5, $6 FROM executions e WHERE e.id = $4"
         " ON CONFLICT (workspace_id, connector_type, status, workflow_id) DO UPDATE SET count = m.count + 1,"
         " duration_sum = m.duration_sum + EXCLUDED.duration_sum,"
         " buckets = (SELECT array_agg(a + b ORDER BY i) FROM unnest(m.buckets, EXCLUDED.buckets) WITH ORDINALITY AS u(a, b, i))",

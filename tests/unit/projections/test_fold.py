@@ -91,11 +91,37 @@ def test_a_result_already_projected_before_the_run_counts_nothing() -> None:
     assert not f.steps and not f.node_stats and f.executions == {}
 
 
-def test_results_of_an_execution_without_a_row_touch_only_steps_and_connector_metrics() -> None:
-    f = fold({"e9": None}, succeeded("e9", 5), completed("e9", T0))
-    assert not f.executions and not f.node_stats and not f.workflow_stats
-    assert list(f.steps) == [("e9", "a", 1, -1)] and f.steps[("e9", "a", 1, -1)].upsert
-    assert [key[3] for key in f.connectors] == [""]  # no execution row: no workflow to file it under
+def test_records_of_an_execution_without_a_row_touch_only_the_integration_usage() -> None:
+    # No row: its workflow was deleted (the deletion removed it, or kept its start out). A step
+    # or a counter here would come back or not depending on how the topics interleaved.
+    scheduled = NodeScheduled(execution_id="e9", node_id="a", node_type=NodeType.ACTION, attempt=1)
+    result = NodeSucceeded(execution_id="e9", node_id="a", node_type=NodeType.ACTION, attempt=1,
+                           input={"action_type": "webhook"}, output={"integration_id": "int-1"},
+                           started_at=T0, completed_at=T0 + timedelta(milliseconds=5))
+    f = fold({"e9": None}, (env(scheduled), scheduled), (env(result), result), completed("e9", T0))
+    assert not f.executions and not f.steps and not f.node_stats and not f.workflow_stats and not f.hourly
+    assert not f.connectors
+    assert f.integrations["int-1"].calls == 1  # the call was made: the integration counts it
+
+
+def test_a_start_of_a_deleted_workflow_is_stored_and_counted_nowhere_nor_are_its_later_records() -> None:
+    f = Fold({"e1": None}, deleted={("wf", "ws"): 2})  # WORKFLOW is version 1, deleted at version 2
+    for offset, (e, d) in enumerate((started("e1"), succeeded("e1", 5), completed("e1", T0 + timedelta(seconds=1)))):
+        f.add(e, d, offset)
+    assert not f.executions and not f.steps and not f.workflow_stats and not f.hourly and not f.node_stats
+    assert not f.connectors
+
+
+def test_a_deletion_spares_versions_after_it_and_other_workspaces() -> None:
+    # Re-created under the same id after the deletion: an execution pinning the newer version counts.
+    newer = Fold({"e1": None}, deleted={("wf", "ws"): 2})
+    d = ExecutionStarted(execution_id="e1", workflow=WORKFLOW.model_copy(update={"version": 3}), trigger_type="event")
+    e = env(d)
+    newer.add(e, d, 0)
+    assert newer.executions["e1"].created is not None and newer.workflow_stats["wf"].started == 1
+    elsewhere = Fold({"e1": None}, deleted={("wf", "another-ws"): 5})
+    elsewhere.add(e, d, 0)
+    assert elsewhere.executions["e1"].created is not None
 
 
 def test_a_second_end_is_ignored() -> None:
@@ -114,7 +140,7 @@ def test_equal_completion_times_the_later_record_wins() -> None:
 
 def test_scheduled_then_result_is_one_upsert_keeping_the_scheduled_columns() -> None:
     scheduled = NodeScheduled(execution_id="e1", node_id="a", node_type=NodeType.ACTION, attempt=1, input={"x": 1})
-    f = fold({"e1": None}, (env(scheduled, T0 - timedelta(seconds=1)), scheduled), succeeded("e1", 5))
+    f = fold({"e1": Known("ws", "wf", "running", T0)}, (env(scheduled, T0 - timedelta(seconds=1)), scheduled), succeeded("e1", 5))
     step = f.steps[("e1", "a", 1, -1)]
     assert step.upsert and step.values["seq"] == 0 and step.values["input_data"] == '{"x":1}'
     assert step.values["scheduled_at"] == T0 - timedelta(seconds=1) and step.values["status"] == "completed"
@@ -122,7 +148,7 @@ def test_scheduled_then_result_is_one_upsert_keeping_the_scheduled_columns() -> 
 
 def test_result_then_scheduled_leaves_the_result() -> None:
     scheduled = NodeScheduled(execution_id="e1", node_id="a", node_type=NodeType.ACTION, attempt=1)
-    f = fold({"e1": None}, succeeded("e1", 5), (env(scheduled), scheduled))
+    f = fold({"e1": Known("ws", "wf", "running", T0)}, succeeded("e1", 5), (env(scheduled), scheduled))
     assert f.steps[("e1", "a", 1, -1)].values["status"] == "completed"
 
 
