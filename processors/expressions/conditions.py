@@ -26,7 +26,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import cel
 
-from processors.expressions.references import cel_references, fill_missing, missing_paths
+from processors.expressions.references import Reference, cel_references, fill_missing, missing_paths
 from schemas.errors import ExpressionError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "judge_condition",
     "judge_filter",
     "operator_names",
+    "referenced_fields",
     "resolve_path",
     "validate_condition",
     "validate_filter",
@@ -815,6 +816,28 @@ def validate_condition(spec: str | Mapping[str, Any] | None) -> list[ConditionEr
         if _is_filter(spec):
             return validate_filter(spec)
     return [_unsupported(spec)]
+
+
+def referenced_fields(spec: str | Mapping[str, Any] | None) -> tuple[Reference, ...]:
+    """The field paths a condition reads (CEL selects, filter-tree leaf fields), as far as it
+    parses: for static checks, which must never fail on a condition they cannot read."""
+    if _is_blank(spec):
+        return ()
+    if isinstance(spec, str):
+        return () if _compile_problems(spec, "") else cel_references(spec)
+    if not isinstance(spec, Mapping):
+        return ()
+    try:
+        found = _cel_of(spec)
+    except ConditionError:
+        return ()
+    if found is not None:
+        expression = found[0]
+        return referenced_fields(expression) if isinstance(expression, str) else ()
+    node, errors = _parse(spec) if _is_filter(spec) else (None, [])
+    if errors or node is None:
+        return ()
+    return tuple(dict.fromkeys(Reference(tuple(leaf.field.split("."))) for leaf in _leaves(node)))
 
 
 def _compile_problems(expression: str, path: str) -> list[ConditionError]:
