@@ -190,7 +190,8 @@ def _on_success(step: Step, data: NodeSucceeded) -> None:
             decisions = flow.decide(step, node, data.output)
         except flow.EdgeError as exc:
             edge_error = exc
-    flow.record_success(state, key, data.output)
+    if edge_error is None:
+        flow.record_success(state, key, data.output)
     if node is not None and node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in MESSAGE_ACTIONS:
         dispatch.message_sent(step, node, data)
     if node is None:

@@ -211,6 +211,17 @@ def test_an_edge_condition_that_cannot_be_evaluated_fails_its_source_node() -> N
     assert "edge a->b" in failure.error.message and "validation_result" in failure.error.message
 
 
+def test_an_edge_condition_error_out_of_a_worker_node_takes_its_error_edge_once() -> None:
+    wf = flow([node("t", "trigger"), hook("a"), hook("b"), hook("c")],
+              [edge("t", "a"), edge("a", "b", condition="nope == 1"), edge("a", "c", "error")])
+    sim = run(wf)
+    assert [w.node_id for w in sim.work] == ["a", "c"]
+    assert sim.status == "completed"
+    assert of(sim, ExecutionCompleted)[0].execution_path == ("t", "a", "c")
+    assert sim.state is not None and sim.state["nodes"]["a"]["status"] == "failed"
+    assert "edge a->b" in sim.state["nodes"]["a"]["output"]["error"]["message"]
+
+
 def test_an_edge_condition_error_out_of_an_inline_node_fails_that_node_before_its_success() -> None:
     wf = flow([node("t", "trigger"), hook("a")], [edge("t", "a", condition="nope == 1")])
     sim = run(wf)
