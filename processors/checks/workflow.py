@@ -8,7 +8,10 @@ cycles allowed are a loop node's body coming back to that loop node.
 
 Issue codes (seed 004): AUTO_002 node not connected, AUTO_003 circular
 dependency, AUTO_004 integration not configured, AUTO_007 invalid data
-(dangling references, missing config or inputs, conditions that do not parse).
+(dangling references, `true_path`/`false_path` naming no node, missing config or
+inputs, conditions that do not parse, an edge condition naming something its
+source node cannot output). Reads of `nodes.<id>` / `input_data.<x>` that cannot
+exist are warnings: a missing field reads as null, so the condition is just false.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from typing import Any
 
 from processors.checks.node_config import config_problems, integration_type_of
 from processors.engine import graph
+from processors.engine.flow import CONDITION_ALIASES
 from processors.engine.policies import fixed_wait_seconds
-from processors.expressions.conditions import validate_condition
-from schemas.workflow import Edge, NodeType, Position, WorkflowSnapshot
+from processors.expressions.conditions import referenced_fields, validate_condition
+from processors.expressions.references import KNOWN_ROOTS
+from schemas.workflow import Edge, Node, NodeType, Position, WorkflowSnapshot
 
 NOT_CONNECTED = "AUTO_002"
 CIRCULAR = "AUTO_003"
@@ -296,12 +301,37 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
     # conditions on edges and on the trigger
     for i, edge in enumerate(workflow.edges):
         if edge.condition:
-            for error in validate_condition(edge.condition):
+            errors = validate_condition(edge.condition)
+            for error in errors:
                 issue(Issue(INVALID, "conditions_valid", f"edges.{i}.condition", f"edge {edge.id}: {error}", edge_id=edge.id))
+            if not errors:
+                for message in unknown_edge_names(workflow, edge):
+                    issue(Issue(INVALID, "conditions_valid", f"edges.{i}.condition", f"edge {edge.id}: {message}", edge_id=edge.id))
     filters = workflow.trigger_config.get("filters")
     if filters:
         for error in validate_condition(filters):
             issue(Issue(INVALID, "conditions_valid", "trigger_config.filters", str(error)))
+
+    # true_path / false_path: a node of this workflow, reached by one of the condition's edges
+    for i, node in enumerate(workflow.nodes):
+        if node.node_type != NodeType.CONDITION:
+            continue
+        targets = {e.target_node for e in wf.edges if e.source_node == node.id}
+        for key in ("true_path", "false_path"):
+            target = node.config.get(key)
+            if target in (None, ""):
+                continue
+            if str(target) not in index:
+                issue(Issue(INVALID, "references_valid", f"nodes.{i}.config.{key}",
+                            f"node {node.id}: config.{key} names no node of this workflow: {target!r}", node.id))
+            elif str(target) not in targets:
+                warn(Issue(INVALID, "references_valid", f"nodes.{i}.config.{key}",
+                           f"node {node.id}: config.{key} names {target}, but no edge leads there from this condition", node.id))
+
+    # names a condition reads that cannot exist (warnings: a context may carry more)
+    for where, spec, node_id, edge_id in _conditions(workflow):
+        for message in unknown_reads(workflow, spec):
+            warn(Issue(INVALID, "conditions_valid", where, message, node_id, edge_id))
 
     # integrations
     for i, node in enumerate(workflow.nodes):
@@ -329,6 +359,80 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
             warn(Issue(NO_INTEGRATION, "integration_availability", f"nodes.{i}.config",
                        f"node {node.id}: integration {found.name} is in test mode; nothing will be sent", node.id))
     return report
+
+
+def _conditions(workflow: WorkflowSnapshot) -> list[tuple[str, Any, str | None, str | None]]:
+    """Every condition of the workflow: (field, spec, node id, edge id)."""
+    found: list[tuple[str, Any, str | None, str | None]] = []
+    for i, node in enumerate(workflow.nodes):
+        if node.node_type == NodeType.CONDITION and not node.config.get("use_custom_code"):
+            for key in ("condition", "filters"):
+                if node.config.get(key):
+                    found.append((f"nodes.{i}.config.{key}", node.config[key], node.id, None))
+    for i, edge in enumerate(workflow.edges):
+        if edge.condition:
+            found.append((f"edges.{i}.condition", edge.condition, None, edge.id))
+    if workflow.trigger_config.get("filters"):
+        found.append(("trigger_config.filters", workflow.trigger_config["filters"], None, None))
+    return found
+
+
+def condition_outputs(node: Node) -> frozenset[str] | None:
+    """Every name a node's output can hold, when the engine alone makes it (a condition
+    node); None when a worker or the data decides (anything may be there)."""
+    if node.node_type != NodeType.CONDITION:
+        return None
+    names = {*CONDITION_ALIASES, "missing_fields", "error", *(port.name for port in node.outputs)}
+    if node.config.get("use_custom_code"):
+        names.add("value")  # the sandbox's answer (processors/connectors/code.py)
+    return frozenset(names)
+
+
+def unknown_edge_names(workflow: WorkflowSnapshot, edge: Edge) -> list[str]:
+    """What an edge condition reads that its source node cannot output (seed 004's
+    `validation_result == true` out of a node whose output has no such name)."""
+    source = workflow.node(edge.source_node)
+    outputs = condition_outputs(source) if source is not None else None
+    if outputs is None:
+        return []
+    problems = []
+    for ref in referenced_fields(edge.condition):
+        root = ref.segments[0]
+        if root == "output" and len(ref.segments) > 1 and ref.segments[1] not in outputs:
+            problems.append(f"output.{ref.segments[1]} is not an output of node {edge.source_node} (it has: {', '.join(sorted(outputs))})")
+        elif root not in KNOWN_ROOTS and root not in outputs:
+            problems.append(f"{root} is neither an output of node {edge.source_node} (it has: {', '.join(sorted(outputs))}) nor a context name")
+    return list(dict.fromkeys(problems))
+
+
+def _declared_input(workflow: WorkflowSnapshot) -> frozenset[str] | None:
+    """The fields `input_data` is declared to have: the trigger nodes' output ports. None
+    when no trigger declares any (then input_data may hold anything)."""
+    declared = {p.name for n in workflow.nodes if n.node_type == NodeType.TRIGGER for p in n.outputs} - {"input_data"}
+    if not declared:
+        return None
+    # Conservative: any port a node declares may be what the caller sends as input.
+    return frozenset(declared | {p.name for n in workflow.nodes for p in (*n.inputs, *n.outputs)})
+
+
+def unknown_reads(workflow: WorkflowSnapshot, spec: Any) -> list[str]:
+    """`nodes.<id>` and `input_data.<x>` reads that cannot exist (a missing field reads as
+    null, so such a condition is quietly false: worth a warning, never an issue)."""
+    declared = _declared_input(workflow)
+    problems = []
+    for ref in referenced_fields(spec):
+        segments = ref.segments
+        if segments[0] == "nodes" and len(segments) > 1:
+            target = workflow.node(segments[1])
+            if target is None:
+                problems.append(f"reads {ref.path}: no node {segments[1]} in this workflow")
+                continue
+            outputs = condition_outputs(target)
+            if outputs is not None and len(segments) > 2 and segments[2] not in outputs:
+                problems.append(f"reads {ref.path}: node {target.id} outputs only {', '.join(sorted(outputs))}")
+        elif segments[0] == "input_data" and len(segments) > 1 and declared is not None and segments[1] not in declared:
+            problems.append(f"reads {ref.path}: the trigger declares no input {segments[1]} (it declares: {', '.join(sorted(declared))})")
+    return list(dict.fromkeys(problems))
 
 
 def _blank(value: Any) -> bool:

@@ -29,7 +29,7 @@ from processors.engine.kinds import (
 from processors.engine.policies import DurationError, pre_delay_seconds, wait_seconds
 from processors.engine.timers import schedule_timer
 from processors.engine.transition import Step, eval_context
-from processors.expressions.conditions import ConditionError, evaluate_condition
+from processors.expressions.conditions import ConditionError, judge_condition
 from processors.expressions.templates import TemplateError, render_value
 from schemas.envelope import deterministic_id, make_envelope
 from schemas.outputs import Output
@@ -276,6 +276,9 @@ def create_record(step: Step, node: Node, attempt: int, iteration: int | None, c
 
 def run_inline(step: Step, node: Node, attempt: int, iteration: int | None, context: dict[str, Any]) -> None:
     try:
+        dangling = flow.dangling_path(step.workflow, node)
+        if dangling is not None:
+            raise ConditionError(f"config.{dangling} names no node of this workflow: {node.config[dangling]!r}")
         node_input, output = evaluate_inline(node, context, step.now)
     except (ConditionError, TemplateError) as exc:
         error = NodeError(code="AUTO_007", message=f"{node.node_type.value} node {node.id}: {exc}")
@@ -295,6 +298,13 @@ def succeed_inline(
 ) -> None:
     state = step.state
     execution_id = state["execution_id"]
+    try:
+        decisions = flow.decide(step, node, output)
+    except flow.EdgeError as exc:
+        # Decided before the success is recorded: an edge that cannot be evaluated fails
+        # the node (its error edges, else the execution), never a silent dead branch.
+        retries.inline_failure(step, node, attempt, iteration, node_input, NodeError(code="AUTO_007", message=str(exc)))
+        return
     step.emit(
         NodeSucceeded(
             execution_id=execution_id,
@@ -311,7 +321,7 @@ def succeed_inline(
     )
     key = key_of(node.id, iteration)
     flow.record_success(state, key, output)
-    flow.follow(step, node, iteration, output, failed=False)
+    flow.follow(step, node, decisions)
 
 
 def evaluate_inline(node: Node, context: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -322,10 +332,12 @@ def evaluate_inline(node: Node, context: dict[str, Any], now: datetime) -> tuple
         spec: Any = config.get("condition")
         if spec is None:
             spec = config.get("filters") or ({"operator": config.get("operator", "and"), "conditions": config["conditions"]} if "conditions" in config else None)
-        result = evaluate_condition(spec, context)
-        output: dict[str, Any] = {"result": result}
-        for port in node.outputs:
-            output[port.name] = result
+        verdict = judge_condition(spec, context)
+        output = flow.condition_output(node, verdict.result)
+        if verdict.missing_fields:
+            # The one rule (processors.expressions.references): a missing field is null; the
+            # output says which ones were, so a false branch taken for that reason shows.
+            output["missing_fields"] = list(verdict.missing_fields)
         return {"condition": spec}, output
     # transform: map fields through templates
     mapping = config.get("mapping") or config.get("fields") or {}

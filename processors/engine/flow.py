@@ -7,6 +7,9 @@ every edge it waits for is resolved.
   live branch (`config.join: "any"` runs on the first).
 - Condition nodes choose edges by label (true/false), by `true_path` / `false_path`, or by
   the edge's own CEL condition.
+- Which edges a node takes is decided before the node's success is recorded (`decide`): an
+  edge condition that cannot be evaluated fails the node (or takes its error edges), it is
+  never silently "not taken".
 """
 
 from __future__ import annotations
@@ -19,8 +22,36 @@ from typing import Any
 from processors.engine import dispatch, graph
 from processors.engine.ids import key_of
 from processors.engine.transition import State, Step, eval_context
-from processors.expressions.conditions import ConditionError, evaluate_cel
-from schemas.workflow import Edge, Node, NodeType
+from processors.expressions.conditions import ConditionError, judge_condition
+from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
+
+# Seed 004 names a condition node's boolean `validation_result` on its edges
+# (`validation_result == true`): besides `result` and the node's declared output ports.
+CONDITION_ALIASES = ("result", "validation_result")
+
+
+def condition_output(node: Node, result: bool) -> dict[str, Any]:
+    """A condition node's output: its boolean under `result`, `validation_result` and each
+    declared output port."""
+    output: dict[str, Any] = dict.fromkeys(CONDITION_ALIASES, result)
+    for port in node.outputs:
+        output[port.name] = result
+    return output
+
+
+def dangling_path(workflow: WorkflowSnapshot, node: Node) -> str | None:
+    """The first of a condition's `true_path` / `false_path` naming no node of the workflow.
+
+    The engine fails such a node rather than guess: read by the label rule instead, its
+    unlabelled edges would all be "true" and both branches would run.
+    """
+    if node.node_type != NodeType.CONDITION:
+        return None
+    for key in ("true_path", "false_path"):
+        target = node.config.get(key)
+        if target not in (None, "") and workflow.node(str(target)) is None:
+            return key
+    return None
 
 
 def record_success(state: State, key: str, output: dict[str, Any]) -> None:
@@ -30,13 +61,31 @@ def record_success(state: State, key: str, output: dict[str, Any]) -> None:
     state["path"].append(info["node_id"])
 
 
+class EdgeError(ConditionError):
+    """An edge condition that cannot be evaluated (the message names the edge)."""
+
+
+def edge_view(node: Node, output: Mapping[str, Any]) -> dict[str, Any]:
+    """The names an edge condition reads besides the execution context: the source node's
+    output fields (a condition node's boolean under its aliases too, custom code included;
+    a declared output port the output lacks is a missing field, so null), and `output`."""
+    fields: dict[str, Any] = dict.fromkeys((port.name for port in node.outputs), None)
+    if node.node_type == NodeType.CONDITION:
+        fields.update(condition_output(node, bool(output.get("result"))))
+    fields.update(output)
+    return {**fields, "output": dict(output)}
+
+
 def edge_taken(state: State, node: Node, edge: Edge, output: Mapping[str, Any]) -> bool:
+    """Whether `edge` out of `node` (which output `output`) is taken. Raises EdgeError."""
     if edge.condition:
-        context = eval_context(state, {**output, "output": dict(output)})
+        context = eval_context(state, edge_view(node, output))
+        # The source's own output, whether or not the state records it yet.
+        context["nodes"] = {**context["nodes"], node.id: dict(output)}
         try:
-            return evaluate_cel(edge.condition, context) is True
-        except ConditionError:
-            return False
+            return judge_condition(edge.condition, context).result
+        except ConditionError as exc:
+            raise EdgeError(f"edge {edge.id}: {exc}", f"edges.{edge.id}.condition") from exc
     if node.node_type != NodeType.CONDITION:
         return True
     result = bool(output.get("result"))
@@ -57,20 +106,35 @@ def scope(state: State, node_id: str) -> int | None:
     return None
 
 
-def follow(step: Step, node: Node, iteration: int | None, output: Mapping[str, Any], *, failed: bool) -> None:
+def _followed(step: Step, node: Node) -> list[Edge]:
+    """The edges a finished node resolves itself."""
     state, workflow = step.state, step.workflow
+    loop = state.get("loop")
+    edges = []
     for edge in graph.outgoing(workflow, node.id):
-        if not step.running:
-            return
         if node.node_type == NodeType.LOOP and graph.is_body_edge(workflow, edge):
             continue  # the loop runs its body itself
-        loop = state.get("loop")
         if loop and edge.target_node == loop["node_id"] and node.id in loop["body"]:
             continue  # back-edge: the end of this iteration's branch
-        if failed:
-            taken = graph.is_error_edge(edge)
-        else:
-            taken = not graph.is_error_edge(edge) and edge_taken(state, node, edge, output)
+        edges.append(edge)
+    return edges
+
+
+def decide(step: Step, node: Node, output: Mapping[str, Any]) -> dict[str, bool]:
+    """Which of a succeeded node's edges are taken, by edge id. Raises EdgeError, before
+    anything is recorded, so the caller can fail the node instead."""
+    return {
+        edge.id: not graph.is_error_edge(edge) and edge_taken(step.state, node, edge, output)
+        for edge in _followed(step, node)
+    }
+
+
+def follow(step: Step, node: Node, decisions: Mapping[str, bool] | None) -> None:
+    """Resolve a finished node's edges: as `decisions` says, or (None: it failed) its error edges."""
+    for edge in _followed(step, node):
+        if not step.running:
+            return
+        taken = graph.is_error_edge(edge) if decisions is None else decisions[edge.id]
         resolve(step, edge, taken)
 
 

@@ -160,7 +160,11 @@ def _resume(step: Step, data: ExecutionStarted) -> None:
         if node is not None:
             for edge in graph.outgoing(workflow, node_id):
                 if edge.target_node != data.resume_from and edge.target_node not in state["nodes"]:
-                    taken = not graph.is_error_edge(edge) and flow.edge_taken(state, node, edge, state["nodes"][node_id]["output"])
+                    try:
+                        taken = not graph.is_error_edge(edge) and flow.edge_taken(state, node, edge, state["nodes"][node_id]["output"])
+                    except flow.EdgeError as exc:
+                        fail(step, NodeError(code="AUTO_007", message=str(exc)), node_id)
+                        return
                     state["edges"][edge.id] = "taken" if taken else "dead"
     resume = workflow.node(data.resume_from or "")
     if resume is None:
@@ -179,11 +183,26 @@ def _on_success(step: Step, data: NodeSucceeded) -> None:
     if info is None or info["status"] != "scheduled" or info["attempt"] != data.attempt:
         return  # duplicate or stale result
     node = step.workflow.node(data.node_id)
-    flow.record_success(state, key, data.output)
+    decisions: dict[str, bool] | None = None
+    edge_error: flow.EdgeError | None = None
+    if node is not None:
+        try:
+            decisions = flow.decide(step, node, data.output)
+        except flow.EdgeError as exc:
+            edge_error = exc
+    if edge_error is None:
+        flow.record_success(state, key, data.output)
     if node is not None and node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in MESSAGE_ACTIONS:
         dispatch.message_sent(step, node, data)
-    if node is not None:
-        flow.follow(step, node, data.iteration, data.output, failed=False)
+    if node is None:
+        return
+    if edge_error is not None:
+        # The worker's success is recorded already (its side effect happened): the node's
+        # edge cannot be evaluated, so it fails from here (its error edges, else the execution).
+        retries.node_failed(step, node, data.iteration, data.attempt, NodeError(code="AUTO_007", message=str(edge_error)),
+                            recorded=True, node_input=data.input)
+        return
+    flow.follow(step, node, decisions)
 
 
 def _on_failure(step: Step, data: NodeFailed) -> None:

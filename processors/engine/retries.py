@@ -96,4 +96,4 @@ def node_failed(
         return
     # A failure path: the execution goes on from here, with the error visible downstream.
     state["path"].append(node.id)
-    flow.follow(step, node, iteration, info["output"], failed=True)
+    flow.follow(step, node, None)

@@ -26,6 +26,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import cel
 
+from processors.expressions.references import Reference, cel_references, fill_missing, missing_paths
 from schemas.errors import ExpressionError
 
 __all__ = [
@@ -35,12 +36,17 @@ __all__ = [
     "MAX_REGEX_LENGTH",
     "MISSING",
     "ConditionError",
+    "Verdict",
     "compile_cel",
     "evaluate_cel",
+    "evaluate_cel_reading",
     "evaluate_condition",
     "evaluate_filter",
     "explain_filter",
+    "judge_condition",
+    "judge_filter",
     "operator_names",
+    "referenced_fields",
     "resolve_path",
     "validate_condition",
     "validate_filter",
@@ -257,10 +263,12 @@ _Predicate: TypeAlias = Callable[[Any, Any], bool]
 
 
 def _present(predicate: _Predicate) -> _Predicate:
-    """`predicate`, but False when the field is absent: nothing is "equal" to a missing value."""
+    """`predicate` over a missing field read as null (processors.expressions.references has the
+    rule): so ``equals x`` is false for it, ``not_equals x`` true, and ``equals null`` true.
+    Only `exists` / `is_empty` tell absent from null."""
 
     def test(actual: Any, expected: Any) -> bool:
-        return actual is not MISSING and predicate(actual, expected)
+        return predicate(None if actual is MISSING else actual, expected)
 
     return test
 
@@ -619,11 +627,24 @@ def compile_cel(expression: str) -> cel.Program:
 
 
 def evaluate_cel(expression: str, context: Mapping[str, Any]) -> Any:
-    """The value of a CEL expression over `context`.
+    """The value of a CEL expression over `context`; a missing field reads as null.
 
-    Raises ConditionError on syntax errors, undefined variables, missing keys and type errors.
+    Raises ConditionError on syntax errors, undefined variables and type errors.
     """
+    return evaluate_cel_reading(expression, context)[0]
+
+
+def evaluate_cel_reading(expression: str, context: Mapping[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    """The value of a CEL expression and the fields it read that `context` lacks (as null)."""
     program = compile_cel(expression)
+    refs = cel_references(expression)
+    missing = missing_paths(context, refs)
+    if missing:
+        context = fill_missing(context, refs)
+    return _run_cel(program, context), missing
+
+
+def _run_cel(program: cel.Program, context: Mapping[str, Any]) -> Any:
     variables = _cel_variables(program, context)
     try:
         return program.execute(variables)
@@ -633,10 +654,14 @@ def evaluate_cel(expression: str, context: Mapping[str, Any]) -> Any:
         key = exc.args[0] if exc.args else "?"
         raise ConditionError(f"CEL expression reads a missing key {key!r}") from exc
     except TypeError as exc:
-        raise ConditionError(f"type error in CEL expression: {exc}") from exc
+        raise _CelTypeError(f"type error in CEL expression: {exc}") from exc
     except (ValueError, ArithmeticError, IndexError) as exc:
         # ValueError: a context value CEL cannot represent; the rest are plain runtime faults.
         raise ConditionError(f"CEL evaluation failed: {exc}") from exc
+
+
+class _CelTypeError(ConditionError):
+    """No overload for the operand types: with a missing field, ``null > 5``."""
 
 
 def _runtime_message(exc: RuntimeError, context: Mapping[str, Any]) -> str:
@@ -706,35 +731,72 @@ def _unsupported(spec: Any) -> ConditionError:
     return ConditionError(f"unsupported condition of type {type(spec).__name__}")
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A condition's answer, and the fields it read that the context lacked (read as null)."""
+
+    result: bool
+    missing_fields: tuple[str, ...] = ()
+
+
 def evaluate_condition(spec: str | Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
     """Evaluate a CEL string, a ``{"expression"|"cel": ...}`` mapping or a filter tree.
 
     None and blank strings are True (no condition). A CEL result must be a bool.
     """
+    return judge_condition(spec, context).result
+
+
+def judge_condition(spec: str | Mapping[str, Any] | None, context: Mapping[str, Any]) -> Verdict:
+    """`evaluate_condition`, saying which fields it read were missing."""
     if _is_blank(spec):
-        return True
+        return Verdict(True)
     if isinstance(spec, str):
         return _cel_bool(spec, context, "")
     if isinstance(spec, Mapping):
         found = _cel_of(spec)
         if found is not None:
             expression, key = found
-            return True if _is_blank(expression) else _cel_bool(expression, context, key)
+            return Verdict(True) if _is_blank(expression) else _cel_bool(expression, context, key)
         if _is_filter(spec):
-            return evaluate_filter(spec, context)
+            return judge_filter(spec, context)
     raise _unsupported(spec)
 
 
-def _cel_bool(expression: str, context: Mapping[str, Any], path: str) -> bool:
+def judge_filter(tree: Mapping[str, Any], context: Mapping[str, Any]) -> Verdict:
+    """`evaluate_filter`, saying which leaf fields were missing."""
+    node, errors = _parse(tree)
+    if errors:
+        raise errors[0]
+    assert node is not None
+    missing = sorted({leaf.field for leaf in _leaves(node) if resolve_path(context, leaf.field) is MISSING})
+    return Verdict(_evaluate(node, context), tuple(missing))
+
+
+def _leaves(node: _Node) -> list[_Leaf]:
+    if isinstance(node, _Leaf):
+        return [node]
+    return [leaf for child in node.children for leaf in _leaves(child)]
+
+
+def _cel_bool(expression: str, context: Mapping[str, Any], path: str) -> Verdict:
+    refs = cel_references(expression) if isinstance(expression, str) else ()
     try:
-        result = evaluate_cel(expression, context)
+        result, missing = evaluate_cel_reading(expression, context)
+    except _CelTypeError as exc:
+        missing = missing_paths(context, refs)
+        if missing:
+            # An ordering or arithmetic on a missing field (``null > 5``): the comparison is
+            # false, like every other comparison with a missing field.
+            return Verdict(False, missing)
+        raise exc.at(path) from exc
     except ConditionError as exc:
         raise exc.at(path) from exc
     if not isinstance(result, bool):
         raise ConditionError(
             f"condition did not evaluate to a boolean (got {type(result).__name__})", path
         )
-    return result
+    return Verdict(result, missing)
 
 
 def validate_condition(spec: str | Mapping[str, Any] | None) -> list[ConditionError]:
@@ -754,6 +816,28 @@ def validate_condition(spec: str | Mapping[str, Any] | None) -> list[ConditionEr
         if _is_filter(spec):
             return validate_filter(spec)
     return [_unsupported(spec)]
+
+
+def referenced_fields(spec: str | Mapping[str, Any] | None) -> tuple[Reference, ...]:
+    """The field paths a condition reads (CEL selects, filter-tree leaf fields), as far as it
+    parses: for static checks, which must never fail on a condition they cannot read."""
+    if _is_blank(spec):
+        return ()
+    if isinstance(spec, str):
+        return () if _compile_problems(spec, "") else cel_references(spec)
+    if not isinstance(spec, Mapping):
+        return ()
+    try:
+        found = _cel_of(spec)
+    except ConditionError:
+        return ()
+    if found is not None:
+        expression = found[0]
+        return referenced_fields(expression) if isinstance(expression, str) else ()
+    node, errors = _parse(spec) if _is_filter(spec) else (None, [])
+    if errors or node is None:
+        return ()
+    return tuple(dict.fromkeys(Reference(tuple(leaf.field.split("."))) for leaf in _leaves(node)))
 
 
 def _compile_problems(expression: str, path: str) -> list[ConditionError]:

@@ -5,6 +5,11 @@ as ``now()``. A string that is exactly one expression yields the expression's na
 (``"{{ user.tags }}"`` is a list), anything else renders to text. Results are JSON-ready:
 datetimes become ISO 8601 strings because rendered configs are written to records.
 
+A missing field is null, the one rule conditions follow too (processors.expressions.references):
+``{{ input_data.nope }}`` alone is None, inside text it renders as nothing, and a comparison
+with it is false (Jinja's ChainableUndefined). Templates do not list missing fields: a rendered
+config is not an answer anyone reads for them.
+
 Seed syntax: ``{{ now() + 7 days }}`` — ``<integer> <unit>`` inside an expression is rewritten
 to ``duration(7, 'days')`` (a ``timedelta``) before compiling.
 

@@ -277,7 +277,8 @@ async def test_catalogs_and_single_node_tools(api: httpx.AsyncClient) -> None:
     assert (await api.post("/api/v1/nodes/validate", json={"node_type": "warp"})).status_code == 422
     tested = (await api.post("/api/v1/nodes/test", json={"node_type": "condition", "config": {"condition": "input_data.amount > 100"},
                                                          "input_data": {"amount": 250}})).json()
-    assert tested["success"] is True and tested["output"] == {"result": True} and tested["dry_run"] is True
+    # A condition's boolean under `result` and seed 004's `validation_result` (issue 19 item 6).
+    assert tested["success"] is True and tested["output"] == {"result": True, "validation_result": True} and tested["dry_run"] is True
     transform = (await api.post("/api/v1/nodes/test", json={"node_type": "transform", "config": {"mapping": {"hi": "Hello {{input_data.name}}"}},
                                                             "input_data": {"name": "Ada"}})).json()
     assert transform["output"] == {"hi": "Hello Ada"}

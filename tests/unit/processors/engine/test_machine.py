@@ -37,7 +37,7 @@ from schemas.records import (
     TimerScheduled,
 )
 from schemas.topics import NODE_WORK, TIMERS
-from schemas.workflow import Edge, Node, NodeType, WorkflowSettings, WorkflowSnapshot
+from schemas.workflow import Edge, Node, NodeType, Port, WorkflowSettings, WorkflowSnapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -194,10 +194,97 @@ def test_edge_condition_in_cel_over_the_source_output() -> None:
     assert [w.node_id for w in run(wf, perform=lambda o: {"n": 3}).work] == ["a", "small"]
 
 
-def test_an_edge_condition_that_does_not_evaluate_is_not_taken() -> None:
+def test_an_edge_condition_over_a_missing_field_reads_null_and_is_not_taken() -> None:
     wf = flow([node("t", "trigger"), hook("a")], [edge("t", "a", condition="nodes.missing.field > 1")])
     sim = run(wf)
     assert not sim.work and sim.status == "completed"
+
+
+def test_an_edge_condition_that_cannot_be_evaluated_fails_its_source_node() -> None:
+    # Seed 004's `validation_result == true`, out of a node that outputs no such name.
+    wf = flow([node("t", "trigger"), hook("a"), hook("b")], [edge("t", "a"), edge("a", "b", condition="validation_result == true")])
+    sim = run(wf)
+    assert [w.node_id for w in sim.work] == ["a"]
+    assert sim.status == "failed"
+    failure = of(sim, ExecutionFailed)[0]
+    assert failure.failed_node == "a" and failure.error.code == "AUTO_007"
+    assert "edge a->b" in failure.error.message and "validation_result" in failure.error.message
+
+
+def test_an_edge_condition_error_out_of_a_worker_node_takes_its_error_edge_once() -> None:
+    wf = flow([node("t", "trigger"), hook("a"), hook("b"), hook("c")],
+              [edge("t", "a"), edge("a", "b", condition="nope == 1"), edge("a", "c", "error")])
+    sim = run(wf)
+    assert [w.node_id for w in sim.work] == ["a", "c"]
+    assert sim.status == "completed"
+    assert of(sim, ExecutionCompleted)[0].execution_path == ("t", "a", "c")
+    assert sim.state is not None and sim.state["nodes"]["a"]["status"] == "failed"
+    assert "edge a->b" in sim.state["nodes"]["a"]["output"]["error"]["message"]
+
+
+def test_an_edge_condition_error_out_of_an_inline_node_fails_that_node_before_its_success() -> None:
+    wf = flow([node("t", "trigger"), hook("a")], [edge("t", "a", condition="nope == 1")])
+    sim = run(wf)
+    assert sim.status == "failed" and not sim.work
+    assert [d.node_id for d in of(sim, NodeFailed)] == ["t"]
+    assert not [d for d in of(sim, NodeSucceeded) if d.node_id == "t"]
+
+
+def test_an_edge_condition_error_takes_the_error_edge_when_there_is_one() -> None:
+    wf = flow([node("t", "trigger"), node("c", "condition", condition="true"), hook("ok"), hook("oops")],
+              [edge("t", "c"), edge("c", "ok", condition="1 + 'a' == 2"), edge("c", "oops", "error")])
+    sim = run(wf)
+    assert [w.node_id for w in sim.work] == ["oops"]
+    assert sim.status == "completed"
+
+
+def test_a_non_boolean_edge_condition_is_an_error_not_a_dead_edge() -> None:
+    wf = flow([node("t", "trigger"), hook("a")], [edge("t", "a", condition="input_data")])
+    sim = run(wf)
+    assert sim.status == "failed" and "boolean" in of(sim, ExecutionFailed)[0].error.message
+
+
+def test_a_condition_node_answers_under_result_validation_result_and_its_ports() -> None:
+    c = Node(id="c", node_type=NodeType.CONDITION, config={"condition": "input_data.k == 1"},
+             outputs=(Port(name="is_ok", type="boolean"),))
+    wf = flow([node("t", "trigger"), c, hook("yes"), hook("no")],
+              [edge("t", "c"), edge("c", "yes", condition="validation_result == true"),
+               edge("c", "no", condition="is_ok == false")])
+    sim = run(wf)
+    assert [w.node_id for w in sim.work] == ["yes"]
+    done = next(d for d in of(sim, NodeSucceeded) if d.node_id == "c")
+    assert done.output == {"result": True, "validation_result": True, "is_ok": True}
+
+
+def test_seed_004_missing_input_field_is_null_and_the_output_names_it() -> None:
+    wf = flow([node("t", "trigger"), node("c", "condition", condition="input_data.client_exists == true"), hook("yes"), hook("no")],
+              [edge("t", "c"), edge("c", "yes", "true"), edge("c", "no", "false")])
+    seed_input = {"client_id": 123, "client_email": "newclient@example.com", "client_name": "Nouveau Client"}
+    start = ExecutionStarted(execution_id="ex", workflow=wf, trigger_type="manual", context={"input_data": seed_input, "user": {}})
+    sim = simulate(start, workspace_id="ws", now=T0, perform=ok)
+    assert sim.status == "completed"
+    assert [w.node_id for w in sim.work] == ["no"]
+    done = next(d for d in of(sim, NodeSucceeded) if d.node_id == "c")
+    assert done.output["missing_fields"] == ["input_data.client_exists"] and done.output["result"] is False
+
+
+def test_a_condition_reading_no_missing_field_says_nothing_of_missing_fields() -> None:
+    sim = run(branching())
+    done = next(d for d in of(sim, NodeSucceeded) if d.node_id == "c")
+    assert "missing_fields" not in done.output
+
+
+@pytest.mark.parametrize("key", ["true_path", "false_path"])
+def test_a_dangling_true_or_false_path_fails_the_condition_and_runs_no_branch(key: str) -> None:
+    paths = {"true_path": "yes", "false_path": "no", key: "node-uuid-4"}
+    wf = flow([node("t", "trigger"), node("c", "condition", condition="true", **paths), hook("yes"), hook("no")],
+              [edge("t", "c"), edge("c", "yes"), edge("c", "no")])
+    sim = run(wf)
+    assert not sim.work
+    assert sim.status == "failed"
+    failure = of(sim, ExecutionFailed)[0]
+    assert failure.failed_node == "c" and failure.error.code == "AUTO_007"
+    assert f"config.{key}" in failure.error.message and "node-uuid-4" in failure.error.message
 
 
 def test_filter_tree_conditions_in_condition_nodes() -> None:
@@ -658,7 +745,7 @@ def test_random_interleavings_with_duplicates_reach_the_same_final_state(data: s
     finals = {k: (v["status"], v["output"]) for k, v in state["nodes"].items() if k != "d"}
     assert finals == {
         "t": ("succeeded", {"k": 1}), "a": ("succeeded", {"ok": True}), "b": ("succeeded", {"ok": True}),
-        "j": ("succeeded", {"ok": True}), "c": ("succeeded", {"result": True}), "yes": ("succeeded", {"ok": True}),
+        "j": ("succeeded", {"ok": True}), "c": ("succeeded", {"result": True, "validation_result": True}), "yes": ("succeeded", {"ok": True}),
         "no": ("skipped", {}),
     }
     # Nothing was emitted twice: a re-delivered input never repeats a step.

@@ -117,7 +117,7 @@ OPERATOR_CASES: list[tuple[str, str, Any, bool]] = [
     ("equals", "user.profile.age", 30, True),
     ("equals", "user.profile.age", 31, False),
     ("equals", "user.nope", 30, False),
-    ("equals", "user.nope", None, False),  # absent is not null
+    ("equals", "user.nope", None, True),  # a missing field is null (the one rule)
     ("equals", "event.data.none", None, True),
     ("equals", "event.data.amount_str", 150, True),  # number vs numeric string
     ("equals", "event.data.amount", "150", True),
@@ -209,7 +209,7 @@ OPERATOR_CASES: list[tuple[str, str, Any, bool]] = [
     ("in", "conversation.status", ["closed"], False),
     ("in", "user.profile.age", ["30", 40], True),
     ("in", "user.nope", ["open"], False),
-    ("in", "user.nope", [None], False),
+    ("in", "user.nope", [None], True),  # a missing field is null
     ("not_in", "conversation.status", ["closed"], True),
     ("not_in", "conversation.status", ["open"], False),
     ("not_in", "user.nope", ["open"], True),
@@ -783,9 +783,15 @@ def test_cel_undefined_function() -> None:
         evaluate_cel("nope(1)", {})
 
 
-def test_cel_missing_key() -> None:
+def test_cel_missing_field_reads_as_null() -> None:
+    assert evaluate_cel("user.missing == 1", {"user": {}}) is False
+    assert evaluate_cel("user.missing == null", {"user": {}}) is True
+
+
+def test_cel_missing_key_chosen_at_run_time_is_still_an_error() -> None:
+    # A key computed by the expression cannot be seen in its tokens: CEL's own error stays.
     with pytest.raises(ConditionError, match="missing key 'missing'"):
-        evaluate_cel("user.missing == 1", {"user": {}})
+        evaluate_cel("user[name] == 1", {"user": {}, "name": "missing"})
 
 
 @pytest.mark.parametrize(
