@@ -95,7 +95,7 @@ async def _families(state: AppState) -> list[Metric]:
     return [executions, duration, lag, queue, dead]
 
 
-_PROMETHEUS = {200: {"description": "Prometheus text exposition format"}}
+_PROMETHEUS: dict[int | str, dict[str, Any]] = {200: {"description": "Prometheus text exposition format"}}
 
 
 # Documented as text/plain (a string): the answer's own media type adds a format version.
