@@ -4,7 +4,8 @@ Every /api/v1 route spends from the caller's default budget (FLUXO_RATE_LIMIT_DE
 the ingest endpoints from a separate one (FLUXO_RATE_LIMIT_INGEST), and a route named in
 FLUXO_RATE_LIMIT_ROUTES from a budget of its own. Answers carry the draft IETF
 `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers; over the limit,
-429 with `Retry-After`. /health, /api/health and /metrics are outside /api/v1: exempt.
+429 with `Retry-After`. /health, /api/health and /metrics (and seed 001's spellings under
+/api/automation) are outside /api/v1: exempt.
 
 The counts live in this process's memory (`limits`' MemoryStorage): with several API
 processes behind a balancer each counts on its own, so a caller gets up to N times the

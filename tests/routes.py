@@ -69,6 +69,7 @@ PUBLIC: dict[str, int] = {
     "GET /api/health": 200,
     "GET /api/automation/health": 200,
     "GET /metrics": 200,
+    "GET /api/automation/metrics": 200,
     "POST /api/v1/auth/login": 200,
     "POST /api/v1/auth/refresh": 200,
     # The token in the URL is the credential. The seeded hook takes POST only: other methods

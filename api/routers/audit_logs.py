@@ -5,13 +5,12 @@ Owners and admins only. A workspace sees its own entries; any other id answers 4
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import PrincipalDep, StateDep
-from api.filters import Where
+from api.filters import DateFrom, DateTo, Where
 from api.pagination import PagingDep, page_response
 from api.security import Principal
 from schemas.answers.audit import AuditEntry
@@ -74,8 +73,8 @@ async def list_audit_logs(
     outcome: AuditOutcome | None = None,
     method: Literal["POST", "PUT", "PATCH", "DELETE"] | None = None,
     status_code: int | None = Query(default=None, ge=100, le=599),
-    created_at__gte: datetime | None = None,
-    created_at__lte: datetime | None = None,
+    created_at__gte: DateFrom | None = None,
+    created_at__lte: DateTo | None = None,
     search: str | None = Query(default=None, max_length=200),
 ) -> dict[str, Any]:
     """Newest first. `search` looks in the action, route, actor email and resource id."""

@@ -16,7 +16,8 @@ from fastapi.responses import ORJSONResponse
 
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import LogPagingDep, page_response
-from api.services.executions import execution_detail
+from api.services import connector_logs
+from api.services.connector_logs import connector_status
 from api.services.runs import start_run
 from schemas.answers.automation import ConnectorLog, ConnectorQueued, ConnectorStatus
 from schemas.answers.common import Page
@@ -29,9 +30,13 @@ from schemas.workflow import Edge, Node, NodeType, TriggerType, WorkflowSnapshot
 router = APIRouter(prefix="/automation", tags=["automation"])
 
 # Path segment -> the action type the node runs.
+# An explicit WhatsApp send is the `whatsapp` connector, which needs a WhatsApp integration
+# (AUTO_004 without one, like email and Sheets). Seed 003's `send_message` would answer
+# `sent` with nothing delivered: a reply in a conversation is the MESSAGE_SENT event even
+# without an integration, a WhatsApp message to a lead is not.
 KINDS = {
     "email/send": "send_email",
-    "whatsapp/send": "send_message",
+    "whatsapp/send": "whatsapp",
     "google-sheets/process": "google_sheets",
     "code/execute": "custom_code",
 }
@@ -68,9 +73,14 @@ def _run(kind: str) -> Any:
         workflow_id = await workflow_key(state, principal.workspace_id, body.workflow_id, action_type)
         stamp = now()
         config = {**body.config, "action_type": action_type}
+        # The one-node workflow has default settings, so the node retries as its own config
+        # says or not at all; written into the node, its logs say so (seed 001's max_retries)
+        # whatever workflow id the run is counted under.
+        if "retry" not in config:
+            config.setdefault("max_retries", 0)
         if action_type == "send_email":
             config.setdefault("recipient", "{{lead.email}}")
-        if action_type == "send_message":
+        if action_type == "whatsapp":
             config.setdefault("to", "{{lead.phone}}")
         workflow = WorkflowSnapshot(
             id=workflow_id, workspace_id=principal.workspace_id, version=1, name=f"automation {kind}",
@@ -104,19 +114,7 @@ for _kind in KINDS:
 
 @router.get("/execution/{execution_id}/status", response_model=ConnectorStatus)
 async def execution_status(execution_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    detail = await execution_detail(state, principal.workspace_id, execution_id)
-    steps = [s for s in detail["execution_details"] if s["node_type"] != "trigger"]
-    last = steps[-1] if steps else None
-    return {
-        "execution_id": execution_id,
-        "executionId": execution_id,
-        "status": detail["status"],
-        "started_at": detail["started_at"],
-        "completed_at": detail["completed_at"],
-        "result": last["output_data"] if last else None,
-        "error": last["error"] if last else None,
-        "attempts": len(steps),
-    }
+    return await connector_status(state, principal.workspace_id, execution_id)
 
 
 @router.get("/workflow/{workflow_id}/logs", response_model=Page[ConnectorLog])
@@ -125,35 +123,8 @@ async def workflow_logs(
     paging: LogPagingDep,
 ) -> dict[str, Any]:
     key = await workflow_key(state, principal.workspace_id, workflow_id, "")
-    count = await state.pool.fetchval(
-        "SELECT count(*) FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
-        " WHERE e.workflow_id = $1 AND e.workspace_id = $2 AND s.node_type <> 'trigger'",
-        key, principal.workspace_id,
-    )
-    if not count and not await state.pool.fetchval(
-        "SELECT 1 FROM executions WHERE workflow_id = $1 AND workspace_id = $2 LIMIT 1", key, principal.workspace_id
-    ):
+    found = await connector_logs.workflow_logs(state, principal.workspace_id, key, workflow_id, paging)
+    if found is None:
         raise NotFound(f"no executions of workflow {workflow_id}")
-    rows = await state.pool.fetch(
-        "SELECT s.*, e.subject, e.nodes FROM execution_steps s JOIN executions e ON e.id = s.execution_id"
-        " WHERE e.workflow_id = $1 AND e.workspace_id = $2 AND s.node_type <> 'trigger'"
-        " ORDER BY s.seq DESC LIMIT $3 OFFSET $4",
-        key, principal.workspace_id, paging.page_size, paging.offset,
-    )
-    logs = [
-        {
-            "execution_id": r["execution_id"],
-            "workflow_id": workflow_id,
-            "lead_id": r["subject"],
-            "node_id": r["node_id"],
-            "connector_type": (orjson.loads(r["input_data"]) if isinstance(r["input_data"], str) else r["input_data"] or {}).get("action_type", r["node_type"]),
-            "status": "succeeded" if r["status"] == "completed" else r["status"],
-            "attempt": r["attempt"],
-            "started_at": r["started_at"],
-            "completed_at": r["completed_at"],
-            "duration_ms": r["duration_ms"],
-            "error": orjson.loads(r["error"]) if isinstance(r["error"], str) else r["error"],
-        }
-        for r in rows
-    ]
+    count, logs = found
     return page_response(request, paging, count, logs)

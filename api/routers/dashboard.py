@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep
+from api.filters import DateFrom, DateTo
 from api.pagination import PagingDep, page_response
 from api.services.executions import execution_page
 from api.services.plans import PLAN_LIMITS, trial_info
@@ -185,8 +186,8 @@ async def dashboard_executions(
     paging: PagingDep,
     workflow: str | None = Query(default=None, max_length=100),
     status: str | None = Query(default=None, max_length=20),
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: DateFrom | None = None,
+    date_to: DateTo | None = None,
 ) -> dict[str, Any]:
     return await execution_page(
         request, state, principal.workspace_id, workflow=workflow, status=status,

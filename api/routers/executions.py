@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
+from api.filters import DateFrom, DateTo
 from api.pagination import PagingDep
 from api.services.executions import execution_detail, execution_page
 from schemas.answers.common import CappedPage
@@ -25,8 +25,8 @@ async def list_executions(
     workflow: str | None = Query(default=None, max_length=100),
     status: str | None = Query(default=None, max_length=20),
     user: str | None = Query(default=None, max_length=200),
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: DateFrom | None = None,
+    date_to: DateTo | None = None,
 ) -> dict[str, Any]:
     return await execution_page(
         request, state, principal.workspace_id, workflow=workflow, status=status, user=user,

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 
 from api.deps import PrincipalDep, StateDep
+from api.filters import DateFrom, DateTo
 from api.pagination import PagingDep, capped_page
 from api.services.event_logs import event_log_page
 from api.services.executions import STATUSES, execution_detail, execution_page
+from processors.matching.linking import action_node_id
 from schemas.answers.common import CappedPage
 from schemas.answers.executions import ActionLog, EventLog, ExecutionDetail, ExecutionSummary
 from schemas.errors import InvalidInput
@@ -41,8 +42,8 @@ async def list_event_logs(
     conversation_id: str | None = Query(default=None, max_length=200),
     workflow: str | None = Query(default=None, max_length=100),
     matched: bool | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: DateFrom | None = None,
+    date_to: DateTo | None = None,
 ) -> dict[str, Any]:
     return await event_log_page(
         request, state, principal.workspace_id, event_type=event_type, user_id=user_id,
@@ -89,7 +90,7 @@ async def list_action_logs(
     principal: PrincipalDep,
     paging: PagingDep,
     success: bool | None = None,
-    action: str | None = Query(default=None, max_length=100, description="the action's node id"),
+    action: str | None = Query(default=None, max_length=100, description="the action's id (seed 003's /actions) or its node id"),
     action_type: str | None = Query(default=None, max_length=100),
     execution: str | None = Query(default=None, max_length=100),
     workflow: str | None = Query(default=None, max_length=100),
@@ -100,8 +101,12 @@ async def list_action_logs(
     if success is not None:
         args.append("completed" if success else "failed")
         where.append(f"s.status = ${len(args)}")
+    if action is not None:
+        # An attached action runs as the node `action_node_id(id)`; a graph's own action node
+        # has the id it was given. Either spelling finds its steps.
+        args.append([action, action_node_id(action)])
+        where.append(f"s.node_id = ANY(${len(args)}::text[])")
     for clause, value in (
-        ("s.node_id = ${}", action),
         ("s.input_data->>'action_type' = ${}", action_type),
         ("s.execution_id = ${}", execution),
         ("e.workflow_id = ${}", workflow),
@@ -132,8 +137,8 @@ async def list_workflow_executions(
     workflow: str | None = Query(default=None, max_length=100),
     status: str | None = Query(default=None, max_length=20),
     user: str | None = Query(default=None, max_length=200),
-    created_at__gte: datetime | None = None,
-    created_at__lte: datetime | None = None,
+    created_at__gte: DateFrom | None = None,
+    created_at__lte: DateTo | None = None,
 ) -> dict[str, Any]:
     """Seed 003 spells statuses in capitals (`COMPLETED`) and dates as `created_at__gte`."""
     if status is not None and status.lower() not in STATUSES:

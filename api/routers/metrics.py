@@ -1,4 +1,5 @@
-"""Prometheus metrics, under the names seed 001 specified, plus consumer lag.
+"""Prometheus metrics, under the names seed 001 specified, plus consumer lag, at /metrics
+and seed 001's /api/automation/metrics.
 
 Counters come from the `connector_metrics` projection (maintained as results
 arrive); lag is read from Kafka at scrape time. Public like /health.
@@ -94,11 +95,13 @@ async def _families(state: AppState) -> list[Metric]:
     return [executions, duration, lag, queue, dead]
 
 
-@router.get(
-    "/metrics", response_class=PlainTextResponse,
-    # Documented as text/plain (a string): the answer's own media type adds a format version.
-    responses={200: {"description": "Prometheus text exposition format"}},
-)
+_PROMETHEUS: dict[int | str, dict[str, Any]] = {200: {"description": "Prometheus text exposition format"}}
+
+
+# Documented as text/plain (a string): the answer's own media type adds a format version.
+# /api/automation/metrics is seed 001's name for it (beside its /api/automation/health).
+@router.get("/metrics", response_class=PlainTextResponse, responses=_PROMETHEUS)
+@router.get("/api/automation/metrics", response_class=PlainTextResponse, responses=_PROMETHEUS)
 async def metrics(state: StateDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(await _families(state)))

@@ -4,7 +4,7 @@ workflow's executions and events. Included before the workflows router, whose
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from api import statistics as stats
 from api.deps import PrincipalDep, StateDep
+from api.filters import DateFrom, DateTo
 from api.pagination import PagingDep
 from api.services.event_logs import event_log_page
 from api.services.executions import execution_page
@@ -129,8 +130,8 @@ async def workflow_executions(
     principal: PrincipalDep,
     paging: PagingDep,
     status: str | None = Query(default=None, max_length=20),
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
+    date_from: DateFrom | None = None,
+    date_to: DateTo | None = None,
 ) -> dict[str, Any]:
     await _workflow_row(state, principal.workspace_id, workflow_id)
     return await execution_page(

@@ -28,20 +28,39 @@ class ConnectorStatus(Answer):
     result: Any = Field(description="the connector node's output")
     error: JsonObject | None
     attempts: int
+    # Seed 001's execution_logs fields, for the run as a whole and its connector step.
+    connector_type: str | None = Field(description="email, whatsapp, google_sheets, custom_code, or the action type")
+    action_type: str | None = Field(description="the action type the connector node ran (send_email, ...)")
+    retry_count: int = Field(description="retries of the connector step so far (its attempt - 1)")
+    max_retries: int = Field(description="retries the step may make (its config, else its workflow's settings)")
+    start_time: Timestamp
+    end_time: Timestamp | None
+    duration_ms: float | None
+    error_details: JsonObject | None = Field(description="the connector step's error ({code, message, ...})")
+    output_data: Any = Field(description="the connector step's output")
 
 
 class ConnectorLog(Answer):
+    """One run of a node (its last attempt), with seed 001's execution_logs fields."""
+
     execution_id: str
     workflow_id: str
     lead_id: str | None
     node_id: str
-    connector_type: str
+    connector_type: str = Field(description="email, whatsapp, google_sheets, custom_code, or the action type")
+    action_type: str = Field(description="the action type the node ran (send_email, ...)")
     status: str
     attempt: int
+    retry_count: int = Field(description="retries made (attempt - 1)")
+    max_retries: int = Field(description="retries the node may make (its config, else its workflow's settings)")
     started_at: Timestamp | None
     completed_at: Timestamp | None
+    start_time: Timestamp | None
+    end_time: Timestamp | None
     duration_ms: float | None
     error: JsonObject | None
+    error_details: JsonObject | None
+    output_data: Any
 
 
 class AutomationStats(Answer):

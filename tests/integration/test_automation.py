@@ -41,7 +41,7 @@ async def test_email_send_for_a_lead_then_status_and_logs(api: httpx.AsyncClient
     status = (await api.get(f"/api/v1/automation/execution/{execution_id}/status")).json()
     assert status["status"] == "completed" and status["result"]["status"] == "sent"
     logs = (await api.get("/api/v1/automation/workflow/wf-seed-001/logs")).json()
-    assert [(x["connector_type"], x["status"], x["lead_id"]) for x in logs["results"]] == [("send_email", "succeeded", "lead-123")]
+    assert [(x["connector_type"], x["action_type"], x["status"], x["lead_id"]) for x in logs["results"]] == [("email", "send_email", "succeeded", "lead-123")]
     bad = await api.post("/api/v1/automation/email/send", json={"config": {}})
     assert bad.status_code == 422 and "lead_id" in str(bad.json()["error"]["fields"])
     assert (await api.get("/api/v1/automation/workflow/nothing/logs")).status_code == 404

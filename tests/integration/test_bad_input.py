@@ -94,7 +94,7 @@ async def test_integration_and_read_endpoints_refuse_bad_input(api: httpx.AsyncC
     assert r.status_code == 422 and "secret_sauce" in fields(r)
     assert (await api.get("/api/v1/integrations", params={"type": "x" * 100})).status_code == 422
     assert (await api.get("/api/v1/tables/bad name!/records")).status_code == 422
-    assert (await api.get("/api/v1/contacts", params={"page_size": 1000})).status_code == 422
+    assert (await api.get("/api/v1/contacts", params={"page_size": 0})).status_code == 422
     assert (await api.get("/api/v1/executions/nope")).status_code == 404
     listed = (await api.get("/api/v1/integrations")).json()["results"]
     assert all(i["name"] != "x" for i in listed), "a refused integration must not exist"

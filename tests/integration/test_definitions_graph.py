@@ -128,7 +128,7 @@ async def test_list_filters_search_ordering_and_pages(api: httpx.AsyncClient) ->
     page = (await api.get(W, params={"project": "p-list", "ordering": "name", "page": 2, "page_size": 2})).json()
     assert page["count"] == 3 and [x["name"] for x in page["results"]] == ["Zeta alpha"] and page["next"] is None and page["previous"]
     for params, field in (({"ordering": "colour"}, "ordering"), ({"status": "sleeping"}, "status"),
-                          ({"trigger_type": "x"}, "trigger_type"), ({"page_size": 1000}, "page_size")):
+                          ({"trigger_type": "x"}, "trigger_type"), ({"page_size": 0}, "page_size")):
         r = await api.get(W, params=params)
         assert r.status_code == 422 and field in r.json()["error"]["fields"], r.text
 
