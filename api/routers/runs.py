@@ -21,7 +21,7 @@ from api.audit import note_audit
 from api.deps import StateDep, WriterDep
 from api.security import Principal
 from api.services.links import pin_actions
-from api.services.runs import dry_run_answer, progress, start_by_webhook, start_run
+from api.services.runs import dry_run_answer, manual_context, progress, start_by_webhook, start_run
 from api.services.workflows import check_runnable, load
 from api.state import AppState
 from processors.engine.simulate import simulate
@@ -57,15 +57,9 @@ async def execute_workflow(
     workflow = await pin_actions(state, principal, stored)
     input_data = body.input_data if body.input_data is not None else (body.context or {})
     extra = body.execution_context or {}
-    user: dict[str, Any] = extra["user"] if isinstance(extra.get("user"), dict) else {}
     execution_id = str(uuid.uuid4())
-    context = {
-        "event": {"id": execution_id, "type": "manual", "data": input_data, "timestamp": now().isoformat()},
-        "user": user,
-        "conversation": extra.get("conversation") if isinstance(extra.get("conversation"), dict) else {},
-        "input_data": input_data,
-        "execution_context": extra,
-    }
+    context = manual_context(execution_id, input_data, extra, body.context, now().isoformat())
+    user: dict[str, Any] = context["user"]
     started = ExecutionStarted(
         execution_id=execution_id,
         workflow=workflow,

@@ -30,6 +30,40 @@ from schemas.topics import EXECUTIONS
 from schemas.workflow import WorkflowSnapshot
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def manual_context(
+    execution_id: str, input_data: dict[str, Any], extra: dict[str, Any], seed_context: dict[str, Any] | None, at: str,
+) -> dict[str, Any]:
+    """What a manual run's templates and conditions see.
+
+    Seed 004 sends `input_data` (and `execution_context`); seed 003 sends
+    `{"context": {"user": {...}, "event": {"type", "data"}, "conversation": {...}}}`, which
+    runs as that user and that event: `{{user.first_name}}` renders, `send_email` finds
+    `{{user.email}}`, `add_tag` has a contact, `?user=` lists the run, custom code sees
+    `context['user']`. `execution_context`'s user, if any, wins over the seed-003 one.
+    """
+    given = _mapping(seed_context)
+    event = _mapping(given.get("event"))
+    user = _mapping(extra.get("user")) or _mapping(given.get("user"))
+    conversation = _mapping(extra.get("conversation")) or _mapping(given.get("conversation"))
+    event_type = event.get("type") or event.get("event_type")
+    return {
+        "event": {
+            "id": execution_id,
+            "type": str(event_type) if event_type else "manual",
+            "data": _mapping(event.get("data")) if event else input_data,
+            "timestamp": at,
+        },
+        "user": user,
+        "conversation": conversation,
+        "input_data": input_data,
+        "execution_context": extra,
+    }
+
+
 async def start_run(state: AppState, principal: Principal, started: ExecutionStarted) -> datetime:
     """Write the execution's start; returns its start time (the execution's `started_at`)
     once the projection lists it."""

@@ -178,3 +178,48 @@ async def test_seed_003s_ten_minute_wait_runs_and_dry_runs(api: httpx.AsyncClien
     assert report["is_valid"] is True
     warned = [w for w in report["warnings"] if w["node_id"] == "wait"]
     assert warned and "timeout_seconds (300)" in warned[0]["message"], report
+
+
+async def test_a_manual_run_with_seed_003s_body_runs_as_that_user_and_event(api: httpx.AsyncClient) -> None:
+    """Seed 003's execute body `{"context": {"user": …, "event": {"type", "data"}}}`: templates,
+    the contact, the custom-code condition and the `user` filter all see that user."""
+    u = uuid.uuid4().hex[:8]
+    customer = f"customer-{u}"
+    created = await api.post("/api/v1/workflows/", json={
+        "name": f"Manual seed 003 {u}", "trigger_type": "manual",
+        "nodes": [
+            {"id": "start", "node_type": "trigger", "config": {}},
+            {"id": "vip", "node_type": "condition", "config": {
+                "use_custom_code": True,
+                "custom_code": "user_score = context.get('user', {}).get('score', 0)\nresult = user_score > 100"}},
+            {"id": "greet", "node_type": "transform", "config": {"mapping": {
+                "greeting": "Hello {{user.first_name}}", "why": "{{event.data.reason}}", "kind": "{{event.type}}"}}},
+            {"id": "tag", "node_type": "action", "config": {"action_type": "add_tag", "tag": "vip"}},
+        ],
+        "edges": [
+            {"source_node": "start", "target_node": "vip"},
+            {"source_node": "vip", "target_node": "greet", "label": "true"},
+            {"source_node": "greet", "target_node": "tag"},
+        ],
+    })
+    assert created.status_code == 201, created.text
+    started = await api.post(f"/api/v1/workflows/{created.json()['id']}/execute/", json={"context": {
+        "user": {"id": customer, "email": "test@example.com", "first_name": "John", "score": 150},
+        "event": {"type": "MANUAL_TRIGGER", "data": {"reason": "Testing workflow"}},
+    }})
+    assert started.status_code == 202, started.text
+    execution_id = started.json()["execution_id"]
+
+    async def finished() -> dict[str, Any] | None:
+        r = await api.get(f"/api/v1/executions/{execution_id}")
+        body: dict[str, Any] = r.json()
+        return body if r.status_code == 200 and body["status"] != "running" else None
+
+    detail = await wait_for(finished, what="the manual run to end")
+    assert detail["status"] == "completed", detail
+    assert detail["execution_path"] == ["start", "vip", "greet", "tag"], detail["execution_path"]
+    steps = {d["node_id"]: d for d in detail["execution_details"]}
+    assert steps["greet"]["output_data"] == {"greeting": "Hello John", "why": "Testing workflow", "kind": "MANUAL_TRIGGER"}
+    assert "vip" in steps["tag"]["output_data"]["tags"], steps["tag"]
+    listed = await api.get("/api/v1/executions", params={"user": customer})
+    assert [e["id"] for e in listed.json()["results"]] == [execution_id], listed.text
