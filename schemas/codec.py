@@ -13,11 +13,13 @@ definitions view, the dry run, replay) reads records through `decode_record`,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar, Union
 
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
+from schemas.cloudevents import decode_plain, is_plain_event
 from schemas.envelope import CONTENT_TYPE, Envelope, RecordData
 from schemas.errors import PoisonRecord
 from schemas.records import RECORD_TYPES
@@ -160,6 +162,32 @@ def decode_record(
         else:
             return typed, typed.data
     return decode(value, headers, max_bytes=max_bytes)
+
+
+def decode_event(
+    value: bytes | None, headers: Headers = (), *, max_bytes: int, received: datetime
+) -> tuple[Envelope, RecordData]:
+    """`decode_record` for fluxo.events.v1, where producers write their own CloudEvents too.
+
+    Fluxo's own envelope (`fluxo.event.ingested.v1`) decodes as everywhere else. A
+    plain CloudEvent, whose `type` is the producer's event type
+    (schemas/cloudevents.py), is read as a `fluxo.event.ingested.v1` of that type;
+    `received` (the Kafka timestamp) stands in for a missing `time`. A binary-mode
+    record says which it is in its `ce_type` header, so it is decoded once; a
+    structured one is tried as Fluxo's first (the hot path) and as a plain event
+    only when that fails.
+    """
+    for name, _ in headers:
+        if name.lower() == "ce_type":
+            if is_plain_event(value, headers):
+                return decode_plain(value, headers, max_bytes=max_bytes, received=received)
+            break
+    try:
+        return decode_record(value, headers, max_bytes=max_bytes)
+    except PoisonRecord:
+        if value is None or len(value) > max_bytes or not is_plain_event(value, headers):
+            raise
+    return decode_plain(value, headers, max_bytes=max_bytes, received=received)
 
 
 def decode_as(model: type[T], envelope: Envelope) -> T:

@@ -8,7 +8,7 @@ from processors.matching.triggers import SubjectState, match_event, subject_of
 from processors.services.definitions import DefinitionsView
 from processors.streams.runner import Incoming, per_record
 from processors.streams.state import StateStore
-from schemas.envelope import deterministic_id, make_envelope
+from schemas.envelope import SOURCE_PREFIX, deterministic_id, make_envelope
 from schemas.outputs import Output
 from schemas.records import EventIngested, ExecutionStarted, TriggerEvaluated
 from schemas.topics import EVENTS, EXECUTIONS, MATCHER_STATE, TRIGGER_LOG, TopicSpec
@@ -41,6 +41,10 @@ class TriggerMatcher:
         env, data = item.envelope, item.data
         if not isinstance(data, EventIngested):
             raise ValueError(f"{env.type} does not belong on the events topic")  # noqa: TRY004 - a bad record, not a bug
+        if not env.source.startswith(SOURCE_PREFIX) and env.workspaceid not in self.definitions.workspaces:
+            # Written straight to Kafka by a producer (the API checks the workspace itself): a
+            # workspace nobody defined is a mistake to tell about (a dead letter), not a no-op.
+            raise ValueError(f"unknown workspace {env.workspaceid!r}: no workspace of that id is defined")
         subject = subject_of(data, env.id)
         key = f"{env.workspaceid}:{subject}"
         state = SubjectState.from_json(store.get(item.record.partition, key))

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiokafka import TopicPartition
@@ -29,7 +30,7 @@ from infra.settings import Settings
 from processors.streams.clients import Clients, ConsumerLike, KafkaClients, ProducerLike
 from processors.streams.dead_letter import dead_letter
 from processors.streams.state import StateStore, restore_state
-from schemas.codec import decode_record
+from schemas.codec import decode_event, decode_record
 from schemas.envelope import Envelope, RecordData
 from schemas.errors import PoisonRecord
 from schemas.outputs import Output
@@ -285,9 +286,7 @@ class ProcessorRunner:
                 if wants is not None and record.headers and not wants(record.headers):
                     continue
                 try:
-                    envelope, data = decode_record(
-                        record.value, record.headers or (), max_bytes=self._limit(record.topic)
-                    )
+                    envelope, data = self._decode(record)
                 except PoisonRecord as exc:
                     log.warning("dead-lettering %s@%d: %s", record.topic, record.offset, exc.message)
                     outputs.append(dead_letter(record, reason=exc.message, consumer=self.processor.name))
@@ -313,6 +312,16 @@ class ProcessorRunner:
             raise
         self.store.commit()
         self._forget_unheld({tp.partition for tp in batches})
+
+    def _decode(self, record: ConsumerRecord) -> tuple[Envelope, RecordData]:
+        headers = record.headers or ()
+        limit = self._limit(record.topic)
+        if record.topic == self.settings.topic(EVENTS):
+            # Producers write their own plain CloudEvents there too (schemas/cloudevents.py);
+            # the broker's timestamp stands in for an event without `time`.
+            received = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+            return decode_event(record.value, headers, max_bytes=limit, received=received)
+        return decode_record(record.value, headers, max_bytes=limit)
 
     def _limit(self, topic: str) -> int:
         """Outside producers write events, bounded by FLUXO_MAX_EVENT_BYTES; records Fluxo

@@ -76,7 +76,7 @@ def poison(topic: TopicSpec) -> dict[str, bytes]:
     record_type = topic.type_names[0]
     return {
         "not JSON": b"{not json " + marker.encode(),
-        "unknown type": orjson.dumps({**envelope, "type": "com.example.unknown.v1", "data": {}}),
+        "unknown type": orjson.dumps({**envelope, "type": "fluxo.example.unknown.v1", "data": {}}),
         "schema break": orjson.dumps({**envelope, "type": record_type, "data": {"nonsense": marker}}),
         # Over every limit a consumer applies, close to what the broker still takes (2 MiB).
         "over size": orjson.dumps({**envelope, "type": record_type, "data": {"blob": "x" * 1_500_000}}),
