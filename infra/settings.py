@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # Sandbox processes per node worker for custom code (JavaScript, Python).
     code_pool_size: int = 2
     max_event_bytes: int = 256 * 1024
+    # A webhook's timestamped HMAC signature (t=<unix seconds>,v1=<hex>) is refused when its
+    # timestamp is further than this from the server's clock, either way: a captured call
+    # cannot be replayed later.
+    webhook_signature_tolerance_seconds: float = Field(default=300.0, gt=0, le=86400)
     # Any API request body, and any record the API writes (Kafka's default limit is 1 MiB).
     max_request_bytes: int = 512 * 1024
     max_record_bytes: int = 1_000_000

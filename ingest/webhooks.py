@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
 
 from schemas.errors import InvalidInput
 from schemas.json_limits import json_problems
+from schemas.upcasting import WEBHOOK_TOKEN_PREFIX
 
 SIGNATURE_HEADER = "X-Fluxo-Signature"
+# The older form: HMAC of the body alone (no timestamp, so a captured call can be replayed).
 SIGNATURE_PREFIX = "sha256="
+SignatureFormat = Literal["timestamped", "legacy"]
+# What a token's display prefix keeps (schemas.upcasting.WEBHOOK_TOKEN_PREFIX, for v1 records).
+TOKEN_PREFIX_LENGTH = WEBHOOK_TOKEN_PREFIX
+_HOOK_PATH = re.compile(r"^(.*/(?:hooks|webhooks/execute)/)([^/]{1," + str(TOKEN_PREFIX_LENGTH) + r"})[^/]*")
 # What a log keeps of a request or response body; more is cut (and flagged).
 LOG_BODY_BYTES = 16 * 1024
 MAX_LOG_HEADERS = 50
@@ -45,20 +52,81 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The `X-Fluxo-Signature` value a sender puts on `body`."""
-    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def token_digest(token: str) -> str:
+    """What is kept of a webhook token (records, read model, lookup): its SHA-256, hex.
+
+    A plain hash is enough: a token is 32 random bytes, nothing to guess from its digest.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    """HMAC-SHA256 of the raw body, compared in constant time. A missing header is invalid."""
-    if not header:
-        return False
+def token_prefix(token: str) -> str:
+    """The token's first characters, shown to tell webhooks apart (like an API key's prefix)."""
+    return token[:TOKEN_PREFIX_LENGTH]
+
+
+def redacted_path(path: str) -> str:
+    """A call's path for the log: the token in `/hooks/{token}` (or `/webhooks/execute/{token}`)
+    cut to its display prefix and `...`. Idempotent, so an already redacted path stays as it is."""
+    return _HOOK_PATH.sub(r"\1\2...", path, count=1)
+
+
+def _mac(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The `X-Fluxo-Signature` value a sender puts on `body` at `timestamp` (unix seconds):
+    `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`."""
+    return f"t={timestamp},v1={_mac(secret, str(timestamp).encode() + b'.' + body)}"
+
+
+def sign_legacy(secret: str, body: bytes) -> str:
+    """The older `sha256=<hex HMAC-SHA256 of the body>` value (taken only by `legacy` webhooks)."""
+    return SIGNATURE_PREFIX + _mac(secret, body)
+
+
+def signature_problem(
+    secret: str, body: bytes, header: str | None, *, now: float, tolerance: float, signature_format: SignatureFormat
+) -> str | None:
+    """Why the signature header does not prove the body came from the secret's holder just
+    now, or None when it does. Digests are compared in constant time.
+
+    Timestamped form: `t=<unix seconds>,v1=<hex>` (several `v1=` may be given, e.g. while
+    rotating a secret; unknown keys are ignored), refused outside `tolerance` seconds of
+    `now` either way. The legacy `sha256=<hex>` form (or the bare hex) is taken only when
+    `signature_format` is `legacy`.
+    """
+    if not header or not header.strip():
+        return "missing: send t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">"
     given = header.strip()
-    if given.lower().startswith(SIGNATURE_PREFIX):
-        given = given[len(SIGNATURE_PREFIX):]
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(given.lower().encode(), expected.encode())
+    if given.lower().startswith(SIGNATURE_PREFIX) or ("=" not in given and "," not in given):
+        if signature_format != "legacy":
+            return ("the sha256=<hex> form is not taken by this webhook (signature_format is timestamped):"
+                    " send t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")
+        digest = given[len(SIGNATURE_PREFIX):] if given.lower().startswith(SIGNATURE_PREFIX) else given
+        return None if hmac.compare_digest(digest.lower().encode(), _mac(secret, body).encode()) else "does not match"
+    stamp: str | None = None
+    candidates: list[str] = []
+    for part in given.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            stamp = value.strip()
+        elif key == "v1":
+            candidates.append(value.strip().lower())
+    if stamp is None or not stamp.isdigit() or len(stamp) > 12 or not candidates:
+        return "malformed: expected t=<unix seconds>,v1=<hex>"
+    expected = _mac(secret, stamp.encode() + b"." + body).encode()
+    # Every candidate is compared (no early exit): the time taken says nothing about which matched.
+    matched = [hmac.compare_digest(candidate.encode(), expected) for candidate in candidates]
+    if not any(matched):
+        return "does not match"
+    age = now - int(stamp)
+    if age > tolerance:
+        return f"stale: signed {age:.0f}s ago, outside the {tolerance:g}s window (a replayed call?)"
+    if -age > tolerance:
+        return f"from the future: signed {-age:.0f}s ahead of this server's clock, outside the {tolerance:g}s window"
+    return None
 
 
 def logged_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

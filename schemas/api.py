@@ -189,6 +189,8 @@ class WebhookIn(Strict):
     methods: list[WebhookMethodIn] = Field(default_factory=_default_methods, min_length=1, max_length=4)
     auth_mode: Literal["none", "hmac"] = "none"
     secret: str | None = Field(default=None, min_length=16, max_length=512)
+    # `timestamped` signatures only (t=<unix seconds>,v1=<hex>); `legacy` also takes sha256=<hex>.
+    signature_format: Literal["timestamped", "legacy"] = "timestamped"
     response_mode: Literal["immediate", "last_node"] = "immediate"
     response_timeout_seconds: float = Field(default=10, gt=0, le=30)
     is_active: bool = True
@@ -205,6 +207,7 @@ class WebhookPatch(Strict):
     methods: list[WebhookMethodIn] | None = Field(default=None, min_length=1, max_length=4)
     auth_mode: Literal["none", "hmac"] | None = None
     secret: str | None = Field(default=None, min_length=16, max_length=512)
+    signature_format: Literal["timestamped", "legacy"] | None = None
     response_mode: Literal["immediate", "last_node"] | None = None
     response_timeout_seconds: float | None = Field(default=None, gt=0, le=30)
     is_active: bool | None = None

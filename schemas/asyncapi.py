@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.cloudevents import FLUXO_NAMESPACE
 from schemas.codec import SOURCE_HEADER, TYPE_HEADER
 from schemas.envelope import CONTENT_TYPE, SOURCE_PREFIX, SPEC_VERSION, RecordData
 from schemas.export import ENVELOPE_FILE, schema_file
 from schemas.records import RECORD_TYPES
-from schemas.topics import ALL_TOPICS, TopicSpec
+from schemas.topics import ALL_TOPICS, EVENTS, TopicSpec
 
 ASYNCAPI_VERSION = "3.0.0"
 # The document's own version: the contract changes only compatibly within it
@@ -87,6 +88,76 @@ def _message(type_name: str, key: str, schema_base: str) -> dict[str, Any]:
     }
 
 
+# A producer's own CloudEvent on fluxo.events.v1 (schemas/cloudevents.py): not a Fluxo record type.
+PLAIN_EVENT = "plain-cloudevent"
+_EVENT_TYPE = {
+    "type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[A-Za-z0-9_.:\-]+$",
+    "not": {"pattern": "^" + FLUXO_NAMESPACE.replace(".", r"\.")},
+    "description": "the producer's own event type (`com.shop.order.created`, `ORDER_CREATED`): what triggers"
+    " match (`trigger_config.event_type`). Types in the `fluxo.` namespace are Fluxo's records.",
+}
+_PLAIN_ATTRIBUTES: dict[str, Any] = {
+    "specversion": {"type": "string", "const": SPEC_VERSION},
+    "id": {"type": "string", "minLength": 1, "description": "unique per `source`: a re-sent event (same source and id) starts nothing new"},
+    "source": {"type": "string", "minLength": 1, "description": "a URI naming the producer"},
+    "type": _EVENT_TYPE,
+    "subject": {"type": "string", "maxLength": 200, "description": "the user id (the contact the event is about)"},
+    "time": {"type": "string", "format": "date-time", "description": "when it happened (RFC 3339); the Kafka timestamp if left out"},
+    "datacontenttype": {"type": "string", "description": "application/json (or another JSON media type)"},
+    "workspaceid": {"type": "string", "minLength": 1, "description": "Fluxo extension: the workspace the event belongs to (it must exist)"},
+    "conversationid": {"type": "string", "maxLength": 200, "description": "optional extension: the conversation"},
+    "correlationid": {"type": "string", "description": "optional extension"},
+    "causationid": {"type": "string", "description": "optional extension"},
+}
+
+
+def _plain_message(key: str) -> dict[str, Any]:
+    ce_headers = {
+        f"ce_{name}": {**schema, "description": f"binary mode: the `{name}` attribute"}
+        for name, schema in _PLAIN_ATTRIBUTES.items() if name != "datacontenttype"
+    }
+    return {
+        "name": PLAIN_EVENT,
+        "title": "A producer's own CloudEvent",
+        "summary": (
+            f"A standard CloudEvents {SPEC_VERSION} event of the producer's own type, written straight to"
+            f" {EVENTS.name} and read as a fluxo.event.ingested.v1 of that type."
+        ),
+        "description": (
+            "Structured mode: the value is the event as JSON (`content-type: application/cloudevents+json`,"
+            " or any JSON object with `specversion`). Binary mode (CloudEvents Kafka binding): the attributes"
+            " are `ce_*` headers (`ce_specversion`, `ce_id`, `ce_source`, `ce_type`, `ce_subject`,"
+            " `ce_workspaceid`, ...), `content-type` is the data's media type and the value is the data."
+            " It is read as `event_type` = `type`, `user_id` = `subject`, `data` = `data` (a JSON object;"
+            " none is `{}`), `conversation_id` = the `conversationid` extension, `occurred_at` = `time`."
+            " Its Fluxo event id is derived from (workspaceid, source, id). A record that cannot be read so"
+            " (a missing `id`, `source`, `type` or `workspaceid`, JSON that does not parse, `data` that is"
+            " not an object, an unknown workspace) goes to fluxo.deadletter.v1 with the reason."
+        ),
+        "contentType": CONTENT_TYPE,
+        "headers": {
+            "type": "object",
+            "description": "Kafka record headers: `content-type` alone in structured mode; `ce_*` and `content-type` in binary mode.",
+            "properties": {
+                "content-type": {"type": "string", "examples": [CONTENT_TYPE, "application/json"]},
+                **ce_headers,
+            },
+        },
+        "payload": {
+            "description": "Structured mode: the CloudEvent (in binary mode, the value is its `data` alone).",
+            "type": "object",
+            "required": ["specversion", "id", "source", "type", "workspaceid"],
+            "properties": {**_PLAIN_ATTRIBUTES, "data": {"type": "object", "description": "the event's payload"}},
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": f"UTF-8 `{key}` (subject: the user id, else the conversation id)"},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+
+
 def _state_message(topic: TopicSpec) -> dict[str, Any]:
     return {
         "name": f"{topic.name}.state",
@@ -123,6 +194,8 @@ def _channel(topic: TopicSpec) -> dict[str, Any]:
         if topic.internal
         else {t: {"$ref": f"#/components/messages/{t}"} for t in topic.type_names}
     )
+    if topic is EVENTS:
+        messages[PLAIN_EVENT] = {"$ref": f"#/components/messages/{PLAIN_EVENT}"}
     channel: dict[str, Any] = {
         "address": topic.name,
         "title": topic.name,
@@ -154,13 +227,15 @@ def asyncapi_document(schema_base: str = REPO_SCHEMA_BASE) -> dict[str, Any]:
         for type_name in topic.type_names:
             # A record type on two topics keeps the first topic's key description.
             messages.setdefault(type_name, _message(type_name, topic.key, schema_base))
+        if topic is EVENTS:
+            messages[PLAIN_EVENT] = _plain_message(topic.key)
         if topic.records:
             operations[f"consume-{cid}"] = {
                 "action": "receive",
                 "title": f"Consume {topic.name}",
                 "summary": f"Read {topic.name} (use isolation.level=read_committed: Fluxo writes transactionally).",
                 "channel": {"$ref": f"#/channels/{cid}"},
-                "messages": [{"$ref": f"#/channels/{cid}/messages/{t}"} for t in topic.type_names],
+                "messages": [{"$ref": f"#/channels/{cid}/messages/{t}"} for t in channels[cid]["messages"]],
             }
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -174,7 +249,8 @@ def asyncapi_document(schema_base: str = REPO_SCHEMA_BASE) -> dict[str, Any]:
                 "`data` follows that type's JSON Schema. Extensions: `workspaceid`, `executionid`, "
                 "`correlationid`, `causationid`, `depth`. A change that would break a consumer is a new "
                 "record type (`….v2`), never an edit: within a type, fields are only ever added as optional. "
-                "Producers writing to fluxo.events.v1 may also use binary mode (`ce_*` headers)."
+                "Producers writing to fluxo.events.v1 may also use binary mode (`ce_*` headers), and may write "
+                f"plain CloudEvents of their own event types there (the `{PLAIN_EVENT}` message)."
             ),
         },
         "defaultContentType": CONTENT_TYPE,

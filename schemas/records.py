@@ -179,21 +179,29 @@ WebhookMethod = Literal["GET", "POST", "PUT", "PATCH"]
 class WebhookDefined(RecordData):
     """The full snapshot of an inbound webhook version (a deletion is a snapshot with deleted=true).
 
-    The token is the public credential in the webhook's URL; the HMAC secret
-    travels only sealed (AES-GCM, the webhook id as associated data).
+    The token is the public credential in the webhook's URL: like an API key, only
+    its SHA-256 digest (`ingest.webhooks.token_digest`) and a short display prefix
+    are kept; the token itself is answered once (create, regenerate_token). The
+    HMAC secret travels only sealed (AES-GCM, the webhook id as associated data).
+    v2 (from v1, which held the token in clear): `token_digest`, `token_prefix`,
+    `signature_format`; v1 records are upcast with `signature_format: "legacy"`.
     """
 
-    TYPE = "fluxo.webhook.defined.v1"
+    TYPE = "fluxo.webhook.defined.v2"
     id: str
     workspace_id: str
     version: int = Field(ge=1)
     name: str
     description: str = ""
     workflow_id: str
-    token: str = Field(min_length=24)
+    token_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    token_prefix: str = Field(min_length=1, max_length=16)
     methods: tuple[WebhookMethod, ...] = ("POST",)
     auth_mode: Literal["none", "hmac"] = "none"
     secret_sealed: str | None = None
+    # `timestamped`: only `t=<unix seconds>,v1=<hex>` signatures; `legacy` also takes the
+    # older `sha256=<hex>` of the body alone (no replay protection), for existing senders.
+    signature_format: Literal["timestamped", "legacy"] = "timestamped"
     response_mode: Literal["immediate", "last_node"] = "immediate"
     response_timeout_seconds: float = Field(default=10, gt=0, le=30)
     is_active: bool = True

@@ -48,7 +48,7 @@ EVENTS = TopicSpec(
     "fluxo.events.v1",
     key="workspace_id:subject",
     cleanup="delete",
-    holds="incoming business events (fluxo.event.ingested.v1)",
+    holds="incoming business events (fluxo.event.ingested.v1, or plain CloudEvents of a producer's own event types)",
     retention_ms=14 * 24 * 3600 * 1000,
     records=(r.EventIngested,),
 )

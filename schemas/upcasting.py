@@ -17,6 +17,7 @@ RECORD_TYPES lookup it already did.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -93,3 +94,21 @@ class Upcasters:
 # that retires a type, below, and commit a stored record of the old type under
 # tests/unit/schemas/stored/ (README: "Record and state versions").
 UPCASTERS = Upcasters(RECORD_TYPES)
+
+
+# The display prefix kept of a webhook token (ingest.webhooks.TOKEN_PREFIX_LENGTH).
+WEBHOOK_TOKEN_PREFIX = 8
+
+
+@UPCASTERS.register("fluxo.webhook.defined.v1")
+def upcast_webhook_v1_v2(data: Data) -> tuple[str, Data]:
+    """v1 held the token in clear: keep its digest and display prefix only, and keep taking the
+    `sha256=` signatures its senders make (v2 webhooks default to timestamped ones)."""
+    new = {k: v for k, v in data.items() if k != "token"}
+    token = str(data["token"])
+    # ingest.webhooks.token_digest (schemas imports no other package of ours;
+    # tests/unit/schemas/test_upcasting.py checks the two agree).
+    new["token_digest"] = hashlib.sha256(token.encode()).hexdigest()
+    new["token_prefix"] = token[:WEBHOOK_TOKEN_PREFIX]
+    new["signature_format"] = "legacy"
+    return "fluxo.webhook.defined.v2", new

@@ -317,6 +317,12 @@ async def _grep_topics(settings: Settings, needle: bytes, specs: tuple[TopicSpec
 
 
 
+async def records_holding(settings: Settings, needle: bytes, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:
+    """`topic@offset` of every record of these topics (this test's prefix) whose key, value or
+    headers hold `needle`."""
+    return await _grep_topics(settings, needle, specs)
+
+
 async def assert_secrets_nowhere(settings: Settings, processes: Processes, secrets: list[str]) -> None:
     """No secret value in any topic of this test's prefix, nor in any process log (stops them)."""
     for secret in secrets:

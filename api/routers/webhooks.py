@@ -35,8 +35,11 @@ from ingest.webhooks import (
     logged_headers,
     new_token,
     parse_input,
+    redacted_path,
     sign,
-    signature_valid,
+    signature_problem,
+    token_digest,
+    token_prefix,
 )
 from schemas.answers.common import Page
 from schemas.answers.connections import HookAnswer, Webhook, WebhookLog, WebhookTestResult
@@ -73,19 +76,23 @@ def _loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def view(row: Any, base_url: str) -> dict[str, Any]:
+def view(row: Any, base_url: str, token: str | None = None) -> dict[str, Any]:
+    """A webhook as answered. Only its digest is kept, so the token (and the URL made of it)
+    is in the create and regenerate_token answers alone; later ones show its prefix."""
     return {
         "id": row["id"],
         "name": row["name"],
         "description": row["description"],
         "workflow_id": row["workflow_id"],
         "workflow": row["workflow_id"],
-        "token": row["token"],
-        "url": f"{base_url}/api/v1/hooks/{row['token']}",
+        "token": token,
+        "token_prefix": row["token_prefix"],
+        "url": f"{base_url}/api/v1/hooks/{token}" if token else None,
         "methods": list(row["methods"]),
         "auth_mode": row["auth_mode"],
         "secret_configured": row["sealed"] is not None,
         "signature_header": SIGNATURE_HEADER if row["auth_mode"] == "hmac" else None,
+        "signature_format": row["signature_format"],
         "response_mode": row["response_mode"],
         "response_timeout_seconds": row["response_timeout_seconds"],
         "is_active": row["is_active"],
@@ -152,6 +159,7 @@ async def create_webhook(body: WebhookIn, state: StateDep, principal: WriterDep)
     if body.auth_mode == "hmac" and not body.secret:
         raise InvalidInput("an HMAC webhook needs a secret", fields={"secret": "required when auth_mode is hmac"})
     webhook_id = str(uuid.uuid4())
+    token = new_token()
     stamp = now()
     sealed = (
         state.settings.secret_box().seal({"secret": body.secret}, webhook_id)
@@ -159,13 +167,15 @@ async def create_webhook(body: WebhookIn, state: StateDep, principal: WriterDep)
     )
     record = WebhookDefined(
         id=webhook_id, workspace_id=principal.workspace_id, version=1, name=body.name,
-        description=body.description, workflow_id=body.workflow_id, token=new_token(),
+        description=body.description, workflow_id=body.workflow_id,
+        token_digest=token_digest(token), token_prefix=token_prefix(token),
         methods=tuple(dict.fromkeys(body.methods)), auth_mode=body.auth_mode, secret_sealed=sealed,
+        signature_format=body.signature_format,
         response_mode=body.response_mode, response_timeout_seconds=body.response_timeout_seconds,
         is_active=body.is_active, created_by=principal.email, created_at=stamp, updated_at=stamp,
     )
     await _save(state, principal, record)
-    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+    return view(await _row(state, principal, webhook_id), state.settings.api_url, token)
 
 
 @router.get("", response_model=Page[Webhook])
@@ -205,8 +215,10 @@ def _next_version(row: Any, principal: Principal, **changes: Any) -> WebhookDefi
     fields: dict[str, Any] = {
         "id": row["id"], "workspace_id": principal.workspace_id, "version": row["version"] + 1,
         "name": row["name"], "description": row["description"], "workflow_id": row["workflow_id"],
-        "token": row["token"], "methods": tuple(row["methods"]), "auth_mode": row["auth_mode"],
-        "secret_sealed": row["sealed"], "response_mode": row["response_mode"],
+        "token_digest": row["token_digest"], "token_prefix": row["token_prefix"],
+        "methods": tuple(row["methods"]), "auth_mode": row["auth_mode"],
+        "secret_sealed": row["sealed"], "signature_format": row["signature_format"],
+        "response_mode": row["response_mode"],
         "response_timeout_seconds": row["response_timeout_seconds"], "is_active": row["is_active"],
         "created_by": row["created_by"], "created_at": row["created_at"], "updated_at": now(),
     }
@@ -248,8 +260,9 @@ async def delete_webhook(webhook_id: str, state: StateDep, principal: WriterDep)
 @router.post("/{webhook_id}/regenerate_token", response_model=Webhook)
 async def regenerate_token(webhook_id: str, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     row = await _row(state, principal, webhook_id)
-    await _save(state, principal, _next_version(row, principal, token=new_token()))
-    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+    token = new_token()
+    await _save(state, principal, _next_version(row, principal, token_digest=token_digest(token), token_prefix=token_prefix(token)))
+    return view(await _row(state, principal, webhook_id), state.settings.api_url, token)
 
 
 def _log_view(row: Any) -> dict[str, Any]:
@@ -329,7 +342,7 @@ class Answer:
 
 
 async def _by_token(state: AppState, token: str) -> Any:
-    row = await state.pool.fetchrow("SELECT * FROM webhooks WHERE token = $1 AND NOT deleted", token)
+    row = await state.pool.fetchrow("SELECT * FROM webhooks WHERE token_digest = $1 AND NOT deleted", token_digest(token))
     if row is None:
         raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
     return row
@@ -360,10 +373,12 @@ async def _start(state: AppState, hook: Any, call: Inbound, deadline: float) -> 
         )
     if hook["auth_mode"] == "hmac":
         secret = _open_secret(state, hook["sealed"], hook["id"])
-        if call.signature is None:
-            raise Unauthenticated("the signature is missing", fields={SIGNATURE_HEADER: "required: sha256=<hex HMAC of the body>"})
-        if secret is None or not signature_valid(secret, call.body, call.signature):
-            raise Unauthenticated("the signature does not match the body", fields={SIGNATURE_HEADER: "does not match"})
+        problem = "does not match" if secret is None else signature_problem(
+            secret, call.body, call.signature, now=time.time(),
+            tolerance=state.settings.webhook_signature_tolerance_seconds, signature_format=hook["signature_format"],
+        )
+        if problem is not None:
+            raise Unauthenticated(f"the signature is refused: {problem}", fields={SIGNATURE_HEADER: problem})
     if not hook["is_active"]:
         raise Conflict("this webhook is disabled", fields={"is_active": "the webhook is disabled"})
     if len(call.body) > state.settings.max_event_bytes:
@@ -424,7 +439,7 @@ async def handle_call(state: AppState, hook: Any, call: Inbound) -> tuple[Answer
     call_id = str(uuid.uuid4())
     record = WebhookCalled(
         call_id=call_id, webhook_id=hook["id"], workflow_id=hook["workflow_id"], execution_id=result.execution_id,
-        test=call.test, method=call.method, path=call.path, query=call.query, headers=logged_headers(call.headers),
+        test=call.test, method=call.method, path=redacted_path(call.path), query=call.query, headers=logged_headers(call.headers),
         request_body=request_body, request_size=len(call.body), request_truncated=request_cut,
         response_status=result.status, response_body=response_body, response_truncated=response_cut,
         duration_ms=duration_ms, outcome=result.outcome, error=result.error[:1000] if result.error else None,
@@ -498,7 +513,8 @@ async def test_webhook(
         method=method, path=f"/api/v1/webhooks/{webhook_id}/test", body=b"" if method == "GET" else raw,
         content_type="application/json", query=body.query,
         headers=[("content-type", "application/json"), ("user-agent", "fluxo-webhook-test")],
-        signature=sign(secret, b"" if method == "GET" else raw) if secret else None, idempotency_key=None, test=True,
+        signature=sign(secret, b"" if method == "GET" else raw, int(time.time())) if secret else None,
+        idempotency_key=None, test=True,
     )
     result, log_id = await handle_call(state, row, call)
     return {

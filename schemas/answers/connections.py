@@ -66,12 +66,14 @@ class Webhook(Answer):
     description: str
     workflow_id: str
     workflow: str = Field(description="seed 002's name for workflow_id")
-    token: str
-    url: str
+    token: str | None = Field(description="only in the create and regenerate_token answers: only its digest is kept")
+    token_prefix: str = Field(description="the token's first characters, to tell webhooks apart")
+    url: str | None = Field(description="the public URL, with the token: only where the token is answered")
     methods: list[str]
     auth_mode: str
     secret_configured: bool
     signature_header: str | None
+    signature_format: str = Field(description="timestamped (t=<unix seconds>,v1=<hex>) or legacy (also sha256=<hex>)")
     response_mode: str
     response_timeout_seconds: float
     is_active: bool

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 import pytest_asyncio
 from conftest import Processes, free_port, wait_for
@@ -21,15 +23,19 @@ from pipeline import (  # noqa: F401
     assert_secrets_nowhere,
     create_active,
     executions_of,
+    records_holding,
     sink,
     wait_status,
 )
 
 from infra.bootstrap import bootstrap_admin
+from infra.kafka_io import make_producer
 from infra.migrations import migrate
 from infra.settings import Settings
 from infra.topic_admin import ensure_topics
+from ingest.webhooks import token_digest
 from projections.replay import replay_check
+from schemas.topics import DEFINITIONS, TRIGGER_LOG
 
 # Each test makes its own workflows, so the module's tests share one running pipeline.
 SHARE_PIPELINE = True
@@ -63,7 +69,13 @@ def edge(source: str, target: str) -> dict[str, Any]:
     return {"source_node": source, "target_node": target}
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
+def sign(body: bytes, secret: str = SECRET, at: float | None = None) -> str:
+    """The timestamped form: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
+    stamp = int(time.time() if at is None else at)
+    return f"t={stamp},v1=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def sign_legacy(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -150,7 +162,10 @@ async def test_crud_hmac_and_the_secret_is_never_shown(
     patched = await api.patch(f"/api/v1/webhooks/{webhook_id}", json={"name": "Signed orders v2", "response_timeout_seconds": 5})
     assert patched.status_code == 200, patched.text
     assert patched.json()["name"] == "Signed orders v2" and patched.json()["version"] == 2
-    assert patched.json()["secret_configured"] is True and patched.json()["token"] == token  # a secret left out stays
+    assert patched.json()["secret_configured"] is True  # a secret left out stays
+    # The token was answered once: later answers show its prefix only.
+    assert patched.json()["token"] is None and patched.json()["url"] is None
+    assert patched.json()["token_prefix"] == token[:8] == created["token_prefix"]
     put = await api.put(f"/api/v1/webhooks/{webhook_id}", json={"description": "signed by the shop"})
     assert put.json()["description"] == "signed by the shop" and put.json()["name"] == "Signed orders v2"
     assert (await api.patch(f"/api/v1/webhooks/{webhook_id}", json={"methods": "POST"})).status_code == 422
@@ -356,3 +371,151 @@ async def test_refusals_the_test_endpoint_workspaces_and_replay(api: httpx.Async
     mine = {t.table: t for t in report.tables if t.table in TABLES}
     assert set(mine) == set(TABLES)
     assert all(t.same and t.live_rows > 0 for t in mine.values()), [t for t in mine.values() if not t.same]
+
+
+async def test_webhook_tokens_are_on_no_topic_and_in_no_log(api: httpx.AsyncClient, sink: Sink, settings: Settings) -> None:
+    """Only the token's digest and prefix are kept: after a create, calls, a regenerated token
+    and calls of it, no record of the definitions or trigger-log topics (nor any other) holds
+    either token, and answers after the first show only its prefix."""
+    workflow_id = await workflow_to_sink(api, sink, "tokens")
+    created = await hook(api, workflow_id=workflow_id, auth_mode="hmac", secret=SECRET)
+    first = created["token"]
+    assert created["token_prefix"] == first[:8] and created["signature_format"] == "timestamped"
+    body = b'{"order": "T-1"}'
+    async with public(api) as client:
+        for path in (f"/api/v1/hooks/{first}", f"/api/v1/webhooks/execute/{first}"):
+            r = await client.post(path, content=body, headers={"X-Fluxo-Signature": sign(body), "Content-Type": "application/json"})
+            assert r.status_code == 202, r.text
+        refused = await client.post(f"/api/v1/hooks/{first}", content=body, headers={"X-Fluxo-Signature": "t=1,v1=00"})
+        assert refused.status_code == 401
+    renewed = await api.post(f"/api/v1/webhooks/{created['id']}/regenerate_token")
+    second = renewed.json()["token"]
+    assert renewed.status_code == 200 and second != first and renewed.json()["token_prefix"] == second[:8]
+    async with public(api) as client:
+        assert (await client.post(f"/api/v1/hooks/{first}", content=body, headers={"X-Fluxo-Signature": sign(body)})).status_code == 404
+        again = await client.post(f"/api/v1/hooks/{second}", content=body, headers={"X-Fluxo-Signature": sign(body)})
+        assert again.status_code == 202, again.text
+    await wait_status(api, again.json()["execution_id"], "completed")
+
+    fetched = (await api.get(f"/api/v1/webhooks/{created['id']}")).json()
+    assert fetched["token"] is None and fetched["url"] is None and fetched["token_prefix"] == second[:8]
+    listed = (await api.get("/api/v1/webhooks", params={"workflow": workflow_id})).json()["results"]
+    assert [w["token"] for w in listed] == [None]
+    lines = await logs(api, created["id"], 5)
+    paths = [line["request"]["path"] for line in lines]
+    assert paths[-1] == f"/api/v1/hooks/{first[:8]}..." and paths[-2] == f"/api/v1/webhooks/execute/{first[:8]}..."
+    assert paths[0] == f"/api/v1/hooks/{second[:8]}..."
+    for token in (first, second):
+        assert token not in str(lines) and token not in str(fetched)
+        assert await records_holding(settings, token.encode(), (DEFINITIONS, TRIGGER_LOG)) == [], "a token on a topic"
+        assert await records_holding(settings, token.encode()) == [], "a token on a topic"
+        assert await records_holding(settings, token_digest(token).encode(), (DEFINITIONS,)) != []  # what is kept
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        columns = {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'webhooks'")}
+        assert "token" not in columns and {"token_digest", "token_prefix", "signature_format"} <= columns
+        stored = await conn.fetchrow("SELECT token_digest, token_prefix FROM webhooks WHERE id = $1", created["id"])
+        assert dict(stored) == {"token_digest": token_digest(second), "token_prefix": second[:8]}
+    finally:
+        await conn.close()
+
+
+async def test_timestamped_signatures_and_the_legacy_form(api: httpx.AsyncClient, sink: Sink, settings: Settings) -> None:
+    """X-Fluxo-Signature: t=<unix seconds>,v1=<hex HMAC of "t.body">, refused outside the
+    tolerance window (FLUXO_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS, 300 s) with 401 and the
+    reason; the old sha256=<hex> only on a webhook whose signature_format is legacy."""
+    assert settings.webhook_signature_tolerance_seconds == 300
+    workflow_id = await workflow_to_sink(api, sink, "stamped")
+    created = await hook(api, workflow_id=workflow_id, auth_mode="hmac", secret=SECRET)
+    assert created["signature_format"] == "timestamped"
+    path = f"/api/v1/hooks/{created['token']}"
+    body = b'{"order": "S-1"}'
+    json_type = {"Content-Type": "application/json"}
+
+    async def call(signature: str, content: bytes = body) -> httpx.Response:
+        async with public(api) as client:
+            return await client.post(path, content=content, headers={**json_type, "X-Fluxo-Signature": signature})
+
+    def refused(r: httpx.Response, reason: str) -> None:
+        assert r.status_code == 401 and r.json()["error"]["code"] == "AUTH_001", r.text
+        assert reason in r.json()["error"]["fields"]["X-Fluxo-Signature"], r.text
+        assert r.headers["WWW-Authenticate"] == "Signature"
+
+    now = time.time()
+    good = await call(sign(body, at=now))
+    assert good.status_code == 202, good.text
+    refused(await call(sign(body, at=now - 3600)), "stale: signed")
+    refused(await call(sign(body, at=now - 3600)), "outside the 300s window")
+    refused(await call(sign(body, at=now + 3600)), "from the future")
+    refused(await call(sign(body, at=now), b'{"order": "S-2"}'), "does not match")
+    refused(await call(sign(body, "not-the-secret-at-all")), "does not match")
+    stale = sign(body, at=now - 3600)
+    refused(await call(stale.replace(f"t={int(now - 3600)}", f"t={int(now)}")), "does not match")  # the time is signed
+    refused(await call("t=soon,v1=abc"), "malformed")
+    refused(await call(sign_legacy(body)), "signature_format is timestamped")
+    async with public(api) as client:
+        refused(await client.post(path, content=body, headers=json_type), "missing")
+
+    bad = await api.patch(f"/api/v1/webhooks/{created['id']}", json={"signature_format": "sometimes"})
+    assert bad.status_code == 422 and "signature_format" in bad.json()["error"]["fields"]
+    legacy = await api.patch(f"/api/v1/webhooks/{created['id']}", json={"signature_format": "legacy"})
+    assert legacy.status_code == 200 and legacy.json()["signature_format"] == "legacy"
+    old_form = await call(sign_legacy(body))
+    assert old_form.status_code == 202, old_form.text
+    still = await call(sign(body))
+    assert still.status_code == 202, still.text
+    refused(await call(sign(body, at=now - 3600)), "stale")  # a legacy webhook still checks a timestamp it is given
+    refused(await call(sign_legacy(b"{}")), "does not match")
+
+    for r in (good, old_form, still):
+        await wait_status(api, r.json()["execution_id"], "completed")
+    assert [c.body for c in sink.to("stamped")] == [{"got": "S-1"}] * 3
+    lines = await logs(api, created["id"], 15)
+    assert sum(line["response"]["status"] == 401 for line in lines) == 12
+    assert all("x-fluxo-signature" not in line["request"]["headers"] for line in lines)
+
+
+async def test_a_webhook_of_a_v1_record_keeps_its_url_and_legacy_signatures(
+    api: httpx.AsyncClient, sink: Sink, settings: Settings
+) -> None:
+    """A webhook defined before tokens were digests (a fluxo.webhook.defined.v1 record, token in
+    clear) is read as v2: its URL still works, and its senders' sha256=<hex> signatures too."""
+    workflow_id = await workflow_to_sink(api, sink, "old-hook")
+    profile = (await api.get("/api/v1/users/profile")).json()
+    workspace_id = profile["workspace"]["id"]
+    webhook_id, token = str(uuid.uuid4()), f"old-{uuid.uuid4().hex}-token"
+    box = settings.secret_box()
+    stamp = "2026-01-02T03:04:05Z"
+    record = {
+        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "urn:fluxo:api/webhooks", "type": "fluxo.webhook.defined.v1",
+        "subject": webhook_id, "time": stamp, "datacontenttype": "application/json", "workspaceid": workspace_id,
+        "data": {"id": webhook_id, "workspace_id": workspace_id, "version": 1, "name": "Before digests", "description": "",
+                 "workflow_id": workflow_id, "token": token, "methods": ["POST"], "auth_mode": "hmac",
+                 "secret_sealed": box.seal({"secret": SECRET}, webhook_id), "response_mode": "immediate",
+                 "response_timeout_seconds": 10.0, "is_active": True, "deleted": False, "created_by": None,
+                 "created_at": stamp, "updated_at": stamp},
+    }
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic(DEFINITIONS), key=f"{workspace_id}:webhook:{webhook_id}".encode(),
+                                     value=orjson.dumps(record), headers=[("content-type", b"application/cloudevents+json")])
+    finally:
+        await producer.stop()
+
+    async def projected() -> dict[str, Any] | None:
+        r = await api.get(f"/api/v1/webhooks/{webhook_id}")
+        return dict(r.json()) if r.status_code == 200 else None
+
+    shown = await wait_for(projected, timeout=30, interval=0.2, what="the v1 webhook projected")
+    assert shown["signature_format"] == "legacy" and shown["token_prefix"] == token[:8] and shown["token"] is None
+    body = b'{"order": "L-1"}'
+    async with public(api) as client:
+        r = await client.post(f"/api/v1/hooks/{token}", content=body,
+                              headers={"X-Fluxo-Signature": sign_legacy(body), "Content-Type": "application/json"})
+        assert r.status_code == 202, r.text
+    await wait_status(api, r.json()["execution_id"], "completed")
+    assert [c.body for c in sink.to("old-hook")] == [{"got": "L-1"}]
+    line = (await logs(api, webhook_id, 1))[0]
+    assert line["request"]["path"] == f"/api/v1/hooks/{token[:8]}..."

@@ -1,4 +1,5 @@
-"""Inbound webhooks, the pure part: signatures, header filtering, input parsing, log bounds."""
+"""Inbound webhooks, the pure part: signatures (timestamped, legacy), token digests, header
+filtering, path redaction, input parsing, log bounds."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ from ingest.webhooks import (
     logged_headers,
     new_token,
     parse_input,
+    redacted_path,
     sign,
-    signature_valid,
+    sign_legacy,
+    signature_problem,
+    token_digest,
+    token_prefix,
 )
 
 SECRET = "a-long-enough-shared-secret"
@@ -34,28 +39,100 @@ def test_a_token_is_url_safe_long_and_fresh() -> None:
         assert all(c.isalnum() or c in "-_" for c in token)
 
 
-def test_sign_is_hmac_sha256_of_the_raw_body() -> None:
+NOW = 1_780_000_000.0
+WINDOW = 300.0
+
+
+def problem(header: str | None, body: bytes = b"{}", *, now: float = NOW, legacy: bool = False,
+            secret: str = SECRET) -> str | None:
+    return signature_problem(secret, body, header, now=now, tolerance=WINDOW,
+                             signature_format="legacy" if legacy else "timestamped")
+
+
+def test_sign_is_hmac_sha256_of_timestamp_dot_body() -> None:
     body = b'{"amount": 42}'
-    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert sign(SECRET, body) == f"sha256={expected}"
+    expected = hmac.new(SECRET.encode(), b"1780000000." + body, hashlib.sha256).hexdigest()
+    assert sign(SECRET, body, 1_780_000_000) == f"t=1780000000,v1={expected}"
+    legacy = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert sign_legacy(SECRET, body) == f"sha256={legacy}"
 
 
-@given(st.binary(max_size=500))
-def test_a_signature_verifies_its_own_body_only(body: bytes) -> None:
-    header = sign(SECRET, body)
-    assert signature_valid(SECRET, body, header)
-    assert not signature_valid(SECRET, body + b" ", header)
-    assert not signature_valid("another-secret-entirely", body, header)
+@given(st.binary(max_size=500), st.integers(min_value=-300, max_value=300))
+def test_a_signature_verifies_its_own_body_within_the_window_only(body: bytes, skew: int) -> None:
+    header = sign(SECRET, body, int(NOW) + skew)
+    for legacy in (False, True):
+        assert problem(header, body, legacy=legacy) is None
+        assert problem(header, body + b" ", legacy=legacy) == "does not match"
+        assert problem(header, body, secret="another-secret-entirely", legacy=legacy) == "does not match"
 
 
-def test_signature_forms() -> None:
+def test_good_tampered_stale_and_future() -> None:
+    body = b'{"order": "A-1"}'
+    assert problem(sign(SECRET, body, int(NOW)), body) is None
+    assert problem(sign(SECRET, body, int(NOW) - 300), body) is None  # the window's edges are in
+    assert problem(sign(SECRET, body, int(NOW) + 300), body) is None
+    stale = problem(sign(SECRET, body, int(NOW) - 301), body)
+    assert stale is not None and stale.startswith("stale: signed 301s ago, outside the 300s window")
+    future = problem(sign(SECRET, body, int(NOW) + 3600), body)
+    assert future is not None and future.startswith("from the future: signed 3600s ahead")
+    # The timestamp is signed: moving it to now breaks the signature.
+    old = sign(SECRET, body, int(NOW) - 3600)
+    moved = old.replace(f"t={int(NOW) - 3600}", f"t={int(NOW)}")
+    assert problem(moved, body) == "does not match"
+    assert problem(sign(SECRET, b'{"order": "A-2"}', int(NOW)), body) == "does not match"
+    # A forged signature with an old timestamp says it does not match (not that it is stale).
+    assert problem(f"t={int(NOW) - 3600},v1={'0' * 64}", body) == "does not match"
+
+
+def test_timestamped_header_forms() -> None:
     body = b"{}"
-    digest = sign(SECRET, body).removeprefix("sha256=")
-    assert signature_valid(SECRET, body, digest)  # bare hex
-    assert signature_valid(SECRET, body, f"SHA256={digest.upper()}")  # case does not matter
-    assert signature_valid(SECRET, body, f"  sha256={digest} ")
-    for bad in (None, "", "sha256=", "sha256=zz", f"sha1={digest}", digest[:-1]):
-        assert not signature_valid(SECRET, body, bad)
+    good = sign(SECRET, body, int(NOW))
+    t, v1 = good.split(",")
+    assert problem(f"  {good} ", body) is None
+    assert problem(f"{v1}, {t}", body) is None  # order does not matter
+    assert problem(f"{t},v1={'0' * 64},{v1}", body) is None  # several v1 (a secret being rotated)
+    assert problem(f"{t},v0=abc,{v1},x=y", body) is None  # unknown keys are ignored
+    assert problem(f"{t},v1={v1.removeprefix('v1=').upper()}", body) is None
+    for bad in (v1, t, f"t=abc,{v1}", f"t=-5,{v1}", f"t=1.5,{v1}", f"t=,{v1}", f"t={'9' * 13},{v1}",
+                "t=1,v2=abc", f"sha1={'0' * 64}", "nonsense=1", ","):
+        assert problem(bad, body) == "malformed: expected t=<unix seconds>,v1=<hex>", bad
+    for missing in (None, "", "   "):
+        reason = problem(missing, body)
+        assert reason is not None and reason.startswith("missing:")
+
+
+def test_the_legacy_form_only_where_the_webhook_allows_it() -> None:
+    body = b"{}"
+    legacy = sign_legacy(SECRET, body)
+    digest = legacy.removeprefix("sha256=")
+    for form in (legacy, digest, f"SHA256={digest.upper()}", f"  sha256={digest} "):
+        assert problem(form, body, legacy=True) is None, form
+        refused = problem(form, body)
+        assert refused is not None and "signature_format is timestamped" in refused, form
+    for bad in ("sha256=", "sha256=zz", digest[:-1], sign_legacy("another-secret-entirely", body)):
+        assert problem(bad, body, legacy=True) == "does not match", bad
+    assert problem(sign_legacy(SECRET, b"[]"), body, legacy=True) == "does not match"
+    # A legacy signature has no timestamp to check: it is its weakness, and why it is opt-in.
+    assert problem(legacy, body, legacy=True, now=NOW + 10**6) is None
+
+
+def test_a_token_is_kept_as_its_digest_and_prefix() -> None:
+    token = new_token()
+    assert token_digest(token) == hashlib.sha256(token.encode()).hexdigest()
+    assert len(token_digest(token)) == 64 and token not in token_digest(token)
+    assert token_digest(token) != token_digest(new_token())
+    assert token_prefix(token) == token[:8] and len(token_prefix(token)) == 8
+
+
+def test_a_logged_path_keeps_the_tokens_prefix_only() -> None:
+    token = new_token()
+    for path in (f"/api/v1/hooks/{token}", f"/api/v1/webhooks/execute/{token}", f"/hooks/{token}"):
+        redacted = redacted_path(path)
+        assert token not in redacted and redacted == path.replace(token, token[:8] + "...")
+        assert redacted_path(redacted) == redacted  # idempotent: a redacted path stays
+    assert redacted_path("/api/v1/hooks/abc") == "/api/v1/hooks/abc..."
+    assert redacted_path("/api/v1/webhooks/wh-1/test") == "/api/v1/webhooks/wh-1/test"
+    assert redacted_path("/api/v1/workflows/wf/trigger") == "/api/v1/workflows/wf/trigger"
 
 
 def test_logged_headers_drop_credentials_cookies_and_signatures() -> None:

@@ -207,7 +207,7 @@ def examples() -> dict[str, RecordData]:
                            provider="custom", secrets_sealed="k1:abc", secret_fields=("api_key",),
                            created_at=T0, updated_at=T0),
         WebhookDefined(id="wh-1", workspace_id="ws-1", version=1, name="Leads", workflow_id="wf-1",
-                       token="t" * 43, auth_mode="hmac", secret_sealed="k1:abc", response_mode="last_node",
+                       token_digest="e" * 64, token_prefix="tttttttt", auth_mode="hmac", secret_sealed="k1:abc", response_mode="last_node",
                        created_at=T0, updated_at=T0),
         TriggerDefined(id="tr-1", workspace_id="ws-1", version=1, name="Coupon", trigger_type="MESSAGE_RECEIVED",
                        filters={"field": "event.data.text", "operator": "icontains", "value": "coupon"},
@@ -280,3 +280,26 @@ def test_an_encoded_record_validates_against_its_published_schema(type_name: str
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(record["data"])
     # ...and it is the record our own decoder reads.
     assert decode(value)[1] == data
+
+
+def test_the_events_channel_describes_plain_cloudevents_of_a_producers_own_type() -> None:
+    from cloudevents.core.bindings.kafka import to_binary_event, to_structured_event
+    from cloudevents.core.v1.event import CloudEvent
+    from jsonschema import Draft202012Validator
+
+    from schemas.asyncapi import PLAIN_EVENT
+
+    document = asyncapi_document()
+    events = next(c for c in document["channels"].values() if c["address"] == "fluxo.events.v1")
+    assert set(events["messages"]) == {"fluxo.event.ingested.v1", PLAIN_EVENT}
+    assert {"$ref": f"#/channels/events/messages/{PLAIN_EVENT}"} in document["operations"]["consume-events"]["messages"]
+    message = document["components"]["messages"][PLAIN_EVENT]
+    payload = Draft202012Validator(message["payload"])
+    event = CloudEvent({"id": "e-1", "source": "urn:shop", "type": "com.shop.order.created", "specversion": "1.0",
+                        "subject": "u-1", "workspaceid": "ws-1", "datacontenttype": "application/json"}, {"order": "A-1"})
+    assert payload.is_valid(orjson.loads(to_structured_event(event).value))
+    headers = Draft202012Validator(message["headers"])
+    assert headers.is_valid({k: v.decode() for k, v in to_binary_event(event).headers.items()})
+    for broken in ({"type": "fluxo.event.ingested.v1"}, {"type": "has spaces"}, {"workspaceid": None}, {"data": [1]}):
+        body = {**orjson.loads(to_structured_event(event).value), **broken}
+        assert not payload.is_valid({k: v for k, v in body.items() if v is not None}), broken

@@ -189,3 +189,18 @@ def test_a_binary_mode_record_of_a_retired_type_is_upcast_too() -> None:
     envelope, data = decode(orjson.dumps(written["data"]), headers)
     assert envelope.type == WidgetV3.TYPE and envelope.id == "widget-1"
     assert data == WidgetV3(first_name="Ada", last_name="Lovelace", size=3, tags=())
+
+
+# -- the real upcasters -------------------------------------------------------------------
+def test_a_v1_webhook_keeps_only_its_tokens_digest_and_takes_legacy_signatures() -> None:
+    from ingest.webhooks import token_digest, token_prefix
+    from schemas.records import WebhookDefined
+
+    value = (STORED / "records" / "fluxo.webhook.defined.v1.json").read_bytes()
+    token = orjson.loads(value)["data"]["token"]
+    for envelope, data in (decode(value), decode_record(value)):
+        assert envelope.type == "fluxo.webhook.defined.v2" and isinstance(data, WebhookDefined)
+        assert data.token_digest == token_digest(token) and data.token_prefix == token_prefix(token)
+        assert data.signature_format == "legacy"  # its senders sign sha256=<hex> and keep working
+        assert token not in envelope.model_dump_json() and token not in data.model_dump_json()
+        assert (data.id, data.name, data.auth_mode, data.secret_sealed) == ("wh-1", "Leads", "hmac", "k1:abc")
