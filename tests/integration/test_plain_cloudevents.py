@@ -7,8 +7,10 @@ malformed one is dead-lettered with the reason."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,16 @@ from schemas.records import RecordDeadLettered
 from schemas.topics import DEADLETTER, EVENTS
 
 SHARE_PIPELINE = True
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "produce_cloudevent.py"
+
+
+def example_producer() -> Any:
+    """The example producer the README shows (docs/examples/produce_cloudevent.py), as a module."""
+    spec = importlib.util.spec_from_file_location("produce_cloudevent", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 async def workspace_of(api: httpx.AsyncClient) -> str:
@@ -87,7 +99,14 @@ async def test_a_plain_cloudevent_in_binary_and_in_structured_mode_starts_its_wo
         (f"{ws}:{subject}".encode(), to_binary_event(event(ws, "com.shop.order.created", subject, {"order": "A-1"}))),
         (f"{ws}:{subject}".encode(), to_structured_event(event(ws, "ORDER_SHIPPED", subject, {"order": "A-2"}))),
     )
-    for workflow_id, order in ((dotted, "A-1"), (coded, "A-2")):
+    # The README's example producer, in both modes.
+    paid = await workflow_for(api, "com.shop.order.paid")
+    refunded = await workflow_for(api, "ORDER_REFUNDED")
+    example = example_producer()
+    for event_type, order, binary in (("com.shop.order.paid", "A-3", True), ("ORDER_REFUNDED", "A-4", False)):
+        await example.produce(settings.bootstrap_servers, settings.topic(EVENTS), ws, event_type, subject,
+                              {"order": order}, binary=binary)
+    for workflow_id, order in ((dotted, "A-1"), (coded, "A-2"), (paid, "A-3"), (refunded, "A-4")):
         run = await one_completed(api, workflow_id)
         assert run["trigger_type"] == "event"
         shaped = next(d for d in run["execution_details"] if d["node_id"] == "shape")
@@ -98,10 +117,11 @@ async def test_a_plain_cloudevent_in_binary_and_in_structured_mode_starts_its_wo
         r = await api.get("/api/v1/event-logs", params={"user_id": subject, "page_size": 10})
         assert r.status_code == 200, r.text
         rows = r.json()["results"]
-        return rows if len(rows) == 2 else None
+        return rows if len(rows) == 4 else None
 
-    rows = await wait_for(logged, timeout=30, interval=0.2, what="two event-log rows")
-    assert sorted(row["event_type"] for row in rows) == ["ORDER_SHIPPED", "com.shop.order.created"]
+    rows = await wait_for(logged, timeout=30, interval=0.2, what="four event-log rows")
+    assert sorted(row["event_type"] for row in rows) == [
+        "ORDER_REFUNDED", "ORDER_SHIPPED", "com.shop.order.created", "com.shop.order.paid"]
 
 
 async def test_malformed_plain_cloudevents_are_dead_lettered_with_the_reason(
