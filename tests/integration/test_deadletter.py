@@ -21,13 +21,17 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 POISON = [
     b"{not json",
     orjson.dumps({"hello": "world"}),  # JSON, but no CloudEvent
-    orjson.dumps(  # a CloudEvent of a type nobody knows
-        {"specversion": "1.0", "id": "x1", "source": "urn:t", "type": "com.example.unknown.v1",
+    orjson.dumps(  # a record type of Fluxo's namespace nobody knows
+        {"specversion": "1.0", "id": "x1", "source": "urn:t", "type": "fluxo.example.unknown.v1",
          "time": "2026-01-01T00:00:00Z", "workspaceid": "ws", "data": {}}
     ),
     orjson.dumps(  # the right type with data that breaks its schema
         {"specversion": "1.0", "id": "x2", "source": "urn:t", "type": "fluxo.event.ingested.v1",
          "time": "2026-01-01T00:00:00Z", "workspaceid": "ws", "data": {"event_type": ""}}
+    ),
+    orjson.dumps(  # a producer's plain CloudEvent, for a workspace nobody defined
+        {"specversion": "1.0", "id": "x3", "source": "urn:t", "type": "com.example.unknown.v1",
+         "workspaceid": "no-such-workspace", "data": {}}
     ),
 ]
 
@@ -77,6 +81,7 @@ async def test_poison_events_are_dead_lettered_and_processing_continues(settings
     assert "not a valid CloudEvent" in by_bytes[POISON[1]]
     assert "unknown record type" in by_bytes[POISON[2]]
     assert "event_type" in by_bytes[POISON[3]]
+    assert "unknown workspace 'no-such-workspace'" in by_bytes[POISON[4]]
 
     logs = await _read_until(settings, TRIGGER_LOG, 1)
     assert [d.event_id for _, d in logs if isinstance(d, TriggerEvaluated)] == [event_id]
