@@ -165,6 +165,9 @@ class WorkflowSnapshot(Frozen):
     # matches through the triggers and pins the actions (compiled to nodes) at start.
     triggers: tuple[TriggerRef, ...] = ()
     actions: tuple[ActionRef, ...] = ()
+    # Seed 004's project is the platform's (an id and a name); Fluxo keeps no project
+    # registry, so the name is known only when the client gave it with the id.
+    project_name: str | None = None
 
     @property
     def event_type(self) -> str | None:

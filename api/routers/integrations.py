@@ -78,6 +78,10 @@ def view(row: Any) -> dict[str, Any]:
     configuration = dict(config)
     for name in row["secret_fields"]:
         configuration[f"{name}_configured"] = True
+    # Seed 004: `webhook_configured` says the provider's webhook calls can be verified, i.e.
+    # its signing secret is stored (Slack's `webhook_url` is an outbound URL, not this).
+    webhook_configured = "webhook_secret" in row["secret_fields"]
+    configuration["webhook_configured"] = webhook_configured
     settings = _loads(row["settings"])
     calls, failed = row["calls_total"], row["calls_failed"]
     return {
@@ -90,6 +94,7 @@ def view(row: Any) -> dict[str, Any]:
         "status": "configured" if row["is_active"] else "disabled",
         "is_active": row["is_active"],
         "configuration": configuration,
+        "webhook_configured": webhook_configured,
         "settings": {**settings, "test_mode": row["test_mode"]},
         "usage_statistics": {"calls_total": calls, "calls_failed": failed, "last_used_at": row["last_used_at"]},
         "health_status": {

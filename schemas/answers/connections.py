@@ -31,7 +31,9 @@ class IntegrationView(Answer):
     description: str
     status: str = Field(description="configured or disabled")
     is_active: bool
-    configuration: JsonObject = Field(description="the provider's settings; each secret shows only as `<name>_configured: true`")
+    configuration: JsonObject = Field(description="the provider's settings; each secret shows only as `<name>_configured: true`;"
+                                      " `webhook_configured` as at the top level")
+    webhook_configured: bool = Field(description="seed 004: a webhook signing secret (`webhook_secret`) is stored; never the secret")
     settings: JsonObject
     usage_statistics: IntegrationUsage
     health_status: IntegrationHealth
