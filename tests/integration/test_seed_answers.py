@@ -6,12 +6,19 @@ seed 003's list rows and detail (attached actions and triggers), seed 004's inte
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
-from pipeline import api, execution, wait_status  # noqa: F401 - fixtures
+import orjson
+from conftest import wait_for
+from pipeline import api, create_active, execution, executions_of, wait_status  # noqa: F401 - fixtures
+
+from ingest.webhooks import sign
 
 SHARE_PIPELINE = True
 
@@ -236,3 +243,60 @@ async def test_memory_usage_is_left_out_where_it_is_not_measured(api: httpx.Asyn
     assert "memory_usage_mb" not in detail["performance_metrics"], detail["performance_metrics"]
     tested = await _ok(await api.post(f"/api/v1/workflows/{created['id']}/test", json={"test_data": {}, "test_mode": "dry_run"}))
     assert "memory_usage_mb" not in tested["test_results"]["performance"], tested["test_results"]
+
+
+async def test_a_providers_signed_event_at_the_webhook_endpoint_starts_its_workflows(api: httpx.AsyncClient) -> None:
+    """Seed 004's `webhook_endpoint`: the provider posts its events there, signed with the
+    integration's webhook_secret; each becomes an event of the provider's type."""
+    u = uuid.uuid4().hex[:8]
+    secret = f"whsec_{u}"
+    event_type = f"payment_intent.succeeded_{u}"
+    stripe = await _ok(await api.post(f"{SEED_004}/integrations/", json={
+        "name": f"Stripe {u}", "type": "payment", "provider": "stripe",
+        "configuration": {"api_key": f"sk_test_{u}", "webhook_secret": secret},
+        "settings": {"webhook_events": [event_type]},
+    }), 201)
+    endpoint = stripe["webhook_endpoint"]
+    assert endpoint == f"{api.base_url}/api/v1/integrations/{stripe['id']}/webhook"
+    workflow_id = await create_active(api, {
+        "name": f"paid {u}", "trigger_type": "event", "trigger_config": {"event_type": event_type},
+        "nodes": [{"id": "trigger", "node_type": "trigger", "config": {}},
+                  {"id": "amount", "node_type": "transform", "config": {"mapping": {"paid": "{{event.data.data.object.amount}}"}}}],
+        "edges": [{"source_node": "trigger", "target_node": "amount"}],
+    })
+    body = orjson.dumps({"id": f"evt_{u}", "type": event_type, "data": {"object": {"amount": 2000}}})
+
+    async with httpx.AsyncClient(timeout=30, follow_redirects=False) as provider:  # no JWT: the signature is the credential
+        unsigned = await provider.post(endpoint, content=body, headers={"Content-Type": "application/json"})
+        assert unsigned.status_code == 401, unsigned.text
+        forged = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign("not-the-secret", body)})
+        assert forged.status_code == 401, forged.text
+        stamp = int(time.time())
+        stripe_signature = f"t={stamp},v1=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        # Seed 004's spelling of the endpoint, signed the way Stripe signs.
+        accepted = await provider.post(f"{api.base_url}{SEED_004}/integrations/{stripe['id']}/webhook/", content=body,
+                                       headers={"Stripe-Signature": stripe_signature, "Content-Type": "application/json"})
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["event_type"] == event_type and accepted.json()["event_log_id"]
+        # A redelivery of the same provider event is the same event: it starts nothing new.
+        again = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign(secret, body)})
+        assert again.status_code == 202 and again.json()["event_log_id"] == accepted.json()["event_log_id"], again.text
+        other = orjson.dumps({"id": f"evt_other_{u}", "type": "charge.refunded"})
+        ignored = await provider.post(endpoint, content=other, headers={"X-Fluxo-Signature": sign(secret, other)})
+        assert ignored.status_code == 200 and ignored.json()["event_log_id"] is None, ignored.text
+
+    async def ran() -> list[dict[str, Any]] | None:
+        runs = await executions_of(api, workflow_id)
+        return runs if runs and all(r["status"] == "completed" for r in runs) else None
+
+    runs = await wait_for(ran, what="the provider event's execution")
+    assert len(runs) == 1, runs
+    done = await execution(api, runs[0]["id"])
+    assert done["output_data"]["paid"] in (2000, "2000"), done["output_data"]
+
+    # Without a webhook secret the integration takes no calls.
+    cleared = await _ok(await api.patch(f"/api/v1/integrations/{stripe['id']}", json={"configuration": {"webhook_secret": None}}))
+    assert cleared["webhook_configured"] is False
+    async with httpx.AsyncClient(timeout=30) as provider:
+        refused = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign(secret, body)})
+    assert refused.status_code == 409 and "configuration.webhook_secret" in refused.json()["error"]["fields"], refused.text
