@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(workflow_links.router)
     # Public inbound calls first: /webhooks/execute/{token} is not a webhook id.
     v1.include_router(webhooks.public_router)
+    # A provider's signed calls to an integration: no JWT (api/routers/integrations.py).
+    v1.include_router(integrations.public_router)
     modules = (
         auth, api_keys, users, workspaces, workflows, triggers, actions, conditions, executions, contacts, integrations, webhooks,
         automation, data, dashboard, history, streams, websites, audit_logs,

@@ -42,6 +42,8 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
         statuses |= {"409", "413", "503"}
     if "{token}" in path:
         statuses |= {"401", "405"}  # public hooks: their signature and their allowed methods
+    if path.endswith("/webhook"):
+        statuses.add("401")  # a provider's call to an integration: its signature
     return sorted(statuses)
 
 

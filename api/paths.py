@@ -6,6 +6,10 @@
   reads as success with nothing created, and a redirected POST costs a second request.
 - Seed 003's base URL, `/api/v1/workflow/api/`, is our `/api/v1/`, and its login
   (`/api/v1/usr/login/`) is our `/api/v1/auth/login`.
+- Seed 004's base URL, `/api/v1/automation/`, is our `/api/v1/` for seed 004's resources
+  (workflows, integrations, executions, action-templates) only: seed 001's connector
+  endpoints live under our own `/api/v1/automation/` (`email/send`, `execution/{id}/status`,
+  `queue/status`, ...), so the whole prefix cannot be one alias.
 
 Rewriting the path before routing serves every spelling with one route, so the OpenAPI
 document keeps one operation per path, and the audit log names the one route template.
@@ -21,6 +25,10 @@ Scope = dict[str, Any]
 ALIASES: tuple[tuple[str, str], ...] = (
     ("/api/v1/workflow/api", "/api/v1"),
     ("/api/v1/usr/login", "/api/v1/auth/login"),
+    *(
+        (f"/api/v1/automation/{resource}", f"/api/v1/{resource}")
+        for resource in ("workflows", "integrations", "executions", "action-templates")
+    ),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -62,6 +62,18 @@ class EdgeIn(Strict):
     style: dict[str, Any] | None = None
 
 
+class ProjectIn(Strict):
+    """Seed 004's project as its answers show it: the id (`tracking_id`) and its name."""
+
+    tracking_id: str = Field(min_length=1, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+
+
+# `project`: an id (seed 004's request), or seed 004's object (what its answers show, so a
+# client may send back what it read). `project_name` names the project of a given id.
+ProjectField = Annotated[str, Field(max_length=100)] | ProjectIn | None
+
+
 class WorkflowCreate(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "name": "Welcome flow", "trigger_type": "event", "trigger_config": {"event_type": "USER_CREATED"},
@@ -72,7 +84,8 @@ class WorkflowCreate(Strict):
 
     name: str = Field(min_length=1, max_length=MAX_NAME)
     description: str = Field(default="", max_length=5000)
-    project: str | None = Field(default=None, max_length=100)
+    project: ProjectField = None
+    project_name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     status: WorkflowStatus = WorkflowStatus.DRAFT
     trigger_type: TriggerType = TriggerType.EVENT
     trigger_config: dict[str, Any] = Field(default_factory=dict)
@@ -229,7 +242,8 @@ class WorkflowPatch(Strict):
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=5000)
-    project: str | None = Field(default=None, max_length=100)
+    project: ProjectField = None
+    project_name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     status: WorkflowStatus | None = None
     trigger_type: TriggerType | None = None
     trigger_config: dict[str, Any] | None = None

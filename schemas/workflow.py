@@ -165,6 +165,10 @@ class WorkflowSnapshot(Frozen):
     # matches through the triggers and pins the actions (compiled to nodes) at start.
     triggers: tuple[TriggerRef, ...] = ()
     actions: tuple[ActionRef, ...] = ()
+    # Seed 004's project is the platform's (an id and a name); Fluxo keeps no project
+    # registry, so the name is known only when the client gave it with the id. No name is
+    # written as no key: a snapshot without one is byte for byte what it was before.
+    project_name: str | None = Field(default=None, max_length=200, exclude_if=lambda v: v is None)
 
     @property
     def event_type(self) -> str | None:

@@ -83,6 +83,9 @@ PUBLIC: dict[str, int] = {
     "PUT /api/v1/webhooks/execute/{token}": 405,
     "PATCH /api/v1/webhooks/execute/{token}": 405,
     "POST /api/v1/workflows/{workflow_id}/trigger": 202,
+    # A provider's call to an integration: its signature with the webhook_secret is the
+    # credential; the seeded integration has none, so it takes no calls.
+    "POST /api/v1/integrations/{integration_id}/webhook": 409,
     # The invitation token is the credential; the seeded token is no invitation's.
     "POST /api/v1/invitations/{token}/accept": 404,
 }

@@ -8,33 +8,40 @@ are configured (`api_key_configured: true`), never their values.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 import aiohttp
 import orjson
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import ORJSONResponse
 
+from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import PagingDep, page_response
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
+from ingest.events import event_record
+from ingest.integration_hooks import provider_event, subscribed, verify
 from processors.connectors.base import ConnectorContext, ConnectorError, Integration
 from processors.connectors.google import access_token
 from processors.connectors.guard import GuardedResolver, address_allowed, check_url, host_allowed
 from processors.connectors.http import request
 from processors.connectors.messaging import GRAPH_URL, SLACK_API_URL
 from schemas.answers.common import Page
-from schemas.answers.connections import IntegrationTest, IntegrationView
+from schemas.answers.connections import IntegrationTest, IntegrationView, ProviderEventQueued
 from schemas.api import IntegrationIn, IntegrationPatch
 from schemas.envelope import make_envelope, now
-from schemas.errors import InvalidInput, NotFound
+from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from schemas.outputs import Output
-from schemas.records import IntegrationDefined
+from schemas.records import EventIngested, IntegrationDefined
 from schemas.topics import DEFINITIONS
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
+# No JWT here: the provider signs its calls with the integration's webhook_secret.
+public_router = APIRouter(prefix="/integrations", tags=["integrations"])
 
 # Each HTTP exchange of a check; the whole check has FLUXO_INTEGRATION_CHECK_TIMEOUT_SECONDS.
 _CALL_TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
@@ -73,11 +80,19 @@ def _problems(provider: str, plain: dict[str, Any], secret_names: set[str]) -> d
     return problems
 
 
-def view(row: Any) -> dict[str, Any]:
+def webhook_endpoint(base_url: str, integration_id: str) -> str:
+    return f"{base_url}/api/v1/integrations/{integration_id}/webhook"
+
+
+def view(row: Any, base_url: str) -> dict[str, Any]:
     config = _loads(row["config"])
     configuration = dict(config)
     for name in row["secret_fields"]:
         configuration[f"{name}_configured"] = True
+    # Seed 004: `webhook_configured` says the provider's webhook calls can be verified, i.e.
+    # its signing secret is stored (Slack's `webhook_url` is an outbound URL, not this).
+    webhook_configured = "webhook_secret" in row["secret_fields"]
+    configuration["webhook_configured"] = webhook_configured
     settings = _loads(row["settings"])
     calls, failed = row["calls_total"], row["calls_failed"]
     return {
@@ -90,6 +105,8 @@ def view(row: Any) -> dict[str, Any]:
         "status": "configured" if row["is_active"] else "disabled",
         "is_active": row["is_active"],
         "configuration": configuration,
+        "webhook_configured": webhook_configured,
+        "webhook_endpoint": webhook_endpoint(base_url, row["id"]),
         "settings": {**settings, "test_mode": row["test_mode"]},
         "usage_statistics": {"calls_total": calls, "calls_failed": failed, "last_used_at": row["last_used_at"]},
         "health_status": {
@@ -142,7 +159,7 @@ async def create_integration(body: IntegrationIn, state: StateDep, principal: Wr
         created_at=stamp, updated_at=stamp,
     )
     await _save(state, principal, record)
-    return view(await _row(state, principal, integration_id))
+    return view(await _row(state, principal, integration_id), state.settings.api_url)
 
 
 @router.get("", response_model=Page[IntegrationView])
@@ -165,12 +182,12 @@ async def list_integrations(
         f"SELECT * FROM integrations WHERE {clause} ORDER BY created_at, id LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
-    return page_response(request, paging, count, [view(r) for r in rows])
+    return page_response(request, paging, count, [view(r, state.settings.api_url) for r in rows])
 
 
 @router.get("/{integration_id}", response_model=IntegrationView)
 async def get_integration(integration_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    return view(await _row(state, principal, integration_id))
+    return view(await _row(state, principal, integration_id), state.settings.api_url)
 
 
 @router.patch("/{integration_id}", response_model=IntegrationView)
@@ -212,7 +229,7 @@ async def update_integration(integration_id: str, body: IntegrationPatch, state:
         test_mode=test_mode, created_by=row["created_by"], created_at=row["created_at"], updated_at=now(),
     )
     await _save(state, principal, record)
-    return view(await _row(state, principal, integration_id))
+    return view(await _row(state, principal, integration_id), state.settings.api_url)
 
 
 @router.delete("/{integration_id}", status_code=204)
@@ -317,3 +334,43 @@ async def _check_smtp(config: dict[str, Any], allowed: tuple[str, ...]) -> dict[
 # only as `*_configured`.
 dashboard_router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 dashboard_router.add_api_route("/credentials", list_integrations, methods=["GET"], response_model=Page[IntegrationView])
+
+
+@public_router.post(
+    "/{integration_id}/webhook", status_code=202, response_model=ProviderEventQueued,
+    responses={200: {"model": ProviderEventQueued, "description": "not an event `settings.webhook_events` lists: nothing queued"}},
+)
+async def provider_webhook(integration_id: str, request: Request, state: StateDep) -> ORJSONResponse:
+    """A provider's event (seed 004's `webhook_endpoint`): verified with the integration's
+    `webhook_secret`, then an event of the provider's type (`type` in the body) on the
+    events topic, as POST /triggers/process_event writes one: triggers of that type match it."""
+    row = await state.pool.fetchrow("SELECT * FROM integrations WHERE id = $1", integration_id)
+    if row is None:
+        raise NotFound(f"integration {integration_id} not found")
+    note_audit(request, workspace_id=row["workspace_id"])
+    if "webhook_secret" not in row["secret_fields"] or not row["sealed"]:
+        raise Conflict("this integration takes no webhook calls: configure its webhook_secret",
+                       fields={"configuration.webhook_secret": "not configured"})
+    try:
+        secret = state.settings.secret_box().open(row["sealed"], integration_id).get("webhook_secret")
+    except SecretError as exc:
+        raise Conflict(f"the stored webhook secret cannot be opened: {exc}",
+                       fields={"configuration.webhook_secret": "set the secret again"}) from None
+    body = await request.body()
+    if len(body) > state.settings.max_event_bytes:
+        raise PayloadTooLarge(f"body over {state.settings.max_event_bytes} bytes", fields={"body": "too large"})
+    verify(str(secret or ""), body, {k.lower(): v for k, v in request.headers.items()}, time.time())
+    if not row["is_active"]:
+        raise Conflict(f"integration {integration_id} is disabled", fields={"is_active": "the integration is disabled"})
+    event = provider_event(body)
+    if not subscribed(event.event_type, _loads(row["settings"])):
+        return ORJSONResponse({"success": True, "event_log_id": None, "event_type": event.event_type,
+                               "message": "not an event settings.webhook_events lists: ignored"}, status_code=200)
+    key = request.headers.get("idempotency-key") or (f"integration:{integration_id}:{event.provider_id}" if event.provider_id else None)
+    event_id, out = event_record(
+        EventIngested(event_type=event.event_type, data=event.data), workspace_id=row["workspace_id"],
+        source=f"api/integrations/{integration_id}/webhook", idempotency_key=key,
+    )
+    await state.publish(out)  # acks=all: once we answer 202 the event is durable
+    return ORJSONResponse({"success": True, "event_log_id": event_id, "event_type": event.event_type,
+                           "message": "Event queued for processing"}, status_code=202)

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
 
 from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
@@ -496,22 +497,46 @@ for _path, _name in (("/hooks/{token}", "call_hook"), ("/webhooks/execute/{token
         )
 
 
+# The keys of the wrapped test body; a JSON body with other keys is the payload itself.
+_WRAPPED_KEYS = frozenset(WebhookTest.model_fields)
+
+
+def test_call(given: Any) -> tuple[WebhookTest, Any]:
+    """The test's options and its payload from the request body (None: the sample payload).
+
+    Seed 002's client sends the payload itself; the wrapped form (`{body, query, method}`)
+    keeps working. An object whose keys are all wrapped-form keys (or no body at all) is the
+    wrapped form, checked strictly; anything else (an object with other keys, an array, a
+    scalar) is the payload, sent as it is. A payload made only of those three keys has to be
+    sent wrapped."""
+    if given is None or (isinstance(given, dict) and given.keys() <= _WRAPPED_KEYS):
+        try:
+            options = WebhookTest.model_validate(given or {})
+        except ValidationError as exc:
+            fields = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
+            raise InvalidInput("invalid webhook test body", fields=fields) from None
+        return options, options.body
+    return WebhookTest(), given
+
+
 @router.post("/{webhook_id}/test", response_model=WebhookTestResult)
 async def test_webhook(
-    webhook_id: str, state: StateDep, principal: WriterDep, body: Annotated[WebhookTest | None, Body()] = None
+    webhook_id: str, state: StateDep, principal: WriterDep,
+    body: Annotated[WebhookTest | dict[str, Any] | list[Any] | None, Body(
+        description="the wrapped form ({body, query, method}), or the test payload itself")] = None,
 ) -> dict[str, Any]:
     """Send a sample call through the same path as a real one (signed with the stored secret).
 
     It starts a real execution when the call is accepted; its log line is marked `test`.
     """
-    body = body or WebhookTest()
+    options, payload = test_call(body.model_dump(exclude_unset=True) if isinstance(body, WebhookTest) else body)
     row = await _row(state, principal, webhook_id)
-    method = body.method or ("POST" if "POST" in row["methods"] else row["methods"][0])
-    raw = orjson.dumps(body.body if body.body is not None else {**_TEST_BODY, "sent_at": now().isoformat()})
+    method = options.method or ("POST" if "POST" in row["methods"] else row["methods"][0])
+    raw = orjson.dumps(payload if payload is not None else {**_TEST_BODY, "sent_at": now().isoformat()})
     secret = _open_secret(state, row["sealed"], webhook_id) if row["auth_mode"] == "hmac" else None
     call = Inbound(
         method=method, path=f"/api/v1/webhooks/{webhook_id}/test", body=b"" if method == "GET" else raw,
-        content_type="application/json", query=body.query,
+        content_type="application/json", query=options.query,
         headers=[("content-type", "application/json"), ("user-agent", "fluxo-webhook-test")],
         signature=sign(secret, b"" if method == "GET" else raw, int(time.time())) if secret else None,
         idempotency_key=None, test=True,

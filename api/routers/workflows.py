@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_VERSION, PagingDep, page_response
 from api.security import Principal
+from api.services.links import Linked, link_fields, linked
 from api.services.workflows import (
     activation_problems,
     check_activation,
@@ -27,7 +28,7 @@ from api.services.workflows import (
 from api.statistics import workflow_figures
 from schemas.answers.common import Page
 from schemas.answers.workflows import Transitioned, Workflow, WorkflowSummary
-from schemas.api import WorkflowCreate, WorkflowPatch, WorkflowPut
+from schemas.api import ProjectIn, WorkflowCreate, WorkflowPatch, WorkflowPut
 from schemas.envelope import now
 from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.workflow import (
@@ -58,24 +59,70 @@ _ORDERING = {
 _PAST = {"activate": "activated", "deactivate": "deactivated", "pause": "paused", "archive": "archived", "reset": "reset"}
 
 
+def project_fields(project: str | ProjectIn | None, name: str | None) -> tuple[str | None, str | None]:
+    """The snapshot's `project` and `project_name` from a body's `project` (an id or seed
+    004's {tracking_id, name}) and `project_name`; a name needs a project to name."""
+    if isinstance(project, ProjectIn):
+        if name is not None and project.name is not None and name != project.name:
+            raise InvalidInput("two project names", fields={"project_name": "differs from project.name"})
+        return project.tracking_id, name or project.name
+    if project is None and name is not None:
+        raise InvalidInput("a project name needs a project", fields={"project_name": "give project (the project's id) too"})
+    return project, name
+
+
 def _nodes(body: WorkflowCreate, stamp: datetime | None = None) -> tuple[tuple[Node, ...], tuple[Edge, ...]]:
     return tuple(new_node(n, stamp) for n in body.nodes), tuple(new_edge(e, stamp) for e in body.edges)
 
 
-def to_view(w: WorkflowSnapshot, base_url: str, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+def project_of(w: WorkflowSnapshot) -> str | dict[str, str] | None:
+    """The project as answered: the id as given (seed 000's website id, a label), or seed
+    004's {tracking_id, name} when the client gave the project's name too. Fluxo has no
+    project registry, so a name is never looked up or made up."""
+    if w.project is None or w.project_name is None:
+        return w.project
+    return {"tracking_id": w.project, "name": w.project_name}
+
+
+def run_counters(total: int | None, successes: int | None, last_executed: datetime | None) -> dict[str, Any]:
+    """Seed 004's executions_count, success_rate and last_executed, from a workflow_stats row
+    (the list and the detail answer the same figures)."""
+    started = total or 0
+    return {
+        "executions_count": started,
+        "success_rate": (successes or 0) / started if started else 0.0,
+        "last_executed": last_executed,
+    }
+
+
+def to_view(w: WorkflowSnapshot, base_url: str, stats: dict[str, Any] | None = None, links: Linked | None = None) -> dict[str, Any]:
     trigger_config = dict(w.trigger_config)
     if w.trigger_type == TriggerType.WEBHOOK:
         token = trigger_config.get("webhook_token", "")
         trigger_config["webhook_url"] = f"{base_url}/api/v1/workflows/{w.id}/trigger?token={token}"
-    view = w.model_dump(mode="json", exclude={"deleted", "trigger_config"})
+    view = w.model_dump(mode="json", exclude={"deleted", "trigger_config", "project_name"})
     view.update(
         tracking_id=w.id,
+        project=project_of(w),
         trigger_config=trigger_config,
         nodes_count=len(w.nodes),
         edges_count=len(w.edges),
     )
+    view.update(link_fields(w, links or ({}, {})))
     if stats is not None:
         view["statistics"] = stats
+    return view
+
+
+async def _detail(state: StateDep, principal: Principal, w: WorkflowSnapshot) -> dict[str, Any]:
+    """A workflow's detail: the view with its statistics, run counters and linked definitions."""
+    view = to_view(w, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, w.id),
+                   await linked(state, principal, [w]))
+    row = await state.pool.fetchrow(
+        "SELECT executions_total, successes, last_execution_at FROM workflow_stats WHERE workflow_id = $1 AND workspace_id = $2",
+        w.id, principal.workspace_id,
+    )
+    view.update(run_counters(row["executions_total"], row["successes"], row["last_execution_at"]) if row else run_counters(0, 0, None))
     return view
 
 
@@ -83,6 +130,7 @@ def to_view(w: WorkflowSnapshot, base_url: str, stats: dict[str, Any] | None = N
 async def create_workflow(body: WorkflowCreate, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     stamp = now()
     nodes, edges = _nodes(body, stamp)
+    project, project_name = project_fields(body.project, body.project_name)
     trigger_config = dict(body.trigger_config)
     if body.trigger_type == TriggerType.WEBHOOK and not trigger_config.get("webhook_token"):
         # The secret in the public URL that lets a caller start this workflow.
@@ -93,7 +141,8 @@ async def create_workflow(body: WorkflowCreate, state: StateDep, principal: Writ
         version=1,
         name=body.name,
         description=body.description,
-        project=body.project,
+        project=project,
+        project_name=project_name,
         status=body.status,
         trigger_type=body.trigger_type,
         trigger_config=trigger_config,
@@ -157,18 +206,14 @@ async def list_workflows(
         f" ORDER BY {order_by} LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
+    workflows = [WorkflowSnapshot.model_validate(orjson.loads(row["snapshot"])) for row in rows]
+    links = await linked(state, principal, workflows)
     results = []
-    for row in rows:
-        w = WorkflowSnapshot.model_validate(orjson.loads(row["snapshot"]))
-        total = row["executions_total"] or 0
-        view = to_view(w, state.settings.api_url)
+    for row, w in zip(rows, workflows, strict=True):
+        view = to_view(w, state.settings.api_url, links=links)
         for heavy in ("nodes", "edges"):
             view.pop(heavy)
-        view.update(
-            executions_count=total,
-            success_rate=(row["successes"] / total) if total else 0.0,
-            last_executed=row["last_execution_at"],
-        )
+        view.update(run_counters(row["executions_total"], row["successes"], row["last_execution_at"]))
         results.append(view)
     return page_response(request, paging, count, results)
 
@@ -188,7 +233,7 @@ async def get_workflow(
         if raw is None:
             raise NotFound(f"workflow {workflow_id} has no version {version}")
         workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
-    view = to_view(workflow, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, workflow_id))
+    view = await _detail(state, principal, workflow)
     recent = await state.pool.fetch(
         "SELECT id, status, started_at, completed_at FROM executions WHERE workflow_id = $1"
         " AND workspace_id = $2 ORDER BY started_at DESC LIMIT 10",
@@ -260,9 +305,16 @@ def apply_update(current: WorkflowSnapshot, body: WorkflowPatch, *, partial: boo
             if value is None:
                 raise InvalidInput(f"{name} cannot be null", fields={name: "may not be null"})
             update[name] = value
-    for name in ("project", "max_executions", "start_date", "end_date"):
+    for name in ("max_executions", "start_date", "end_date"):
         if name in given:
             update[name] = getattr(body, name)
+    if "project" in given or "project_name" in given:
+        # A new project id without a name forgets the old project's name.
+        kept = current.project_name if "project" not in given else None
+        update["project"], update["project_name"] = project_fields(
+            body.project if "project" in given else current.project,
+            body.project_name if "project_name" in given else kept,
+        )
     if "settings" in given:
         if body.settings is None:
             raise InvalidInput("settings cannot be null", fields={"settings": "may not be null"})
@@ -315,7 +367,7 @@ def apply_update(current: WorkflowSnapshot, body: WorkflowPatch, *, partial: boo
 async def _update(state: StateDep, principal: Principal, workflow_id: str, body: WorkflowPatch, *, partial: bool) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     updated = await commit(state, principal, current, apply_update(current, body, partial=partial, stamp=now()))
-    return to_view(updated, state.settings.api_url, await workflow_figures(state.pool, principal.workspace_id, workflow_id))
+    return await _detail(state, principal, updated)
 
 
 @router.put("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)

@@ -6,6 +6,7 @@ references; the matcher follows them and pins the actions when an execution star
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from api import definitions
@@ -65,6 +66,46 @@ async def action_views(state: AppState, principal: Principal, workflow: Workflow
         })
     views.sort(key=lambda v: (v["order"], v.pop("_index")))
     return views
+
+
+Linked = tuple[dict[str, TriggerDefined], dict[str, ActionDefined]]
+
+
+async def linked(state: AppState, principal: Principal, workflows: Iterable[WorkflowSnapshot]) -> Linked:
+    """The triggers and actions these workflows reference, by id, in two queries at most."""
+    chosen = list(workflows)
+    trigger_ids = sorted({r.trigger_id for w in chosen for r in w.triggers})
+    action_ids = sorted({r.action_id for w in chosen for r in w.actions})
+    triggers = await definitions.load_many(state, principal, "trigger", TriggerDefined, trigger_ids) if trigger_ids else {}
+    actions = await definitions.load_many(state, principal, "action", ActionDefined, action_ids) if action_ids else {}
+    return triggers, actions
+
+
+def link_fields(workflow: WorkflowSnapshot, found: Linked) -> dict[str, Any]:
+    """A workflow view's `triggers`, `actions` and their counts (seed 003): each reference as
+    stored, with what seed 003 shows of the trigger or action it names. A reference whose
+    trigger or action was deleted since stays listed (it is still in the snapshot) as inactive,
+    with no name: it matches and runs nothing."""
+    triggers, actions = found
+    trigger_rows = []
+    for ref in workflow.triggers:
+        trigger = triggers.get(ref.trigger_id)
+        trigger_rows.append({
+            "trigger_id": ref.trigger_id, "priority": ref.priority, "specific_conditions": ref.specific_conditions,
+            "id": ref.trigger_id, "trigger_name": trigger.name if trigger else None,
+            "is_active": bool(trigger and trigger.is_active),
+        })
+    action_rows = []
+    for action_ref in workflow.actions:
+        action = actions.get(action_ref.action_id)
+        order = action_ref.order if action_ref.order is not None else (action.order if action else None)
+        action_rows.append({
+            "action_id": action_ref.action_id, "order": order, "id": action_ref.action_id,
+            "action_name": action.name if action else None, "action_type": action.action_type if action else None,
+            "is_required": bool(action and action.is_required),
+        })
+    return {"triggers": trigger_rows, "actions": action_rows,
+            "triggers_count": len(trigger_rows), "actions_count": len(action_rows)}
 
 
 async def pin_actions(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> WorkflowSnapshot:

@@ -31,13 +31,28 @@ class IntegrationView(Answer):
     description: str
     status: str = Field(description="configured or disabled")
     is_active: bool
-    configuration: JsonObject = Field(description="the provider's settings; each secret shows only as `<name>_configured: true`")
+    configuration: JsonObject = Field(description="the provider's settings; each secret shows only as `<name>_configured: true`;"
+                                      " `webhook_configured` as at the top level")
+    webhook_configured: bool = Field(description="seed 004: a webhook signing secret (`webhook_secret`) is stored, so"
+                                     " `webhook_endpoint` takes the provider's signed calls; never the secret")
+    webhook_endpoint: str = Field(description="seed 004: where the provider posts its events (public, signed with webhook_secret)")
     settings: JsonObject
     usage_statistics: IntegrationUsage
     health_status: IntegrationHealth
     version: int
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class ProviderEventQueued(Answer):
+    """A provider's webhook call to an integration: 202 with the event queued (durable, as
+    POST /triggers/process_event's), or 200 with no event when `settings.webhook_events`
+    does not list its type."""
+
+    success: bool
+    event_log_id: str | None
+    event_type: str
+    message: str
 
 
 class ConnectionCheck(Answer):

@@ -14,7 +14,38 @@ from pydantic import Field
 
 from schemas.answers.common import Answer, JsonObject, Timestamp
 from schemas.answers.statistics import WorkflowFigures
-from schemas.workflow import ActionRef, Edge, Node, Port, Position, TriggerRef, WorkflowSettings
+from schemas.workflow import Edge, Node, Port, Position, WorkflowSettings
+
+
+class ProjectRef(Answer):
+    """Seed 004's project: its id and its name, answered only when the name is known."""
+
+    tracking_id: str
+    name: str
+
+
+class WorkflowTrigger(Answer):
+    """A reusable trigger attached to the workflow: the reference (trigger_id, priority,
+    specific_conditions) and seed 003's view of the trigger (id, trigger_name, is_active)."""
+
+    trigger_id: str
+    priority: int
+    specific_conditions: JsonObject | None
+    id: str = Field(description="seed 003's name for trigger_id")
+    trigger_name: str | None = Field(description="the trigger's name; null once the trigger is deleted")
+    is_active: bool = Field(description="whether the trigger matches events; false once it is deleted")
+
+
+class WorkflowAction(Answer):
+    """A reusable action attached to the workflow: the reference (action_id, order) and seed
+    003's view of the action (id, action_name, action_type, is_required)."""
+
+    action_id: str
+    order: int | None = Field(description="the order it runs in: the workflow's, else the action's own; null once the action is deleted")
+    id: str = Field(description="seed 003's name for action_id")
+    action_name: str | None = Field(description="the action's name; null once the action is deleted")
+    action_type: str | None = Field(description="null once the action is deleted")
+    is_required: bool
 
 
 class WorkflowBase(Answer):
@@ -24,7 +55,8 @@ class WorkflowBase(Answer):
     version: int
     name: str
     description: str
-    project: str | None
+    project: str | ProjectRef | None = Field(
+        description="the project id as given; seed 004's {tracking_id, name} when the project's name is known too")
     status: str
     trigger_type: str
     trigger_config: JsonObject = Field(description="as configured; a webhook workflow's has its webhook_url too")
@@ -36,8 +68,10 @@ class WorkflowBase(Answer):
     created_by: str | None
     created_at: datetime
     updated_at: datetime
-    triggers: list[TriggerRef]
-    actions: list[ActionRef]
+    triggers: list[WorkflowTrigger]
+    actions: list[WorkflowAction]
+    triggers_count: int = Field(description="seed 003: how many triggers are attached")
+    actions_count: int = Field(description="seed 003: how many actions are attached")
     nodes_count: int
     edges_count: int
 
@@ -50,13 +84,17 @@ class RecentRun(Answer):
 
 
 class Workflow(WorkflowBase):
-    """A workflow whole. `statistics` comes with a read or an edit, `recent_executions`
-    with a read (GET)."""
+    """A workflow whole. `statistics` and seed 004's run counters (`executions_count`,
+    `success_rate`, `last_executed`, as in the list) come with a read or an edit,
+    `recent_executions` with a read (GET)."""
 
     nodes: list[Node]
     edges: list[Edge]
     statistics: WorkflowFigures | None = None
     recent_executions: list[RecentRun] | None = None
+    executions_count: int | None = None
+    success_rate: float | None = Field(default=None, description="successful executions over executions started")
+    last_executed: Timestamp | None = None
 
 
 class WorkflowSummary(WorkflowBase):

@@ -14,6 +14,8 @@ def test_error_statuses_follow_what_an_operation_is() -> None:
     assert error_statuses("delete", "/api/v1/triggers/{trigger_id}", {"security": [{}]}) == [
         "401", "403", "404", "409", "413", "422", "503"]
     assert "405" in error_statuses("post", "/api/v1/hooks/{token}", {})
+    # A provider's call to an integration is public, refused 401 when not signed.
+    assert error_statuses("post", "/api/v1/integrations/{integration_id}/webhook", {}) == ["401", "404", "409", "413", "422", "503"]
 
 
 def test_every_error_answer_is_documented_as_the_error_envelope() -> None:

@@ -23,6 +23,18 @@ from infra.settings import Settings
     ("/api/v1/workflow/apis", "/api/v1/workflow/apis"),  # whole segments only
     ("/api/v1/workflows/api/x", "/api/v1/workflows/api/x"),
     ("/api/v1/usr/login/", "/api/v1/auth/login"),
+    # Seed 004's base URL, for its own resources only.
+    ("/api/v1/automation/workflows/", "/api/v1/workflows"),
+    ("/api/v1/automation/workflows/w-1/nodes/n-1/", "/api/v1/workflows/w-1/nodes/n-1"),
+    ("/api/v1/automation/integrations/i-1/", "/api/v1/integrations/i-1"),
+    ("/api/v1/automation/executions/e-1/cancel/", "/api/v1/executions/e-1/cancel"),
+    ("/api/v1/automation/action-templates/", "/api/v1/action-templates"),
+    ("/api/v1/automation/workflowsx", "/api/v1/automation/workflowsx"),
+    # Seed 001's connector endpoints are ours under /automation and stay as they are.
+    ("/api/v1/automation/email/send", "/api/v1/automation/email/send"),
+    ("/api/v1/automation/execution/e-1/status", "/api/v1/automation/execution/e-1/status"),
+    ("/api/v1/automation/workflow/w-1/logs/", "/api/v1/automation/workflow/w-1/logs"),
+    ("/api/v1/automation/queue/status", "/api/v1/automation/queue/status"),
     ("/", "/"),
     ("//", "/"),
     ("", ""),
@@ -51,3 +63,6 @@ def test_the_openapi_document_keeps_one_operation_per_path() -> None:
     paths = create_app(Settings()).openapi()["paths"]
     assert not [p for p in paths if p != "/" and p.endswith("/")]
     assert not [p for p in paths if p.startswith(("/api/v1/workflow/api", "/api/v1/usr"))]
+    seed_004 = ("/api/v1/automation/workflows", "/api/v1/automation/integrations", "/api/v1/automation/executions",
+                "/api/v1/automation/action-templates")
+    assert not [p for p in paths if p.startswith(seed_004)]
