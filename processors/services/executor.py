@@ -27,13 +27,14 @@ from collections import deque
 from collections.abc import Sequence
 
 from infra.settings import Settings
-from processors.engine.machine import ACTS_ON, SOURCE, advance, finished_marker
+from processors.engine.machine import ACTS_ON, SOURCE, State, Workflows, advance, finished_marker
 from processors.streams.runner import Incoming, per_record
 from processors.streams.state import StateStore
 from schemas.codec import SOURCE_HEADER, TYPE_HEADER
 from schemas.envelope import SOURCE_PREFIX, now
 from schemas.outputs import Output
 from schemas.records import NodeFailed, NodeSucceeded
+from schemas.state_versions import WORKFLOW_KEY_PREFIX
 from schemas.topics import EXECUTIONS, EXECUTOR_STATE, TopicSpec
 from schemas.upcasting import UPCASTERS
 
@@ -70,6 +71,7 @@ class FinishedMarkers:
             (float(value.get("finished_at") or restored_at), partition, key)
             for partition, key, value in store.items()
             if partition in partitions and isinstance(value, dict) and value.get("status") != "running"
+            and not key.startswith(WORKFLOW_KEY_PREFIX)
         ]
         if found:
             self._order = deque(sorted([*self._order, *found]))
@@ -99,6 +101,11 @@ class Executor:
         # Expiry runs between batches, about once a second.
         self.tick_seconds = 1.0
         self.markers = FinishedMarkers(horizon_seconds=300.0, max_markers=100_000)
+        # The snapshots running executions are pinned to (processors/engine/pinned.py), and how
+        # often the ones no running execution references are dropped, here and in the changelog.
+        self.workflows = Workflows()
+        self.workflow_sweep_seconds = 60.0
+        self._next_sweep = time.monotonic() + self.workflow_sweep_seconds
 
     async def start(self, settings: Settings) -> None:
         self.markers = FinishedMarkers(
@@ -140,22 +147,70 @@ class Executor:
             raise ValueError("record on the executions topic without an execution id")
         partition = item.record.partition
         state = store.get(partition, execution_id)
-        new_state, outputs = advance(state, item.envelope, item.data, now())
+        new_state, outputs = advance(state, item.envelope, item.data, now(), self.workflows)
         if new_state is not state or outputs:
             if new_state is not None and new_state.get("status") != "running":
                 at = time.time()
                 new_state = finished_marker(new_state, at)
                 self.markers.finished(partition, execution_id, at)
+            elif new_state is not None:
+                self._keep_workflow(partition, new_state, store)
+            # Once per execution per transaction whatever the number of steps: the store keeps
+            # the last value of each key until the batch commits (StateStore.changelog).
             store.put(partition, execution_id, new_state)
         return outputs
+
+    def _keep_workflow(self, partition: int, state: State, store: StateStore) -> None:
+        """Make sure the changelog holds the snapshot a running state names, in the state's partition.
+
+        Written once per snapshot and partition (the bench's workflow: 3 entries in all, not a copy
+        per write), and checked on every write rather than at the start only, so that a state never
+        reaches the changelog without its snapshot: not after an aborted batch, not after a sweep
+        dropped an entry, not for a state of version 1 whose inline copy moves out here.
+        """
+        inline = state.pop("workflow", None)
+        ref: str = state["workflow_ref"]
+        if inline is not None:
+            self.workflows.add(ref, inline)
+        key = WORKFLOW_KEY_PREFIX + ref
+        if store.get(partition, key) is None:
+            store.put(partition, key, self.workflows.json_of(ref))
 
     # -- Ticking: drop markers past the horizon ---------------------------------
     async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
         dropped = self.markers.expire(store, partitions, time.time())
         if dropped:
             log.debug("dropped %d finished-execution markers (%d kept)", dropped, len(self.markers))
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.workflow_sweep_seconds
+            self.sweep_workflows(store, partitions)
         return []
+
+    def sweep_workflows(self, store: StateStore, partitions: set[int]) -> int:
+        """Drop the snapshots no running execution names: a tombstone for each changelog entry,
+        and out of memory. Runs between batches, where nothing uncommitted names one.
+        A full pass over the state, so once a minute. Returns how many entries were tombstoned."""
+        live: set[tuple[int, str]] = set()
+        entries: list[tuple[int, str]] = []
+        for partition, key, value in store.items():
+            if key.startswith(WORKFLOW_KEY_PREFIX):
+                entries.append((partition, key))
+            elif isinstance(value, dict) and value.get("status") == "running" and "workflow_ref" in value:
+                live.add((partition, WORKFLOW_KEY_PREFIX + value["workflow_ref"]))
+        dropped = 0
+        for partition, key in entries:
+            if partition in partitions and (partition, key) not in live:
+                store.put(partition, key, None)
+                dropped += 1
+        self.workflows.retain(key.removeprefix(WORKFLOW_KEY_PREFIX) for _, key in live)
+        return dropped
 
     def restored(self, store: StateStore, partitions: set[int]) -> None:
         count = self.markers.index(store, partitions, time.time())
-        log.info("executor: %d finished-execution markers in partitions %s", count, sorted(partitions))
+        snapshots = 0
+        for partition, key, value in store.items():
+            if partition in partitions and key.startswith(WORKFLOW_KEY_PREFIX):
+                self.workflows.add(key.removeprefix(WORKFLOW_KEY_PREFIX), value)
+                snapshots += 1
+        log.info("executor: %d finished-execution markers and %d workflow snapshots in partitions %s",
+                 count, snapshots, sorted(partitions))

@@ -1,4 +1,4 @@
-"""Wrote the stored VERSION 1 executor records and state (`stored/v1/`), once, with the engine of 4 Dec 2026.
+"""Wrote the stored VERSION 1 executor records and state (`stored/v1/executions/`), once, with the engine of 4 Dec 2026.
 
 Version 1 of the executor's "execution" state carried the whole pinned
 workflow snapshot in every changelog write (`{"k": "execution", "v": 1, "s":
@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-HERE = Path(__file__).resolve().parent / "v1"
+HERE = Path(__file__).resolve().parent / "v1" / "executions"
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
 
@@ -87,11 +87,11 @@ def executions() -> dict[str, dict[str, Any]]:
 
 
 def main() -> None:
-    HERE.mkdir(exist_ok=True)
+    HERE.mkdir(parents=True, exist_ok=True)
     for execution_id, stored in executions().items():
         path = HERE / f"{execution_id}.json"
         path.write_bytes(orjson.dumps(stored, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-        print(f"wrote {path.relative_to(HERE.parent)}")
+        print(f"wrote {path.relative_to(HERE.parents[1])}")
 
 
 if __name__ == "__main__":
