@@ -26,6 +26,8 @@ from schemas.errors import UnknownWorkflowSnapshot as UnknownWorkflow
 from schemas.state_versions import workflow_reference
 from schemas.workflow import WorkflowSnapshot
 
+__all__ = ["SHARED", "UnknownWorkflow", "Workflows"]
+
 
 class Workflows:
     """Pinned snapshots by reference: the parsed model, and the JSON form the changelog stores.

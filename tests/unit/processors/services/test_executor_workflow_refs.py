@@ -48,9 +48,8 @@ def workflow(version: int = 1, workflow_id: str = "wf-1") -> WorkflowSnapshot:
     )
 
 
-def incoming(data: RecordData, execution_id: str, partition: int = 0, record_id: str | None = None) -> Incoming:
-    env = make_envelope(data, source="tests", workspace_id="ws", execution_id=execution_id, time=T0,
-                        **({"id": record_id} if record_id else {}))
+def incoming(data: RecordData, execution_id: str, partition: int = 0) -> Incoming:
+    env = make_envelope(data, source="tests", workspace_id="ws", execution_id=execution_id, time=T0)
     record = ConsumerRecord("t", partition, 0, 0, 0, None, None, None, 0, 0, [])
     return Incoming(record, env, data)
 
