@@ -11,10 +11,12 @@ pure machine of then (`advance`), encoded by the codec of then
 (`EXECUTOR_STATE_CODEC`); the integration test
 tests/integration/test_old_executions_new_engine.py writes them to a broker
 and lets today's processors finish them. Do not regenerate these: they are
-what old topics hold.
+what old topics hold. (They were written by running this script on an export of
+commit fab473b, the last engine of version 1: `git archive fab473b | tar -x -C DIR`,
+then `PYTHONPATH=DIR python -m tests.unit.processors.streams.stored.generate_v1` in DIR.)
 
 Two executions, each of a workflow the other does not use:
-- `ex-old-delay`: trigger -> delay 2 s -> transform -> add_tag, waiting on the delay's timer;
+- `ex-old-delay`: trigger -> delay 2 s -> transform -> delay 6 s -> add_tag, waiting on the first delay's timer;
 - `ex-old-wait`: trigger -> condition -> wait action 1 s -> set/transform, waiting on the wait's timer,
   its workflow deleted since (the definitions topic no longer has it).
 """
@@ -44,9 +46,10 @@ def executions() -> dict[str, dict[str, Any]]:
         nodes=(Node(id="t", node_type=NodeType.TRIGGER),
                Node(id="d", node_type=NodeType.DELAY, config={"delay_seconds": 2}),
                Node(id="shape", node_type=NodeType.TRANSFORM, config={"mapping": {"email": "{{user.email}}"}}),
+               Node(id="d2", node_type=NodeType.DELAY, config={"delay_seconds": 6}),
                Node(id="tag", node_type=NodeType.ACTION, config={"action_type": "add_tag", "tag": "old-engine"})),
         edges=(Edge(id="t->d", source_node="t", target_node="d"), Edge(id="d->shape", source_node="d", target_node="shape"),
-               Edge(id="shape->tag", source_node="shape", target_node="tag")),
+               Edge(id="shape->d2", source_node="shape", target_node="d2"), Edge(id="d2->tag", source_node="d2", target_node="tag")),
     )
     wait = WorkflowSnapshot(
         id="wf-old-wait", workspace_id="ws-old", version=7, name="check, wait, shape", created_at=T0, updated_at=T0,
