@@ -106,6 +106,8 @@ class Executor:
         self.workflows = Workflows()
         self.workflow_sweep_seconds = 60.0
         self._next_sweep = time.monotonic() + self.workflow_sweep_seconds
+        # Snapshot entries no running execution named at the last sweep.
+        self._unnamed: set[tuple[int, str]] = set()
 
     async def start(self, settings: Settings) -> None:
         self.markers = FinishedMarkers(
@@ -187,9 +189,11 @@ class Executor:
         return []
 
     def sweep_workflows(self, store: StateStore, partitions: set[int]) -> int:
-        """Drop the snapshots no running execution names: a tombstone for each changelog entry,
-        and out of memory. Runs between batches, where nothing uncommitted names one.
-        A full pass over the state, so once a minute. Returns how many entries were tombstoned."""
+        """Drop the snapshots no running execution has named at this sweep and the one before:
+        a tombstone for each changelog entry, and out of memory. Two sweeps, so that a workflow
+        run once a minute does not write its entry and a tombstone with every execution.
+        Runs between batches, where nothing uncommitted names one. A full pass over the state,
+        so once a minute. Returns how many entries were tombstoned."""
         live: set[tuple[int, str]] = set()
         entries: list[tuple[int, str]] = []
         for partition, key, value in store.items():
@@ -197,12 +201,14 @@ class Executor:
                 entries.append((partition, key))
             elif isinstance(value, dict) and value.get("status") == "running" and "workflow_ref" in value:
                 live.add((partition, WORKFLOW_KEY_PREFIX + value["workflow_ref"]))
+        unnamed = {(partition, key) for partition, key in entries if partition in partitions and (partition, key) not in live}
         dropped = 0
-        for partition, key in entries:
-            if partition in partitions and (partition, key) not in live:
-                store.put(partition, key, None)
-                dropped += 1
-        self.workflows.retain(key.removeprefix(WORKFLOW_KEY_PREFIX) for _, key in live)
+        for partition, key in unnamed & self._unnamed:
+            store.put(partition, key, None)
+            dropped += 1
+        self._unnamed = unnamed - self._unnamed
+        named = {key.removeprefix(WORKFLOW_KEY_PREFIX) for _, key in live | self._unnamed}
+        self.workflows.retain(named)
         return dropped
 
     def restored(self, store: StateStore, partitions: set[int]) -> None:

@@ -126,22 +126,39 @@ def store_values(store: StateStore) -> dict[tuple[int, str], Any]:
     return {(partition, key): value for partition, key, value in store.items()}
 
 
+def fired_of(timer: TimerScheduled) -> TimerFired:
+    return TimerFired(timer_id=timer.timer_id, execution_id=timer.execution_id, purpose=timer.purpose, node_id=timer.node_id,
+                      attempt=timer.attempt, fire_at=timer.fire_at, fired_at=timer.fire_at)
+
+
 async def test_a_state_of_version_1_moves_its_inline_snapshot_out_when_next_written() -> None:
-    """The stored v1 value (today's shape before references) waits on its delay's timer."""
+    """The stored v1 value (stored/v1/, the engine of fab473b) waits on its first delay's timer."""
     stored = orjson.loads((STORED_V1 / "ex-old-delay.json").read_bytes())
     state = EXECUTOR_STATE_CODEC.decode("ex-old-delay", orjson.dumps(stored["state"]))
-    assert stored["state"]["v"] == 1 and "workflow" in state and state["workflow_ref"].startswith("wf-old-delay:3:")
+    inline = stored["state"]["s"]["workflow"]
+    assert stored["state"]["v"] == 1 and state["workflow"] == inline and state["workflow_ref"].startswith("wf-old-delay:3:")
     store = StateStore()
     store.load(0, "ex-old-delay", state)
     executor = Executor()
     executor.restored(store, {0})
     (timer,) = [TimerScheduled.model_validate(r["value"]["data"]) for r in stored["records"]
                 if r["value"]["type"] == TimerScheduled.TYPE]
-    fired = TimerFired(timer_id=timer.timer_id, execution_id="ex-old-delay", purpose=timer.purpose, node_id=timer.node_id,
-                       attempt=timer.attempt, fire_at=timer.fire_at, fired_at=timer.fire_at)
-    outputs, written = await run(executor, store, incoming(fired, "ex-old-delay"))
-    # The delay's timer fired: the transform and add_tag ran inline, the execution completed.
-    assert any(isinstance(decode(o.value)[1], ExecutionCompleted) for o in outputs if o.value)
+    outputs, written = await run(executor, store, incoming(fired_of(timer), "ex-old-delay"))
+    # The first delay fired, the transform ran inline, the second delay waits: written back as
+    # version 2, naming its snapshot, the snapshot in its own entry.
+    after = written[(0, "ex-old-delay")]
+    assert after["status"] == "running" and after["nodes"]["d2"]["status"] == "waiting" and "workflow" not in after
+    assert written[(0, WORKFLOW_KEY_PREFIX + after["workflow_ref"])] == inline
+    # A new process, from what the changelog now holds, runs it to its end.
+    restored = StateStore()
+    for (partition, key), value in store_values(store).items():
+        restored.load(partition, key, EXECUTOR_STATE_CODEC.decode(key, EXECUTOR_STATE_CODEC.encode(key, value)))
+    again = Executor()
+    again.restored(restored, {0})
+    (second,) = [d for d in (decode(o.value)[1] for o in outputs if o.value) if isinstance(d, TimerScheduled)]
+    outputs, written = await run(again, restored, incoming(fired_of(second), "ex-old-delay"))
+    completed = [d for d in (decode(o.value)[1] for o in outputs if o.value) if isinstance(d, ExecutionCompleted)]
+    assert [c.execution_path for c in completed] == [("t", "d", "shape", "d2", "tag")]
     assert written[(0, "ex-old-delay")]["status"] == "completed"
 
 
@@ -177,11 +194,16 @@ async def test_the_sweep_drops_only_snapshots_no_running_execution_names() -> No
     assert executor.sweep_workflows(store, {0}) == 0  # both still named
     store.commit()
     await run(executor, store, result("ex-old", outputs_old))  # ex-old ends: a marker, which names nothing
+    # Unnamed at one sweep is not enough (a workflow run once a minute would write its entry
+    # and a tombstone with every execution): unnamed at two in a row.
+    assert executor.sweep_workflows(store, {0}) == 0 and store.mark() == {}
+    assert len(executor.workflows) == 2
     assert executor.sweep_workflows(store, {0}) == 1
     old_key = WORKFLOW_KEY_PREFIX + workflow_reference(old.model_dump(mode="json"))
     assert store.mark() == {(0, old_key): None}  # a tombstone: compaction drops the entry too
     store.commit()
     assert len(executor.workflows) == 1 and store.get(0, old_key) is None
+    assert executor.sweep_workflows(store, {0}) == 0  # what is still named stays
     # The markers' index is not fooled by snapshot entries (they have a "status" field too).
     assert executor.markers.index(store, {0}, restored_at=0.0) == 1
 
