@@ -17,6 +17,13 @@ indistinguishable from a new execution and runs it again. Within the horizon
 and timers arriving late for a dropped execution are ignored either way
 (there is no running state for them to advance). Memory is then bounded by
 min(rate x horizon, max) markers instead of growing with every execution.
+
+A running execution's state names its pinned workflow snapshot (`workflow_ref`,
+processors/engine/pinned.py) rather than carrying it: the snapshot is kept once
+per partition in the changelog under `workflow:<ref>` (`_keep_workflow`), read
+back on restore, and tombstoned by `sweep_workflows` once no running execution
+names it. The store writes each key once per transaction, its last value, so an
+execution costs one state write per batch that touches it, whatever the steps.
 """
 
 from __future__ import annotations
