@@ -96,3 +96,14 @@ class StateVersionError(InfrastructureError):
     """
 
     code = "STATE_001"
+
+
+class UnknownWorkflowSnapshot(InfrastructureError):
+    """A running execution names a pinned workflow snapshot the executor does not hold.
+
+    The executor keeps every snapshot a running execution names in its changelog
+    (processors/services/executor.py), so this means that changelog lost an entry: the
+    record is dead-lettered with this reason rather than run against another workflow.
+    """
+
+    code = "STATE_002"

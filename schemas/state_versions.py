@@ -29,6 +29,7 @@ restore_state decodes with it (processors/streams/state.py).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,18 +124,58 @@ class StateCodec:
 
 
 # -- the processors' state ------------------------------------------------------------
-# The executor: a running execution (processors.engine.machine's State dict)
-# and the marker a finished one leaves (`finished_marker`: status, finished_at).
-EXECUTION = StateKind("execution")
+# The executor: a running execution (processors.engine.machine's State dict),
+# the marker a finished one leaves (`finished_marker`: status, finished_at), and
+# the workflow snapshots its running executions are pinned to, one entry per
+# snapshot and partition under `workflow:<reference>` (processors/engine/pinned.py).
+
+
+def workflow_reference(snapshot: Mapping[str, Any]) -> str:
+    """The name of one pinned workflow snapshot (its JSON form): `<id>:<version>:<digest>`.
+
+    The digest of the content is part of it so that correctness never rests on a
+    version number never being reused (a draft run, an import): two snapshots
+    share a reference only if they are the same snapshot.
+    """
+    digest = hashlib.blake2b(orjson.dumps(snapshot, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+    return f"{snapshot['id']}:{snapshot['version']}:{digest}"
+
+
+WORKFLOW_KEY_PREFIX = "workflow:"
+
+
+def _execution_v1_v2(state: Any) -> Any:
+    """v1 carried the pinned snapshot in every write; v2 names it (`workflow_ref`).
+
+    The snapshot stays in the upcast value (`workflow`) because a pure upcaster of
+    one value cannot write the shared entry the reference points to: the executor
+    moves it there the first time it writes the execution again
+    (processors/services/executor.py), and the engine reads an inline snapshot
+    until then (processors/engine/transition.py `workflow_of`).
+    """
+    workflow = state["workflow"]
+    return {
+        **state,
+        "workflow_id": workflow["id"],
+        "workflow_version": workflow["version"],
+        "workflow_ref": workflow_reference(workflow),
+    }
+
+
+EXECUTION = StateKind("execution", version=2, upcasters={1: _execution_v1_v2})
 FINISHED = StateKind("finished")
+# A pinned snapshot: `WorkflowSnapshot.model_dump(mode="json")` of what the execution runs.
+WORKFLOW = StateKind("workflow")
 
 
 def _executor_kind(key: str, state: Any) -> str:
+    if key.startswith(WORKFLOW_KEY_PREFIX):
+        return WORKFLOW.name
     # The executor's own test of the two (processors/services/executor.py): anything not running is a marker.
     return EXECUTION.name if isinstance(state, dict) and state.get("status") == "running" else FINISHED.name
 
 
-EXECUTOR_STATE_CODEC = StateCodec(EXECUTION, FINISHED, kind_of=_executor_kind)
+EXECUTOR_STATE_CODEC = StateCodec(EXECUTION, FINISHED, WORKFLOW, kind_of=_executor_kind)
 
 # The matcher: one contact's profile and per-workflow run history
 # (processors.matching.triggers.SubjectState.to_json).

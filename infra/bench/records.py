@@ -47,11 +47,15 @@ async def settled_end_offsets(settings: Settings, *, quiet_seconds: float = 1.0,
     return last
 
 
-async def _committed_between(settings: Settings, start: Offsets, end: Offsets) -> dict[TopicPartition, int]:
+async def _committed_between(
+    settings: Settings, start: Offsets, end: Offsets,
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """Committed records, and their key + value bytes, per partition in the range."""
     ranges = {tp: (start.get(tp, 0), end[tp]) for tp in end if end[tp] > start.get(tp, 0)}
     counts = dict.fromkeys(ranges, 0)
+    sizes = dict.fromkeys(ranges, 0)
     if not ranges:
-        return counts
+        return counts, sizes
     consumer = make_consumer(settings)
     consumer.assign(list(ranges))
     await consumer.start()
@@ -63,32 +67,37 @@ async def _committed_between(settings: Settings, start: Offsets, end: Offsets) -
             batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=10_000)
             for tp, records in batches.items():
                 high = ranges[tp][1]
-                counts[tp] += sum(1 for r in records if r.offset < high)
+                inside = [r for r in records if r.offset < high]
+                counts[tp] += len(inside)
+                sizes[tp] += sum(len(r.key or b"") + len(r.value or b"") for r in inside)
             for tp in list(remaining):
                 # Past the range: control markers have offsets but are never delivered.
                 if await consumer.position(tp) >= ranges[tp][1]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
-    return counts
+    return counts, sizes
 
 
 async def records_by_topic(settings: Settings, start: Offsets, end: Offsets, executions: int) -> dict[str, Any]:
-    """Per topic (its registry name): committed records and markers/aborted, in all and per execution."""
-    committed = await _committed_between(settings, start, end)
+    """Per topic (its registry name): committed records, their bytes (key + value: what the executor's
+    state carries shows here), and markers/aborted, in all and per execution."""
+    committed, sizes = await _committed_between(settings, start, end)
     by_name = {settings.topic(spec): spec for spec in ALL_TOPICS}
     topics: dict[str, dict[str, Any]] = {}
     for tp, high in end.items():
         spec = by_name.get(tp.topic)
         if spec is None:
             continue
-        row = topics.setdefault(spec.name, {"records": 0, "markers_or_aborted": 0, "changelog": spec.internal})
+        row = topics.setdefault(spec.name, {"records": 0, "bytes": 0, "markers_or_aborted": 0, "changelog": spec.internal})
         span = high - start.get(tp, 0)
         row["records"] += committed.get(tp, 0)
+        row["bytes"] += sizes.get(tp, 0)
         row["markers_or_aborted"] += span - committed.get(tp, 0)
     per = max(executions, 1)
     for row in topics.values():
         row["records_per_execution"] = row["records"] / per
+        row["bytes_per_execution"] = row["bytes"] / per
         row["markers_or_aborted_per_execution"] = row["markers_or_aborted"] / per
     topics = {name: row for name, row in sorted(topics.items()) if row["records"] or row["markers_or_aborted"]}
     records = sum(r["records"] for r in topics.values())
@@ -98,6 +107,7 @@ async def records_by_topic(settings: Settings, start: Offsets, end: Offsets, exe
         "executions": executions,
         "topics": topics,
         "records_per_execution": records / per,
+        "bytes_per_execution": sum(r["bytes"] for r in topics.values()) / per,
         "changelog_records_per_execution": changelog / per,
         "markers_or_aborted_per_execution": markers / per,
     }

@@ -137,8 +137,10 @@ def summary_rows(results: dict[str, Any]) -> list[list[Any]]:
                          E2E_RECORDS, verdict(records["records_per_execution"], E2E_RECORDS, higher_is_better=False)])
             rows.append([where, "  of which changelog records", records["changelog_records_per_execution"], nan, "-"])
             rows.append([where, "  + transaction markers / aborted", records["markers_or_aborted_per_execution"], nan, "-"])
+            rows.append([where, "Kafka bytes / execution (key + value)", records["bytes_per_execution"], nan, "-"])
             for name, row in records["topics"].items():
-                rows.append([where, f"  {name}", f"{row['records_per_execution']:.2f} + {row['markers_or_aborted_per_execution']:.2f}", "", ""])
+                per = f"{row['records_per_execution']:.2f} + {row['markers_or_aborted_per_execution']:.2f}"
+                rows.append([where, f"  {name}", f"{per}, {row['bytes_per_execution']:.0f} B", "", ""])
         cpu = r.get("cpu_ms_per_execution", nan)
         rows.append([where, "Fluxo CPU ms / execution", cpu, nan, "-"])
         rows.append([where, "=> executions/s if 2 cores were Fluxo's alone", 2000 / cpu if cpu else nan, nan, "-"])

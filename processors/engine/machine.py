@@ -43,6 +43,7 @@ from processors.engine.kinds import (
     SOURCE,
     WAIT_ACTIONS,
 )
+from processors.engine.pinned import SHARED, UnknownWorkflow, Workflows
 from processors.engine.timers import cancel_timers, schedule_timer
 from processors.engine.transition import (
     State,
@@ -69,7 +70,7 @@ from schemas.workflow import NodeType
 # import these from here, whichever module of the engine defines them.
 __all__ = [
     "ACTION_DEFAULTS", "ACTS_ON", "CODE_ACTIONS", "CODE_FIELDS", "MESSAGE_SENT", "SOURCE", "WAIT_ACTIONS",
-    "State", "advance", "eval_context", "finished_marker", "key_of", "message_event_id", "pending_keys",
+    "State", "UnknownWorkflow", "Workflows", "advance", "eval_context", "finished_marker", "key_of", "message_event_id", "pending_keys",
     "result_id", "start_nodes", "work_result", "workflow_of",
 ]
 
@@ -80,16 +81,22 @@ ACTS_ON = frozenset({
 })
 
 
-def advance(state: State | None, envelope: Envelope, data: RecordData, now: datetime) -> tuple[State | None, list[Output]]:
+def advance(
+    state: State | None, envelope: Envelope, data: RecordData, now: datetime, workflows: Workflows | None = None,
+) -> tuple[State | None, list[Output]]:
+    """One record applied to one execution's state. `workflows`: the pinned snapshots the states
+    name (processors/engine/pinned.py); a start adds its own. The executor passes its catalogue; by
+    default the process-wide one, for callers that run an execution start to end in one process."""
+    workflows = SHARED if workflows is None else workflows
     if isinstance(data, ExecutionStarted):
         if state is not None:
             return state, []  # duplicate start
-        return _start(envelope, data, now)
+        return _start(envelope, data, now, workflows)
     if state is None or state.get("status") != "running":
         # Echoes of our own records, or results arriving after the end.
         return state, []
     if isinstance(data, NodeSucceeded | NodeFailed | TimerFired | ExecutionCancelRequested):
-        step = Step(state, workflow_of(state), envelope, now)
+        step = Step(state, workflow_of(state, workflows), envelope, now)
         if isinstance(data, NodeSucceeded):
             _on_success(step, data)
         elif isinstance(data, NodeFailed):
@@ -103,17 +110,19 @@ def advance(state: State | None, envelope: Envelope, data: RecordData, now: date
     return state, []
 
 
-def _start(envelope: Envelope, data: ExecutionStarted, now: datetime) -> tuple[State, list[Output]]:
-    workflow = data.workflow
-    if not workflow.edges:
-        workflow = workflow.model_copy(update={"edges": graph.linear_edges(workflow)})
+def _start(envelope: Envelope, data: ExecutionStarted, now: datetime, workflows: Workflows) -> tuple[State, list[Output]]:
+    ref, workflow = workflows.pin(data.workflow)
     state: State = {
         "execution_id": data.execution_id,
         "workspace_id": envelope.workspaceid,
         "subject": data.subject,
         "correlation_id": envelope.correlationid,
         "depth": envelope.depth,
-        "workflow": workflow.model_dump(mode="json"),
+        # The snapshot by reference, not by value: every changelog write of the state used to
+        # carry the whole workflow (docs/benchmarks.md); `workflows` holds it once.
+        "workflow_id": workflow.id,
+        "workflow_version": workflow.version,
+        "workflow_ref": ref,
         # A copy: contact actions rewrite context["user"], and `advance` must not change the
         # record it was given (a dry run or a test may pass the same record twice).
         "context": orjson.loads(orjson.dumps(data.context)),

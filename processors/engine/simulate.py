@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from processors.engine.machine import State, advance, result_id, work_result
+from processors.engine.machine import State, Workflows, advance, result_id, work_result
 from schemas.codec import decode
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
@@ -79,6 +79,8 @@ def simulate(
     injected = sorted(extra or [], key=lambda pair: pair[0])
     seq = 0
     sim = Simulation(state=None)
+    # Its own catalogue: a dry run's draft snapshot is not kept past the run.
+    workflows = Workflows()
 
     def envelope(data: RecordData, rid: str) -> Envelope:
         return make_envelope(data, id=rid, source="simulate", workspace_id=workspace_id, execution_id=started.execution_id, time=clock)
@@ -114,7 +116,7 @@ def simulate(
             queue.append((envelope(fired, deterministic_id("timer-fired", timer_id)), fired))
             continue
         env, data = queue.popleft()
-        state, outputs = advance(state, env, data, clock)
+        state, outputs = advance(state, env, data, clock, workflows)
         if roundtrip and state is not None:
             state = _through_changelog(state)
         for out in outputs:

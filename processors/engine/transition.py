@@ -15,6 +15,7 @@ import orjson
 
 from processors.engine import graph
 from processors.engine.kinds import OPEN, SOURCE
+from processors.engine.pinned import Workflows
 from schemas.envelope import Envelope, RecordData, make_envelope
 from schemas.outputs import Output
 from schemas.topics import EXECUTIONS, TopicSpec
@@ -54,23 +55,23 @@ class Step:
         return bool(self.state["status"] == "running")
 
 
-_SNAPSHOTS: dict[bytes, WorkflowSnapshot] = {}
+_INLINE: dict[bytes, WorkflowSnapshot] = {}
 
 
-def workflow_of(state: State) -> WorkflowSnapshot:
-    """The pinned snapshot, parsed once (validating it on every record would dominate).
-
-    Keyed by content, not by (id, version): correctness never rests on the
-    assumption that a version number is never reused.
-    """
-    raw = state["workflow"]
+def workflow_of(state: State, workflows: Workflows) -> WorkflowSnapshot:
+    """The snapshot the execution is pinned to: by its reference, or the inline copy of a state
+    stored before references (version 1, upcast; the executor moves the copy out when it next
+    writes the state). An inline copy is parsed once (validating it on every record would dominate)."""
+    raw = state.get("workflow")
+    if raw is None:
+        return workflows.get(state["workflow_ref"])
     cache_key = hashlib.blake2b(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
-    snapshot = _SNAPSHOTS.get(cache_key)
+    snapshot = _INLINE.get(cache_key)
     if snapshot is None:
         snapshot = WorkflowSnapshot.model_validate(raw)
-        if len(_SNAPSHOTS) > 2048:
-            _SNAPSHOTS.clear()
-        _SNAPSHOTS[cache_key] = snapshot
+        if len(_INLINE) > 2048:
+            _INLINE.clear()
+        _INLINE[cache_key] = snapshot
     return snapshot
 
 
@@ -84,7 +85,7 @@ def eval_context(state: State, extra: Mapping[str, Any] | None = None) -> dict[s
     context["nodes"] = nodes
     context["execution"] = {
         "id": state["execution_id"],
-        "workflow_id": state["workflow"]["id"],
+        "workflow_id": state["workflow_id"],
         "started_at": state["started_at"],
     }
     loop = state.get("loop")

@@ -17,6 +17,13 @@ indistinguishable from a new execution and runs it again. Within the horizon
 and timers arriving late for a dropped execution are ignored either way
 (there is no running state for them to advance). Memory is then bounded by
 min(rate x horizon, max) markers instead of growing with every execution.
+
+A running execution's state names its pinned workflow snapshot (`workflow_ref`,
+processors/engine/pinned.py) rather than carrying it: the snapshot is kept once
+per partition in the changelog under `workflow:<ref>` (`_keep_workflow`), read
+back on restore, and tombstoned by `sweep_workflows` once no running execution
+names it. The store writes each key once per transaction, its last value, so an
+execution costs one state write per batch that touches it, whatever the steps.
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from collections import deque
 from collections.abc import Sequence
 
 from infra.settings import Settings
-from processors.engine.machine import ACTS_ON, SOURCE, advance, finished_marker
+from processors.engine.machine import ACTS_ON, SOURCE, State, Workflows, advance, finished_marker
 from processors.streams.runner import Incoming, per_record
 from processors.streams.state import StateStore
 from schemas.codec import SOURCE_HEADER, TYPE_HEADER
 from schemas.envelope import SOURCE_PREFIX, now
 from schemas.outputs import Output
 from schemas.records import NodeFailed, NodeSucceeded
+from schemas.state_versions import WORKFLOW_KEY_PREFIX
 from schemas.topics import EXECUTIONS, EXECUTOR_STATE, TopicSpec
 from schemas.upcasting import UPCASTERS
 
@@ -70,6 +78,7 @@ class FinishedMarkers:
             (float(value.get("finished_at") or restored_at), partition, key)
             for partition, key, value in store.items()
             if partition in partitions and isinstance(value, dict) and value.get("status") != "running"
+            and not key.startswith(WORKFLOW_KEY_PREFIX)
         ]
         if found:
             self._order = deque(sorted([*self._order, *found]))
@@ -99,6 +108,13 @@ class Executor:
         # Expiry runs between batches, about once a second.
         self.tick_seconds = 1.0
         self.markers = FinishedMarkers(horizon_seconds=300.0, max_markers=100_000)
+        # The snapshots running executions are pinned to (processors/engine/pinned.py), and how
+        # often the ones no running execution references are dropped, here and in the changelog.
+        self.workflows = Workflows()
+        self.workflow_sweep_seconds = 60.0
+        self._next_sweep = time.monotonic() + self.workflow_sweep_seconds
+        # Snapshot entries no running execution named at the last sweep.
+        self._unnamed: set[tuple[int, str]] = set()
 
     async def start(self, settings: Settings) -> None:
         self.markers = FinishedMarkers(
@@ -140,22 +156,74 @@ class Executor:
             raise ValueError("record on the executions topic without an execution id")
         partition = item.record.partition
         state = store.get(partition, execution_id)
-        new_state, outputs = advance(state, item.envelope, item.data, now())
+        new_state, outputs = advance(state, item.envelope, item.data, now(), self.workflows)
         if new_state is not state or outputs:
             if new_state is not None and new_state.get("status") != "running":
                 at = time.time()
                 new_state = finished_marker(new_state, at)
                 self.markers.finished(partition, execution_id, at)
+            elif new_state is not None:
+                self._keep_workflow(partition, new_state, store)
+            # Once per execution per transaction whatever the number of steps: the store keeps
+            # the last value of each key until the batch commits (StateStore.changelog).
             store.put(partition, execution_id, new_state)
         return outputs
+
+    def _keep_workflow(self, partition: int, state: State, store: StateStore) -> None:
+        """Make sure the changelog holds the snapshot a running state names, in the state's partition.
+
+        Written once per snapshot and partition (the bench's workflow: 3 entries in all, not a copy
+        per write), and checked on every write rather than at the start only, so that a state never
+        reaches the changelog without its snapshot: not after an aborted batch, not after a sweep
+        dropped an entry, not for a state of version 1 whose inline copy moves out here.
+        """
+        inline = state.pop("workflow", None)
+        ref: str = state["workflow_ref"]
+        if inline is not None:
+            self.workflows.add(ref, inline)
+        key = WORKFLOW_KEY_PREFIX + ref
+        if store.get(partition, key) is None:
+            store.put(partition, key, self.workflows.json_of(ref))
 
     # -- Ticking: drop markers past the horizon ---------------------------------
     async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:
         dropped = self.markers.expire(store, partitions, time.time())
         if dropped:
             log.debug("dropped %d finished-execution markers (%d kept)", dropped, len(self.markers))
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.workflow_sweep_seconds
+            self.sweep_workflows(store, partitions)
         return []
+
+    def sweep_workflows(self, store: StateStore, partitions: set[int]) -> int:
+        """Drop the snapshots no running execution has named at this sweep and the one before:
+        a tombstone for each changelog entry, and out of memory. Two sweeps, so that a workflow
+        run once a minute does not write its entry and a tombstone with every execution.
+        Runs between batches, where nothing uncommitted names one. A full pass over the state,
+        so once a minute. Returns how many entries were tombstoned."""
+        live: set[tuple[int, str]] = set()
+        entries: list[tuple[int, str]] = []
+        for partition, key, value in store.items():
+            if key.startswith(WORKFLOW_KEY_PREFIX):
+                entries.append((partition, key))
+            elif isinstance(value, dict) and value.get("status") == "running" and "workflow_ref" in value:
+                live.add((partition, WORKFLOW_KEY_PREFIX + value["workflow_ref"]))
+        unnamed = {(partition, key) for partition, key in entries if partition in partitions and (partition, key) not in live}
+        dropped = 0
+        for partition, key in unnamed & self._unnamed:
+            store.put(partition, key, None)
+            dropped += 1
+        self._unnamed = unnamed - self._unnamed
+        named = {key.removeprefix(WORKFLOW_KEY_PREFIX) for _, key in live | self._unnamed}
+        self.workflows.retain(named)
+        return dropped
 
     def restored(self, store: StateStore, partitions: set[int]) -> None:
         count = self.markers.index(store, partitions, time.time())
-        log.info("executor: %d finished-execution markers in partitions %s", count, sorted(partitions))
+        snapshots = 0
+        for partition, key, value in store.items():
+            if partition in partitions and key.startswith(WORKFLOW_KEY_PREFIX):
+                self.workflows.add(key.removeprefix(WORKFLOW_KEY_PREFIX), value)
+                snapshots += 1
+        log.info("executor: %d finished-execution markers and %d workflow snapshots in partitions %s",
+                 count, snapshots, sorted(partitions))

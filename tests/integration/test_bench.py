@@ -36,8 +36,14 @@ async def test_e2e_scenario_times_every_execution(services: Settings) -> None:
         assert records["changelog_records_per_execution"] > 0
         assert records["markers_or_aborted_per_execution"] > 0  # every transaction commits a marker
         assert records["records_per_execution"] >= 3
+        assert records["bytes_per_execution"] >= topics["fluxo.executions.v1"]["bytes_per_execution"] > 0, records
+        # The executor's state names its pinned workflow (the 3-node workflow's snapshot is ~1.5 kB
+        # of JSON): its changelog writes carry no copy of it, only once per partition its own entry.
+        state = topics["fluxo.executor-state.v1"]
+        assert state["bytes"] / state["records"] < 1200, state
     assert "e2e_paced (kafka, 200/s)" in render(results)
     assert "Kafka records / execution" in render(results)
+    assert "Kafka bytes / execution" in render(results)
     # Everything the harness started is gone.
     import psutil
 

@@ -94,6 +94,38 @@ async def test_a_two_second_wait_fires_once_across_a_processor_restart(api: http
     assert len(sink.to("after")) == 1
 
 
+async def test_a_waiting_execution_of_a_deleted_workflow_finishes_on_its_version_after_an_executor_restart(
+    api: httpx.AsyncClient, sink: Sink, processes: Processes,
+) -> None:
+    """The executor's state names the pinned snapshot; after a restart it comes from the executor's own
+    changelog, since the definitions topic no longer has the workflow at all."""
+    workflow_id = await create_active(api, {
+        "name": "pinned then deleted", "trigger_type": "event", "trigger_config": {"event_type": "PINNED_TEST"},
+        "nodes": [TRIGGER, {"id": "wait", "name": "Wait", "node_type": "delay", "config": {"delay_seconds": 4}},
+                  hook("after", sink.url("pinned"), payload={"who": "{{user.id}}", "wf": "{{execution.workflow_id}}"})],
+        "edges": [edge("trigger", "wait"), edge("wait", "after")],
+    })
+    await api.post("/api/v1/triggers/process_event", json={"event_type": "PINNED_TEST", "user_id": "p-1"})
+
+    async def waiting() -> bool:
+        runs = await executions_of(api, workflow_id)
+        if not runs:
+            return False
+        detail = await execution(api, runs[0]["id"])
+        return any(s["node_id"] == "wait" and s["status"] == "running" for s in detail["execution_details"])
+
+    await wait_for(waiting, timeout=30, what="the wait to be scheduled")
+    assert (await api.delete(f"/api/v1/workflows/{workflow_id}")).status_code == 204
+    processes.kill("executor")
+    processes.start("executor")
+    async def called() -> bool:
+        return bool(sink.to("pinned"))
+
+    await wait_for(called, timeout=60, what="the deleted workflow's execution to call")
+    await asyncio.sleep(1.0)  # a repeat would come right after
+    assert [c.body for c in sink.to("pinned")] == [{"who": "p-1", "wf": workflow_id}]
+
+
 async def _completed(api: httpx.AsyncClient, workflow_id: str) -> bool:
     return bool(await executions_of(api, workflow_id, status="completed"))
 

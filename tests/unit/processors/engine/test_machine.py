@@ -656,7 +656,7 @@ def test_the_execution_keeps_the_version_it_started_on() -> None:
     state, _ = advance(None, env(s), s, T0)
     newer = started(flow([node("t", "trigger")], [], version=4))
     state, out = advance(state, env(newer), newer, T0)  # a second start for the same id
-    assert out == [] and state is not None and state["workflow"]["version"] == 3
+    assert out == [] and state is not None and state["workflow_version"] == 3
     done = NodeSucceeded(execution_id="ex", node_id="w", node_type=NodeType.ACTION, attempt=1, started_at=T0, completed_at=T0)
     _, out = advance(state, env(done), done, T0)
     completed = next(d for _, d in decoded(out) if isinstance(d, ExecutionCompleted))

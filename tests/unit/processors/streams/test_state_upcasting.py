@@ -22,7 +22,7 @@ from processors.streams.state import StateStore
 from schemas.envelope import make_envelope
 from schemas.errors import StateVersionError
 from schemas.records import ExecutionCompleted, TimerFired
-from schemas.state_versions import StateCodec, StateKind
+from schemas.state_versions import StateCodec, StateKind, workflow_reference
 from schemas.topics import EXECUTOR_STATE, MATCHER_STATE, TIMER_STATE, TopicSpec
 
 STORED = Path(__file__).resolve().parent / "stored"
@@ -54,11 +54,18 @@ def test_every_stored_value_is_named_with_its_kind() -> None:
 def test_an_unversioned_value_decodes_as_version_1_of_its_kind(spec: TopicSpec, key: str, raw: bytes) -> None:
     assert spec.state is not None
     state = spec.state.decode(key, raw)
-    # Version 1 is today's shape: the value is the state, unchanged.
-    assert state == orjson.loads(raw)
-    written = orjson.loads(spec.state.encode(key, state))
     topic = spec.name.removeprefix("fluxo.").removesuffix(".v1")
-    assert written == {"k": KINDS[f"{topic}/{key}"], "v": 1, "s": state}
+    kind = KINDS[f"{topic}/{key}"]
+    old = orjson.loads(raw)
+    if kind == "execution":
+        # The one kind past version 1: upcast to version 2, which names the pinned workflow.
+        assert state == {**old, "workflow_id": "wf-wait", "workflow_version": 2,
+                         "workflow_ref": workflow_reference(old["workflow"])}
+    else:
+        # A kind still at version 1: the value is the state, unchanged.
+        assert state == old
+    written = orjson.loads(spec.state.encode(key, state))
+    assert written == {"k": kind, "v": spec.state.kinds[kind].version, "s": state}
 
 
 @pytest.mark.parametrize(("spec", "key", "raw"), stored(), ids=lambda v: v if isinstance(v, str) else "")
@@ -171,3 +178,33 @@ def test_a_kind_needs_an_upcaster_from_every_older_version() -> None:
     with pytest.raises(ValueError, match="needs kind_of"):
         StateCodec(EXECUTION_V3, FINISHED_V1)
 
+
+
+# -- the executor's execution state, version 1 -> 2 -------------------------------------------
+V1 = STORED / "v1" / "executions"
+
+
+@pytest.mark.parametrize("path", sorted(V1.glob("*.json")), ids=lambda p: p.stem)
+def test_a_version_1_execution_is_upcast_to_name_its_pinned_workflow(path: Path) -> None:
+    """stored/v1/: the changelog values of the executor of 4 Dec 2026 (generate_v1.py), whole workflow inside."""
+    value = orjson.loads(path.read_bytes())["state"]
+    assert (value["k"], value["v"]) == ("execution", 1) and "workflow_ref" not in value["s"]
+    assert EXECUTOR_STATE.state is not None
+    state = EXECUTOR_STATE.state.decode(path.stem, orjson.dumps(value))
+    inline = value["s"]["workflow"]
+    assert state == {**value["s"], "workflow_id": inline["id"], "workflow_version": inline["version"],
+                     "workflow_ref": workflow_reference(inline)}
+    assert state["workflow_ref"].startswith(f"{inline['id']}:{inline['version']}:")
+    again = orjson.loads(EXECUTOR_STATE.state.encode(path.stem, state))
+    assert (again["k"], again["v"]) == ("execution", 2)
+    assert EXECUTOR_STATE.state.decode(path.stem, EXECUTOR_STATE.state.encode(path.stem, state)) == state
+
+
+def test_a_workflow_snapshot_entry_is_its_own_kind() -> None:
+    assert EXECUTOR_STATE.state is not None
+    snapshot = orjson.loads((V1 / "ex-old-wait.json").read_bytes())["state"]["s"]["workflow"]
+    key = "workflow:" + workflow_reference(snapshot)
+    written = orjson.loads(EXECUTOR_STATE.state.encode(key, snapshot))
+    # "status": "active" in the snapshot must not make it read as a finished marker.
+    assert (written["k"], written["v"]) == ("workflow", 1)
+    assert EXECUTOR_STATE.state.decode(key, EXECUTOR_STATE.state.encode(key, snapshot)) == snapshot
