@@ -359,7 +359,8 @@ async def provider_webhook(integration_id: str, request: Request, state: StateDe
     body = await request.body()
     if len(body) > state.settings.max_event_bytes:
         raise PayloadTooLarge(f"body over {state.settings.max_event_bytes} bytes", fields={"body": "too large"})
-    verify(str(secret or ""), body, {k.lower(): v for k, v in request.headers.items()}, time.time())
+    verify(str(secret or ""), body, {k.lower(): v for k, v in request.headers.items()}, time.time(),
+           state.settings.webhook_signature_tolerance_seconds)
     if not row["is_active"]:
         raise Conflict(f"integration {integration_id} is disabled", fields={"is_active": "the integration is disabled"})
     event = provider_event(body)

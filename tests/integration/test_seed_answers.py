@@ -269,7 +269,7 @@ async def test_a_providers_signed_event_at_the_webhook_endpoint_starts_its_workf
     async with httpx.AsyncClient(timeout=30, follow_redirects=False) as provider:  # no JWT: the signature is the credential
         unsigned = await provider.post(endpoint, content=body, headers={"Content-Type": "application/json"})
         assert unsigned.status_code == 401, unsigned.text
-        forged = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign("not-the-secret", body)})
+        forged = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign("not-the-secret", body, int(time.time()))})
         assert forged.status_code == 401, forged.text
         stamp = int(time.time())
         stripe_signature = f"t={stamp},v1=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -279,10 +279,10 @@ async def test_a_providers_signed_event_at_the_webhook_endpoint_starts_its_workf
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["event_type"] == event_type and accepted.json()["event_log_id"]
         # A redelivery of the same provider event is the same event: it starts nothing new.
-        again = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign(secret, body)})
+        again = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign(secret, body, int(time.time()))})
         assert again.status_code == 202 and again.json()["event_log_id"] == accepted.json()["event_log_id"], again.text
         other = orjson.dumps({"id": f"evt_other_{u}", "type": "charge.refunded"})
-        ignored = await provider.post(endpoint, content=other, headers={"X-Fluxo-Signature": sign(secret, other)})
+        ignored = await provider.post(endpoint, content=other, headers={"X-Fluxo-Signature": sign(secret, other, int(time.time()))})
         assert ignored.status_code == 200 and ignored.json()["event_log_id"] is None, ignored.text
 
     async def ran() -> list[dict[str, Any]] | None:
@@ -298,5 +298,5 @@ async def test_a_providers_signed_event_at_the_webhook_endpoint_starts_its_workf
     cleared = await _ok(await api.patch(f"/api/v1/integrations/{stripe['id']}", json={"configuration": {"webhook_secret": None}}))
     assert cleared["webhook_configured"] is False
     async with httpx.AsyncClient(timeout=30) as provider:
-        refused = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign(secret, body)})
+        refused = await provider.post(endpoint, content=body, headers={"X-Fluxo-Signature": sign(secret, body, int(time.time()))})
     assert refused.status_code == 409 and "configuration.webhook_secret" in refused.json()["error"]["fields"], refused.text

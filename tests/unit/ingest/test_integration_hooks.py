@@ -10,62 +10,46 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.integration_hooks import (
-    STRIPE_TOLERANCE_SECONDS,
-    provider_event,
-    stripe_signature_valid,
-    subscribed,
-    verify,
-)
-from ingest.webhooks import sign
+from ingest.integration_hooks import provider_event, subscribed, verify
+from ingest.webhooks import sign, sign_legacy
 from schemas.errors import InvalidInput, Unauthenticated
 
 SECRET = "whsec_test"
 BODY = b'{"id":"evt_1","type":"payment_intent.succeeded"}'
 NOW = 1_800_000_000.0
+TOLERANCE = 300.0
 
 
 def stripe(secret: str, body: bytes, stamp: int) -> str:
+    # Written out by hand, as Stripe documents it, so the test does not take our sign() on trust.
     return f"t={stamp},v1=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def test_stripe_signature() -> None:
-    assert stripe_signature_valid(SECRET, BODY, stripe(SECRET, BODY, int(NOW)), NOW)
-    # Stripe may send several v1 values (secret rolling): any one matching is enough.
-    rolled = stripe("old", BODY, int(NOW)) + "," + stripe(SECRET, BODY, int(NOW)).split(",")[1]
-    assert stripe_signature_valid(SECRET, BODY, rolled, NOW)
-    assert stripe_signature_valid(SECRET, BODY, stripe(SECRET, BODY, int(NOW) - STRIPE_TOLERANCE_SECONDS), NOW)
-
-
-@pytest.mark.parametrize("header", [
-    None, "", "t=1", "v1=abc", f"t={int(NOW)},v1=", "t=x,v1=ab",
-    stripe("other", BODY, int(NOW)),  # another secret
-    stripe(SECRET, BODY + b" ", int(NOW)),  # another body
-    stripe(SECRET, BODY, int(NOW) - STRIPE_TOLERANCE_SECONDS - 1),  # too old: a replay
-    stripe(SECRET, BODY, int(NOW) + STRIPE_TOLERANCE_SECONDS + 1),
-    stripe(SECRET, BODY, int(NOW)).replace("v1=", "v0="),  # only the v1 scheme counts
-])
-def test_stripe_signature_refused(header: str | None) -> None:
-    assert not stripe_signature_valid(SECRET, BODY, header, NOW)
-
-
 @pytest.mark.parametrize("headers", [
-    {"x-fluxo-signature": sign(SECRET, BODY)},
-    {"x-fluxo-signature": sign(SECRET, BODY).removeprefix("sha256=")},
+    {"x-fluxo-signature": sign(SECRET, BODY, int(NOW))},
     {"stripe-signature": stripe(SECRET, BODY, int(NOW))},
-    {"x-fluxo-signature": "sha256=00", "stripe-signature": stripe(SECRET, BODY, int(NOW))},
+    # Stripe may send several v1 values (secret rolling): any one matching is enough.
+    {"stripe-signature": stripe("old", BODY, int(NOW)) + "," + stripe(SECRET, BODY, int(NOW)).split(",")[1]},
+    {"stripe-signature": stripe(SECRET, BODY, int(NOW) - int(TOLERANCE))},
+    {"x-fluxo-signature": "t=1,v1=00", "stripe-signature": stripe(SECRET, BODY, int(NOW))},
 ])
-def test_verify_takes_either_scheme(headers: dict[str, str]) -> None:
-    verify(SECRET, BODY, headers, NOW)
+def test_verify_takes_either_header(headers: dict[str, str]) -> None:
+    verify(SECRET, BODY, headers, NOW, TOLERANCE)
 
 
 @pytest.mark.parametrize("headers", [
-    {}, {"x-fluxo-signature": sign("other", BODY)}, {"x-fluxo-signature": sign(SECRET, b"{}")},
-    {"stripe-signature": stripe(SECRET, BODY, int(NOW) - 3600)},
+    {}, {"stripe-signature": ""}, {"stripe-signature": "t=1"}, {"stripe-signature": "v1=abc"},
+    {"stripe-signature": f"t={int(NOW)},v1="}, {"stripe-signature": "t=x,v1=ab"},
+    {"x-fluxo-signature": sign("other", BODY, int(NOW))},  # another secret
+    {"x-fluxo-signature": sign(SECRET, b"{}", int(NOW))},  # another body
+    {"stripe-signature": stripe(SECRET, BODY, int(NOW) - int(TOLERANCE) - 1)},  # too old: a replay
+    {"stripe-signature": stripe(SECRET, BODY, int(NOW) + int(TOLERANCE) + 1)},
+    {"stripe-signature": stripe(SECRET, BODY, int(NOW)).replace("v1=", "v0=")},  # only the v1 scheme counts
+    {"x-fluxo-signature": sign_legacy(SECRET, BODY)},  # no replayable legacy form on this endpoint
 ])
 def test_verify_refuses(headers: dict[str, str]) -> None:
     with pytest.raises(Unauthenticated):
-        verify(SECRET, BODY, headers, NOW)
+        verify(SECRET, BODY, headers, NOW, TOLERANCE)
 
 
 @pytest.mark.parametrize(("data", "event_type", "provider_id"), [
