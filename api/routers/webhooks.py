@@ -26,6 +26,7 @@ from api.deps import PrincipalDep, StateDep, WriterDep
 from api.errors import answer
 from api.pagination import PagingDep, page_response
 from api.preconditions import IfMatchDep, tagged
+from api.query import takes_any_query
 from api.security import Principal
 from api.services.runs import start_by_webhook
 from api.state import AppState
@@ -468,6 +469,7 @@ HOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@takes_any_query  # its query parameters are the workflow's input
 async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
     """Call an inbound webhook: it starts its workflow (the webhook's methods, auth and response mode apply)."""
     return await _public(token, request, state)

@@ -259,19 +259,6 @@ async def test_another_workspace_sees_none_of_it(pipeline: tuple[httpx.AsyncClie
     assert stranger not in home_members
 
 
-@pytest.mark.process_logs
-async def test_no_token_or_password_in_any_topic_or_log(
-    pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings
-) -> None:
-    """Last in the module: it stops the processes to read their logs."""
-    _, _, procs = pipeline
-    assert len(SECRETS) >= 3
-    await assert_secrets_nowhere(settings, procs, SECRETS)
-
-
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
 async def test_a_members_role_changes_and_pending_invitations_are_listed(
     pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings
 ) -> None:
@@ -376,3 +363,17 @@ async def test_a_members_role_changes_and_pending_invitations_are_listed(
 
     entries = await wait_for(audited, timeout=60, interval=0.2, what="the role changes audited")
     assert all(e["changed_fields"] == ["role"] for e in entries)
+
+
+@pytest.mark.process_logs
+async def test_no_token_or_password_in_any_topic_or_log(
+    pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings
+) -> None:
+    """Last in the module: it stops the processes to read their logs."""
+    _, _, procs = pipeline
+    assert len(SECRETS) >= 3
+    await assert_secrets_nowhere(settings, procs, SECRETS)
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
