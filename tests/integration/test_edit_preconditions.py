@@ -117,7 +117,7 @@ async def test_of_concurrent_writers_on_one_etag_exactly_one_wins(api: httpx.Asy
 async def test_every_kind_of_definition_honours_if_match(api: httpx.AsyncClient) -> None:
     u = uuid.uuid4().hex[:6]
     wid = await created(api, "workflows", {"name": f"owner {u}", "trigger_type": "manual"})
-    kinds = {
+    kinds: dict[str, dict[str, Any]] = {
         "triggers": {"name": f"t {u}", "trigger_type": "event", "event_type": "ETAG_PROBE"},
         "actions": {"name": f"a {u}", "action_type": "add_tag", "configuration": {"tag_name": "p"}},
         "conditions": {"name": f"c {u}", "conditions": [{"field": "event.data.n", "operator": "equals", "value": 1}]},
