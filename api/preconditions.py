@@ -82,7 +82,7 @@ async def _guard(
         yield  # not conditional: today's behaviour, no lock
         return
     table, what, resource_id = _resource(request)
-    async with locked(state, f"fluxo:edit:{table}:{resource_id}") as conn:
+    async with state.edit_slots, locked(state, f"fluxo:edit:{table}:{resource_id}") as conn:
         version = await conn.fetchval(
             f"SELECT version FROM {table} WHERE id = $1 AND workspace_id = $2", resource_id, principal.workspace_id
         )
