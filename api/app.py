@@ -14,6 +14,7 @@ from api.audit import AuditLog
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit, InputGuard
 from api.paths import SeedPaths
+from api.query import refuse_unknown_query
 from api.ratelimit import RateLimitHeaders, RateLimits, rate_limit
 from api.routers import (
     actions,
@@ -80,15 +81,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key"],
-        expose_headers=["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key", "If-Match"],
+        expose_headers=["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "ETag"],
         max_age=600,
     )
     app.add_middleware(SecurityHeaders, hsts=settings.mode != "local")
     # Outermost: every layer inside (audit, rate limits, routing) sees the one canonical path
     # (a trailing slash and seed 003's base URL are spellings of it: api/paths.py).
     app.add_middleware(SeedPaths)
-    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(rate_limit)])
+    # After the rate limit: refused calls count too. Unknown query parameters are a 422 on
+    # every route (api/query.py), the health and metrics routes included.
+    checked = [Depends(refuse_unknown_query)]
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(rate_limit), *checked])
     # The ingest endpoint first: routes are matched in order, one by one (~300 of them),
     # and POST /triggers/process_event is the hottest path; nothing before it shares its path.
     v1.include_router(events.router)
@@ -119,6 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(runs.history_router)
     v1.include_router(integrations.dashboard_router)
     app.include_router(v1)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(health.router, dependencies=checked)
+    app.include_router(metrics.router, dependencies=checked)
     return app

@@ -19,6 +19,7 @@ from schemas.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    PreconditionFailed,
     RateLimited,
     Unauthenticated,
     Unavailable,
@@ -31,6 +32,7 @@ _STATUS: list[tuple[type[FluxoError], int]] = [
     (Conflict, 409),
     (MethodNotAllowed, 405),
     (PayloadTooLarge, 413),
+    (PreconditionFailed, 412),
     (InvalidInput, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -73,6 +75,8 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, PreconditionFailed):
+            headers = {"ETag": exc.current_etag}
         elif status == 503:
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if status == 500:

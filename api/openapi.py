@@ -23,6 +23,7 @@ _DESCRIPTIONS = {
     "404": "No such resource in the caller's workspace",
     "405": "The resource does not take this method",
     "409": "The resource's current state does not allow this",
+    "412": "If-Match names a version that is no longer current (the answer's ETag is the current one)",
     "413": "The request body is too large",
     "422": "Invalid input; `fields` names each field at fault",
     "503": "A backing service (Kafka, PostgreSQL) is unavailable",
@@ -40,6 +41,8 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
         statuses.add("404")  # a resource named in the path, or in the body (a workflow id, say)
     if method in _WRITES:
         statuses |= {"409", "413", "503"}
+    if any(p.get("in") == "header" and p.get("name") == "If-Match" for p in operation.get("parameters", [])):
+        statuses.add("412")  # a conditional write on a stale version (api/preconditions.py)
     if "{token}" in path:
         statuses |= {"401", "405"}  # public hooks: their signature and their allowed methods
     if path.endswith("/webhook"):

@@ -20,6 +20,11 @@ from schemas.errors import PayloadTooLarge, Unavailable
 from schemas.outputs import Output
 
 _POLL_SECONDS = 0.01
+POOL_SIZE = 10
+# Conditional edits (api/preconditions.py) each hold a pooled connection for their lock while
+# they need another one for their work: at most this many at once per process, so they can
+# never take the whole pool and wait on each other for a connection.
+EDIT_LOCK_SLOTS = POOL_SIZE // 2
 
 log = logging.getLogger("fluxo.api.state")
 
@@ -46,13 +51,14 @@ class AppState:
     producer: AIOKafkaProducer
     admin: AIOKafkaAdminClient
     offsets: AIOKafkaConsumer  # group-less consumer, used for end offsets only
+    edit_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EDIT_LOCK_SLOTS))
     _renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retired: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     async def open(cls, settings: Settings) -> AppState:
         pool = await asyncpg.create_pool(
-            settings.dsn, min_size=1, max_size=10, command_timeout=10, reset=_keep_session
+            settings.dsn, min_size=1, max_size=POOL_SIZE, command_timeout=10, reset=_keep_session
         )
         producer = make_producer(settings)
         await producer.start()

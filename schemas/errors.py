@@ -50,6 +50,20 @@ class MethodNotAllowed(DomainError):
     code = "METHOD_NOT_ALLOWED"
 
 
+class PreconditionFailed(DomainError):
+    """A conditional write (`If-Match`) made against a version that is no longer current.
+
+    `current_etag` is the resource's ETag now (answered as the `ETag` header too), so the
+    client can read it again and redo its change on top of it.
+    """
+
+    code = "PRECONDITION_FAILED"
+
+    def __init__(self, message: str, *, current_etag: str, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message, fields=fields)
+        self.current_etag = current_etag
+
+
 class Unauthenticated(DomainError):
     code = "AUTH_001"
 

@@ -120,6 +120,10 @@ class MemberInvite(Strict):
     role: Role = "editor"
 
 
+class MemberRoleChange(Strict):
+    role: Role
+
+
 class InvitationAccept(Strict):
     password: str = Field(min_length=8, max_length=1024)
     username: str | None = Field(default=None, min_length=2, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")

@@ -104,6 +104,7 @@ MANAGER_READS = frozenset({
     "GET /api/v1/api-keys",
     "GET /api/v1/audit-logs",
     "GET /api/v1/audit-logs/{entry_id}",
+    "GET /api/v1/workspaces/{workspace_id}/invitations",
 })
 
 # POSTs that change nothing (pure checks of a body): a viewer may call them.
@@ -215,6 +216,8 @@ BODIES: dict[str, Callable[[Ids], Any]] = {
     "PUT /api/v1/users/preferences": lambda ids: {"theme": "dark"},
     "POST /api/v1/workspaces": lambda ids: {"name": "probe workspace"},
     "POST /api/v1/workspaces/{workspace_id}/members": lambda ids: {"email": "probe-member@fluxo.test", "role": "viewer"},
+    # The seeded member is the workspace's only owner: demoting them is refused (409).
+    "PATCH /api/v1/workspaces/{workspace_id}/members/{user_id}": lambda ids: {"role": "viewer"},
     "POST /api/v1/invitations/{token}/accept": lambda ids: {"password": "probe-password-1"},
     "POST /api/v1/workflows/{workflow_id}/execute": lambda ids: {"input_data": {"who": "probe"}},
     "POST /api/v1/workflows/{workflow_id}/test": lambda ids: {"test_data": {"who": "probe"}},

@@ -13,6 +13,7 @@ from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
 from api.pagination import PagingDep
+from api.preconditions import IfMatchDep, tagged
 from api.security import Principal
 from api.services.links import attach_action, detach_action
 from api.services.workflows import load as load_workflow
@@ -157,12 +158,12 @@ async def list_actions(
 
 
 @router.get("/{action_id}", response_model=Action)
-async def get_action(action_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    return view(await definitions.load(state, principal, KIND, ActionDefined, action_id))
+async def get_action(action_id: str, state: StateDep, principal: PrincipalDep, response: Response) -> dict[str, Any]:
+    return tagged(response, view(await definitions.load(state, principal, KIND, ActionDefined, action_id)))
 
 
 @router.put("/{action_id}", response_model=Action)
-async def replace_action(action_id: str, body: ActionIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def replace_action(action_id: str, body: ActionIn, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ActionDefined, action_id)
     action_type = _type_or_fail(body.action_type)
     workflow = await _workflow_or_fail(state, principal, body.workflow)
@@ -171,11 +172,11 @@ async def replace_action(action_id: str, body: ActionIn, state: StateDep, princi
         **current.model_dump(), **fields, "action_type": action_type,
         "workflow_id": workflow.id if workflow else None, "version": current.version + 1, "updated_at": now(),
     })
-    return await _store(state, principal, updated, workflow, moved_from=current.workflow_id)
+    return tagged(response, await _store(state, principal, updated, workflow, moved_from=current.workflow_id))
 
 
 @router.patch("/{action_id}", response_model=Action)
-async def update_action(action_id: str, body: ActionPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def update_action(action_id: str, body: ActionPatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ActionDefined, action_id)
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "description", "action_type", "configuration", "order", "delay", "is_active", "is_required"):
@@ -190,11 +191,11 @@ async def update_action(action_id: str, body: ActionPatch, state: StateDep, prin
     updated = ActionDefined.model_validate(
         {**current.model_dump(), **changes, "version": current.version + 1, "updated_at": now()}
     )
-    return await _store(state, principal, updated, workflow, moved_from=current.workflow_id)
+    return tagged(response, await _store(state, principal, updated, workflow, moved_from=current.workflow_id))
 
 
 @router.delete("/{action_id}", status_code=204)
-async def delete_action(action_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_action(action_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     current = await definitions.load(state, principal, KIND, ActionDefined, action_id)
     gone = current.model_copy(update={"version": current.version + 1, "deleted": True, "is_active": False, "updated_at": now()})
     await definitions.save(state, principal, KIND, gone)

@@ -12,6 +12,7 @@ from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
 from api.pagination import PagingDep
+from api.preconditions import IfMatchDep, tagged
 from api.security import Principal
 from api.state import AppState
 from processors.expressions.conditions import explain_filter
@@ -88,22 +89,22 @@ async def list_conditions(
 
 
 @router.get("/{condition_id}", response_model=Condition)
-async def get_condition(condition_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    return view(await definitions.load(state, principal, KIND, ConditionDefined, condition_id))
+async def get_condition(condition_id: str, state: StateDep, principal: PrincipalDep, response: Response) -> dict[str, Any]:
+    return tagged(response, view(await definitions.load(state, principal, KIND, ConditionDefined, condition_id)))
 
 
 @router.put("/{condition_id}", response_model=Condition)
-async def replace_condition(condition_id: str, body: ConditionIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def replace_condition(condition_id: str, body: ConditionIn, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     updated = ConditionDefined.model_validate({
         **current.model_dump(), **body.model_dump(), "operator": body.operator.lower(),
         "version": current.version + 1, "updated_at": now(),
     })
-    return await _store(state, principal, updated)
+    return tagged(response, await _store(state, principal, updated))
 
 
 @router.patch("/{condition_id}", response_model=Condition)
-async def update_condition(condition_id: str, body: ConditionPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def update_condition(condition_id: str, body: ConditionPatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     changes = body.model_dump(exclude_unset=True)
     for required in ("name", "description", "operator", "conditions", "use_custom_code", "language", "is_active"):
@@ -114,11 +115,11 @@ async def update_condition(condition_id: str, body: ConditionPatch, state: State
     updated = ConditionDefined.model_validate(
         {**current.model_dump(), **changes, "version": current.version + 1, "updated_at": now()}
     )
-    return await _store(state, principal, updated)
+    return tagged(response, await _store(state, principal, updated))
 
 
 @router.delete("/{condition_id}", status_code=204)
-async def delete_condition(condition_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_condition(condition_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     current = await definitions.load(state, principal, KIND, ConditionDefined, condition_id)
     gone = current.model_copy(update={"version": current.version + 1, "deleted": True, "is_active": False, "updated_at": now()})
     await definitions.save(state, principal, KIND, gone)

@@ -16,6 +16,7 @@ from fastapi import Query as QueryParam
 
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_VERSION, listing
+from api.preconditions import IfMatchDep, tag
 from api.security import Principal
 from api.services.workflows import commit, load, new_edge, new_node, validation_report
 from processors.checks.workflow import complexity_score, execution_paths, layout
@@ -94,17 +95,20 @@ def _node_of(w: WorkflowSnapshot, node_id: str) -> Node:
 # -- nodes ----------------------------------------------------------------------------------
 @router.get("/{workflow_id}/nodes", response_model=Page[GraphNode], response_model_exclude_unset=True)
 async def list_nodes(
-    request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep,
+    request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep, response: Response,
     node_type: str | None = QueryParam(default=None, max_length=30),
 ) -> dict[str, Any]:
     w = await load(state, principal, workflow_id)
+    tag(response, w.version)
     nodes = [n for n in w.nodes if node_type is None or n.node_type.value == node_type]
     results = [node_view(w, n) for n in nodes]
     return listing(results)
 
 
 @router.post("/{workflow_id}/nodes", status_code=201, response_model=GraphNode, response_model_exclude_unset=True)
-async def create_node(workflow_id: str, body: NodeIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def create_node(
+    workflow_id: str, body: NodeIn, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response
+) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     if body.id is not None and current.node(body.id) is not None:
         raise InvalidInput(f"node {body.id} already exists", fields={"id": f"workflow already has a node {body.id}"})
@@ -114,18 +118,22 @@ async def create_node(workflow_id: str, body: NodeIn, state: StateDep, principal
     node = new_node(body, stamp)
     updated = _next(current, stamp, nodes=(*current.nodes, node))
     saved = await commit(state, principal, current, updated)
+    tag(response, saved.version)
     return {**node_view(saved, node), "workflow_version": saved.version}
 
 
 @router.get("/{workflow_id}/nodes/{node_id}", response_model=GraphNode, response_model_exclude_unset=True)
-async def get_node(workflow_id: str, node_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+async def get_node(workflow_id: str, node_id: str, state: StateDep, principal: PrincipalDep, response: Response) -> dict[str, Any]:
     w = await load(state, principal, workflow_id)
     node = _node_of(w, node_id)
+    tag(response, w.version)
     stats = await node_statistics(state, principal.workspace_id, w.id, [node.id])
     return {**node_view(w, node), "execution_statistics": stats[node.id]}
 
 
-async def _change_node(state: StateDep, principal: Principal, workflow_id: str, node_id: str, body: NodePatch, *, partial: bool) -> dict[str, Any]:
+async def _change_node(
+    state: StateDep, principal: Principal, workflow_id: str, node_id: str, body: NodePatch, response: Response, *, partial: bool
+) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     node = _node_of(current, node_id)
     given = body.model_fields_set
@@ -145,26 +153,32 @@ async def _change_node(state: StateDep, principal: Principal, workflow_id: str, 
             update[name] = tuple(getattr(body, name) or ())
     changed = node.model_copy(update=update)
     if changed == node:
+        tag(response, current.version)
         return {**node_view(current, node), "workflow_version": current.version}
     stamp = now()
     changed = changed.model_copy(update={"updated_at": stamp})
     updated = _next(current, stamp, nodes=tuple(changed if n.id == node_id else n for n in current.nodes))
     saved = await commit(state, principal, current, updated)
+    tag(response, saved.version)
     return {**node_view(saved, changed), "workflow_version": saved.version}
 
 
 @router.put("/{workflow_id}/nodes/{node_id}", response_model=GraphNode, response_model_exclude_unset=True)
-async def replace_node(workflow_id: str, node_id: str, body: NodePut, state: StateDep, principal: WriterDep) -> dict[str, Any]:
-    return await _change_node(state, principal, workflow_id, node_id, body, partial=False)
+async def replace_node(
+    workflow_id: str, node_id: str, body: NodePut, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response
+) -> dict[str, Any]:
+    return await _change_node(state, principal, workflow_id, node_id, body, response, partial=False)
 
 
 @router.patch("/{workflow_id}/nodes/{node_id}", response_model=GraphNode, response_model_exclude_unset=True)
-async def patch_node(workflow_id: str, node_id: str, body: NodePatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
-    return await _change_node(state, principal, workflow_id, node_id, body, partial=True)
+async def patch_node(
+    workflow_id: str, node_id: str, body: NodePatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response
+) -> dict[str, Any]:
+    return await _change_node(state, principal, workflow_id, node_id, body, response, partial=True)
 
 
 @router.delete("/{workflow_id}/nodes/{node_id}", status_code=204)
-async def delete_node(workflow_id: str, node_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_node(workflow_id: str, node_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     current = await load(state, principal, workflow_id)
     _node_of(current, node_id)
     updated = _next(
@@ -179,14 +193,19 @@ async def delete_node(workflow_id: str, node_id: str, state: StateDep, principal
 
 # -- edges ----------------------------------------------------------------------------------
 @router.get("/{workflow_id}/edges", response_model=Page[GraphEdge], response_model_exclude_unset=True)
-async def list_edges(request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
+async def list_edges(
+    request: Request, workflow_id: str, state: StateDep, principal: PrincipalDep, response: Response
+) -> dict[str, Any]:
     w = await load(state, principal, workflow_id)
+    tag(response, w.version)
     results = [edge_view(w, e) for e in w.edges]
     return listing(results)
 
 
 @router.post("/{workflow_id}/edges", status_code=201, response_model=GraphEdge, response_model_exclude_unset=True)
-async def create_edge(workflow_id: str, body: EdgeIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def create_edge(
+    workflow_id: str, body: EdgeIn, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response
+) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     problems: dict[str, str] = {}
     for end in ("source_node", "target_node"):
@@ -209,11 +228,12 @@ async def create_edge(workflow_id: str, body: EdgeIn, state: StateDep, principal
     stamp = now()
     edge = new_edge(body, stamp)
     saved = await commit(state, principal, current, _next(current, stamp, edges=(*current.edges, edge)))
+    tag(response, saved.version)
     return {**edge_view(saved, edge), "workflow_version": saved.version}
 
 
 @router.delete("/{workflow_id}/edges/{edge_id}", status_code=204)
-async def delete_edge(workflow_id: str, edge_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_edge(workflow_id: str, edge_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     current = await load(state, principal, workflow_id)
     if not any(e.id == edge_id for e in current.edges):
         raise NotFound(f"workflow {workflow_id} has no edge {edge_id}")
@@ -224,9 +244,11 @@ async def delete_edge(workflow_id: str, edge_id: str, state: StateDep, principal
 # -- the whole graph --------------------------------------------------------------------------
 @router.get("/{workflow_id}/graph", response_model=Graph)
 async def get_graph(
-    workflow_id: str, state: StateDep, principal: PrincipalDep, version: int | None = QueryParam(default=None, ge=1, le=MAX_VERSION),
+    workflow_id: str, state: StateDep, principal: PrincipalDep, response: Response,
+    version: int | None = QueryParam(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:
     w = await _version(state, principal, workflow_id, version)
+    tag(response, w.version)
     algorithm, positions = layout(w)
     return {
         "workflow": {"id": w.id, "name": w.name, "status": w.status.value, "version": w.version},

@@ -20,6 +20,7 @@ from fastapi.responses import ORJSONResponse
 from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import PagingDep, page_response
+from api.preconditions import IfMatchDep, tagged
 from api.security import Principal
 from api.state import AppState
 from infra.crypto import SecretError
@@ -186,13 +187,13 @@ async def list_integrations(
 
 
 @router.get("/{integration_id}", response_model=IntegrationView)
-async def get_integration(integration_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    return view(await _row(state, principal, integration_id), state.settings.api_url)
+async def get_integration(integration_id: str, state: StateDep, principal: PrincipalDep, response: Response) -> dict[str, Any]:
+    return tagged(response, view(await _row(state, principal, integration_id), state.settings.api_url))
 
 
 @router.patch("/{integration_id}", response_model=IntegrationView)
 @router.put("/{integration_id}", response_model=IntegrationView)
-async def update_integration(integration_id: str, body: IntegrationPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def update_integration(integration_id: str, body: IntegrationPatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     row = await _row(state, principal, integration_id)
     box = state.settings.secret_box()
     config = _loads(row["config"])
@@ -229,11 +230,11 @@ async def update_integration(integration_id: str, body: IntegrationPatch, state:
         test_mode=test_mode, created_by=row["created_by"], created_at=row["created_at"], updated_at=now(),
     )
     await _save(state, principal, record)
-    return view(await _row(state, principal, integration_id), state.settings.api_url)
+    return tagged(response, view(await _row(state, principal, integration_id), state.settings.api_url))
 
 
 @router.delete("/{integration_id}", status_code=204)
-async def delete_integration(integration_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_integration(integration_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     row = await _row(state, principal, integration_id)
     record = IntegrationDefined(
         id=integration_id, workspace_id=principal.workspace_id, version=row["version"] + 1, name=row["name"],

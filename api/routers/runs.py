@@ -19,6 +19,7 @@ from fastapi.responses import ORJSONResponse
 
 from api.audit import note_audit
 from api.deps import StateDep, WriterDep
+from api.query import takes_any_query
 from api.security import Principal
 from api.services.links import pin_actions
 from api.services.runs import dry_run_answer, manual_context, progress, start_by_webhook, start_run
@@ -78,6 +79,7 @@ async def execute_workflow(
 
 
 @public_router.post("/{workflow_id}/trigger", status_code=202, response_model=RunQueued)
+@takes_any_query  # besides the token, its query parameters are passed to the run as webhook.query
 async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep, token: str | None = Query(default=None, max_length=200)) -> ORJSONResponse:
     raw = await state.pool.fetchval("SELECT snapshot FROM workflows WHERE id = $1", workflow_id)
     workflow = WorkflowSnapshot.model_validate(orjson.loads(raw)) if raw is not None else None

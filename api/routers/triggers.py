@@ -13,6 +13,7 @@ from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.filters import Where
 from api.pagination import PagingDep, listing
+from api.preconditions import IfMatchDep, tagged
 from api.security import Principal
 from api.state import AppState
 from processors.expressions.conditions import ConditionError, evaluate_condition, explain_filter
@@ -106,12 +107,12 @@ async def list_triggers(
 
 
 @router.get("/{trigger_id}", response_model=Trigger)
-async def get_trigger(trigger_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    return view(await definitions.load(state, principal, KIND, TriggerDefined, trigger_id))
+async def get_trigger(trigger_id: str, state: StateDep, principal: PrincipalDep, response: Response) -> dict[str, Any]:
+    return tagged(response, view(await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)))
 
 
 @router.put("/{trigger_id}", response_model=Trigger)
-async def replace_trigger(trigger_id: str, body: TriggerIn, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def replace_trigger(trigger_id: str, body: TriggerIn, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     updated = TriggerDefined.model_validate({
         **current.model_dump(), **body.model_dump(),
@@ -119,11 +120,11 @@ async def replace_trigger(trigger_id: str, body: TriggerIn, state: StateDep, pri
         "event_type": body.event_type.upper() if body.event_type else None,
         "version": current.version + 1, "updated_at": now(),
     })
-    return await _store(state, principal, updated)
+    return tagged(response, await _store(state, principal, updated))
 
 
 @router.patch("/{trigger_id}", response_model=Trigger)
-async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     current = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     changes = body.model_dump(exclude_unset=True)
     if changes.get("trigger_type") is not None:
@@ -136,11 +137,11 @@ async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, p
     updated = TriggerDefined.model_validate(
         {**current.model_dump(), **changes, "version": current.version + 1, "updated_at": now()}
     )
-    return await _store(state, principal, updated)
+    return tagged(response, await _store(state, principal, updated))
 
 
 @router.delete("/{trigger_id}", status_code=204)
-async def delete_trigger(trigger_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_trigger(trigger_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     current = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     gone = current.model_copy(update={"version": current.version + 1, "deleted": True, "is_active": False, "updated_at": now()})
     await definitions.save(state, principal, KIND, gone)

@@ -26,6 +26,8 @@ from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.errors import answer
 from api.pagination import PagingDep, page_response
+from api.preconditions import IfMatchDep, tagged
+from api.query import takes_any_query
 from api.security import Principal
 from api.services.runs import start_by_webhook
 from api.state import AppState
@@ -208,8 +210,8 @@ async def list_webhooks(
 
 
 @router.get("/{webhook_id}", response_model=Webhook)
-async def get_webhook(webhook_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+async def get_webhook(webhook_id: str, state: StateDep, principal: PrincipalDep, response: Response) -> dict[str, Any]:
+    return tagged(response, view(await _row(state, principal, webhook_id), state.settings.api_url))
 
 
 def _next_version(row: Any, principal: Principal, **changes: Any) -> WebhookDefined:
@@ -229,7 +231,7 @@ def _next_version(row: Any, principal: Principal, **changes: Any) -> WebhookDefi
 
 @router.patch("/{webhook_id}", response_model=Webhook)
 @router.put("/{webhook_id}", response_model=Webhook)
-async def update_webhook(webhook_id: str, body: WebhookPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
+async def update_webhook(webhook_id: str, body: WebhookPatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response) -> dict[str, Any]:
     row = await _row(state, principal, webhook_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"secret"})
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -247,11 +249,11 @@ async def update_webhook(webhook_id: str, body: WebhookPatch, state: StateDep, p
         raise InvalidInput("an HMAC webhook needs a secret", fields={"secret": "required when auth_mode is hmac"})
     record = _next_version(row, principal, secret_sealed=sealed, **changes)
     await _save(state, principal, record)
-    return view(await _row(state, principal, webhook_id), state.settings.api_url)
+    return tagged(response, view(await _row(state, principal, webhook_id), state.settings.api_url))
 
 
 @router.delete("/{webhook_id}", status_code=204)
-async def delete_webhook(webhook_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_webhook(webhook_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     row = await _row(state, principal, webhook_id)
     # The tombstone keeps no secret; the token stops working at once.
     await _save(state, principal, _next_version(row, principal, is_active=False, deleted=True, secret_sealed=None))
@@ -483,6 +485,7 @@ HOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@takes_any_query  # its query parameters are the workflow's input
 async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
     """Call an inbound webhook: it starts its workflow (the webhook's methods, auth and response mode apply)."""
     return await _public(token, request, state)

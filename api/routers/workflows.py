@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import MAX_VERSION, PagingDep, page_response
+from api.preconditions import IfMatchDep, tag
 from api.security import Principal
 from api.services.links import Linked, link_fields, linked
 from api.services.workflows import (
@@ -220,7 +221,7 @@ async def list_workflows(
 
 @router.get("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
 async def get_workflow(
-    workflow_id: str, state: StateDep, principal: PrincipalDep,
+    workflow_id: str, state: StateDep, principal: PrincipalDep, response: Response,
     version: int | None = Query(default=None, ge=1, le=MAX_VERSION),
 ) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
@@ -240,11 +241,12 @@ async def get_workflow(
         workflow_id, principal.workspace_id,
     )
     view["recent_executions"] = [dict(r) for r in recent]
+    tag(response, workflow.version)
     return view
 
 
 @router.delete("/{workflow_id}", status_code=204)
-async def delete_workflow(workflow_id: str, state: StateDep, principal: WriterDep) -> Response:
+async def delete_workflow(workflow_id: str, state: StateDep, principal: WriterDep, guard: IfMatchDep) -> Response:
     current = await load(state, principal, workflow_id)
     await save(state, principal, current.model_copy(update={"version": current.version + 1, "deleted": True, "updated_at": now()}))
     return Response(status_code=204)
@@ -364,17 +366,24 @@ def apply_update(current: WorkflowSnapshot, body: WorkflowPatch, *, partial: boo
         raise InvalidInput("the workflow definition is invalid", fields=fields) from None
 
 
-async def _update(state: StateDep, principal: Principal, workflow_id: str, body: WorkflowPatch, *, partial: bool) -> dict[str, Any]:
+async def _update(
+    state: StateDep, principal: Principal, workflow_id: str, body: WorkflowPatch, response: Response, *, partial: bool
+) -> dict[str, Any]:
     current = await load(state, principal, workflow_id)
     updated = await commit(state, principal, current, apply_update(current, body, partial=partial, stamp=now()))
+    tag(response, updated.version)
     return await _detail(state, principal, updated)
 
 
 @router.put("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
-async def replace_workflow(workflow_id: str, body: WorkflowPut, state: StateDep, principal: WriterDep) -> dict[str, Any]:
-    return await _update(state, principal, workflow_id, body, partial=False)
+async def replace_workflow(
+    workflow_id: str, body: WorkflowPut, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response
+) -> dict[str, Any]:
+    return await _update(state, principal, workflow_id, body, response, partial=False)
 
 
 @router.patch("/{workflow_id}", response_model=Workflow, response_model_exclude_unset=True)
-async def patch_workflow(workflow_id: str, body: WorkflowPatch, state: StateDep, principal: WriterDep) -> dict[str, Any]:
-    return await _update(state, principal, workflow_id, body, partial=True)
+async def patch_workflow(
+    workflow_id: str, body: WorkflowPatch, state: StateDep, principal: WriterDep, guard: IfMatchDep, response: Response
+) -> dict[str, Any]:
+    return await _update(state, principal, workflow_id, body, response, partial=True)

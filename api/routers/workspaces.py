@@ -1,5 +1,6 @@
 """Workspaces and their members (seed 002): GET/POST /workspaces, GET /workspaces/{id},
-GET/POST/DELETE /workspaces/{id}/members, POST /invitations/{token}/accept.
+GET/POST /workspaces/{id}/members, PATCH/DELETE /workspaces/{id}/members/{user_id},
+GET /workspaces/{id}/invitations (the pending ones), POST /invitations/{token}/accept.
 
 Members are managed in the workspace the caller is signed in to (POST
 /auth/switch-workspace to act in another one); any other id answers 404. Only owners
@@ -32,7 +33,13 @@ from api.services.plans import plan_and_limits
 from api.services.tokens import principal_for, tokens
 from api.state import AppState
 from schemas.answers.common import Page
-from schemas.answers.people import InvitationAccepted, Member, MemberAdded, Workspace
+from schemas.answers.people import (
+    InvitationAccepted,
+    Member,
+    MemberAdded,
+    PendingInvitation,
+    Workspace,
+)
 from schemas.envelope import new_id, now
 from schemas.errors import Conflict, Forbidden, NotFound
 from schemas.records import (
@@ -43,11 +50,18 @@ from schemas.records import (
     UserProfile,
     WorkspaceDefined,
 )
-from schemas.security_api import ID_PATTERN, InvitationAccept, MemberInvite, WorkspaceCreate
+from schemas.security_api import (
+    ID_PATTERN,
+    InvitationAccept,
+    MemberInvite,
+    MemberRoleChange,
+    WorkspaceCreate,
+)
 
 router = APIRouter(tags=["workspaces"])
 
 WorkspaceId = Path(min_length=1, max_length=100, pattern=ID_PATTERN)
+UserId = Path(min_length=1, max_length=100, pattern=ID_PATTERN)
 
 
 async def _workspace_view(state: AppState, row: Any, principal: Principal) -> dict[str, Any]:
@@ -191,27 +205,73 @@ async def _save_invitation(state: AppState, record: InvitationDefined) -> None:
     await publish_definition(state, key, record, record.workspace_id, record.id)
 
 
+async def _role_of(state: AppState, workspace_id: str, user_id: str) -> str:
+    role: str | None = await state.pool.fetchval(
+        "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", user_id, workspace_id
+    )
+    if role is None:
+        raise NotFound(f"no member {user_id} in this workspace", fields={"user_id": "not a member"})
+    return role
+
+
+async def _not_the_last_owner(state: AppState, workspace_id: str, role: str, verb: str) -> None:
+    if role == "owner":
+        owners = await state.pool.fetchval(
+            "SELECT count(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'", workspace_id
+        )
+        if owners <= 1:
+            raise Conflict(f"the last owner cannot be {verb}", fields={"user_id": "the only owner"})
+
+
+@router.patch("/workspaces/{workspace_id}/members/{user_id}", response_model=Member)
+async def change_member_role(
+    body: MemberRoleChange, state: StateDep, principal: ManagerDep, workspace_id: str = WorkspaceId,
+    user_id: str = UserId,
+) -> dict[str, Any]:
+    """The rules of adding and removing: an admin neither grants nor takes away the owner
+    role, and the last owner stays one."""
+    _current(principal, workspace_id)
+    async with locked(state, f"fluxo:members:{workspace_id}"):
+        role = await _role_of(state, workspace_id, user_id)
+        if body.role != role:
+            _grantable(principal, role, "take away")
+            _grantable(principal, body.role, "grant")
+            await _not_the_last_owner(state, workspace_id, role, "demoted")
+            await change_user(state, user_id, lambda u: with_membership(u, workspace_id, body.role))
+        row = await state.pool.fetchrow(f"{MEMBERS} AND u.id = $2", workspace_id, user_id)
+    return member_view(row, principal)
+
+
 @router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204)
 async def remove_member(
-    state: StateDep, principal: ManagerDep, workspace_id: str = WorkspaceId,
-    user_id: str = Path(min_length=1, max_length=100, pattern=ID_PATTERN),
+    state: StateDep, principal: ManagerDep, workspace_id: str = WorkspaceId, user_id: str = UserId,
 ) -> Response:
     _current(principal, workspace_id)
     async with locked(state, f"fluxo:members:{workspace_id}"):
-        role = await state.pool.fetchval(
-            "SELECT role FROM memberships WHERE user_id = $1 AND workspace_id = $2", user_id, workspace_id
-        )
-        if role is None:
-            raise NotFound(f"no member {user_id} in this workspace", fields={"user_id": "not a member"})
+        role = await _role_of(state, workspace_id, user_id)
         _grantable(principal, role, "remove")
-        if role == "owner":
-            owners = await state.pool.fetchval(
-                "SELECT count(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'", workspace_id
-            )
-            if owners <= 1:
-                raise Conflict("the last owner cannot be removed", fields={"user_id": "the only owner"})
+        await _not_the_last_owner(state, workspace_id, role, "removed")
         await change_user(state, user_id, lambda u: with_membership(u, workspace_id, None))
     return Response(status_code=204)
+
+
+@router.get("/workspaces/{workspace_id}/invitations", response_model=Page[PendingInvitation])
+async def list_invitations(
+    request: Request, state: StateDep, principal: ManagerDep, paging: PagingDep, workspace_id: str = WorkspaceId,
+) -> dict[str, Any]:
+    """The invitations still waiting for an answer, newest first: not accepted, not withdrawn
+    (a newer invitation to the same address withdraws the older), not expired. Owners and
+    admins only, like the rest of member management: it lists who was invited, by whom."""
+    _current(principal, workspace_id)
+    pending = "workspace_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+    moment = now()
+    count = await state.pool.fetchval(f"SELECT count(*) FROM invitations WHERE {pending}", workspace_id, moment)
+    rows = await state.pool.fetch(
+        f"SELECT id, email, role, invited_by, created_at, expires_at FROM invitations WHERE {pending}"
+        " ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+        workspace_id, moment, paging.page_size, paging.offset,
+    )
+    return page_response(request, paging, count, [dict(r) for r in rows])
 
 
 @router.post("/invitations/{token}/accept", status_code=201, response_model=InvitationAccepted)

@@ -126,6 +126,17 @@ class Invitation(Answer):
     accept_path: str
 
 
+class PendingInvitation(Answer):
+    """An invitation not yet accepted, withdrawn or expired (its token is never shown again)."""
+
+    id: str
+    email: str
+    role: str
+    invited_by: str
+    created_at: Timestamp
+    expires_at: Timestamp
+
+
 class MemberAdded(Answer):
     status: str = Field(description="added (an existing account) or invited (a new one)")
     member: Member | None

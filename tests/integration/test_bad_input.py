@@ -128,3 +128,46 @@ async def test_json_a_record_or_a_row_cannot_hold_is_refused_where_it_is(api: ht
         return (await api.get("/api/v1/contacts/nul-1")).status_code == 200
 
     await wait_for(projected, timeout=30, what="the clean event's contact")
+
+
+async def test_unknown_query_parameters_are_refused_by_name(api: httpx.AsyncClient) -> None:
+    """Issue 19: a misspelt filter used to be ignored (the whole list came back, taken for the
+    filtered one); now it is a 422 naming each unknown parameter, on every route."""
+    r = await api.get("/api/v1/workflows", params={"stauts": "active"})
+    assert r.status_code == 422, r.text
+    assert fields(r) == {"stauts": "unknown query parameter"}
+    r = await api.get("/api/v1/executions", params={"page": 1, "colour": "red", "size": 3})
+    assert r.status_code == 422 and fields(r) == {"colour": "unknown query parameter", "size": "unknown query parameter"}
+    # Writes, single resources, the health check, seed spellings: all the same.
+    before = (await api.get("/api/v1/workflows", params={"page_size": 1})).json()["count"]
+    r = await api.post("/api/v1/workflows", params={"dry": "1"}, json={"name": "refused", "trigger_type": "manual"})
+    assert r.status_code == 422 and fields(r) == {"dry": "unknown query parameter"}, r.text
+    assert (await api.get("/api/v1/workflows", params={"page_size": 1})).json()["count"] == before
+    workflow_id = await _manual(api)
+    r = await api.get(f"/api/v1/workflows/{workflow_id}", params={"verison": 1})
+    assert r.status_code == 422 and fields(r) == {"verison": "unknown query parameter"}
+    assert (await api.get("/health", params={"verbose": "1"})).status_code == 422
+    r = await api.get("/api/v1/workflow/api/workflow-executions/", params={"stat": "FAILED"})
+    assert r.status_code == 422 and fields(r) == {"stat": "unknown query parameter"}
+    # What is declared passes, the seeds' own queries included.
+    assert (await api.get(f"/api/v1/workflows/{workflow_id}", params={"version": 1})).status_code == 200
+    for path, params in (
+        ("/api/v1/workflow/api/workflows/", {"status": "ACTIVE", "page": 1, "page_size": 10}),
+        ("/api/v1/workflow/api/triggers/", {"trigger_type": "MESSAGE_RECEIVED", "is_active": "true"}),
+        ("/api/v1/workflow/api/workflow-executions/", {"status": "COMPLETED", "workflow": workflow_id}),
+        ("/api/v1/workflow/api/actions/parameter_templates/", {"action_type": "send_message"}),
+        ("/api/v1/executions", {"workflow": workflow_id, "date_from": "2026-01-01", "date_to": "2026-12-31"}),
+    ):
+        r = await api.get(path, params=params)
+        assert r.status_code == 200, (path, r.text)
+
+
+async def test_an_inbound_webhook_still_takes_any_query_as_input(api: httpx.AsyncClient) -> None:
+    workflow_id = await _manual(api)
+    assert (await api.post(f"/api/v1/workflows/{workflow_id}/activate")).status_code == 200
+    created = await api.post("/api/v1/webhooks", json={"name": "by get", "workflow_id": workflow_id, "methods": ["GET"]})
+    assert created.status_code == 201, created.text
+    r = await api.get(f"/api/v1/hooks/{created.json()['token']}", params={"order": "A-1", "anything": "goes"})
+    assert r.status_code == 202, r.text
+    done = await wait_status(api, r.json()["execution_id"], "completed")
+    assert done["input_data"] == {"order": "A-1", "anything": "goes"}, done

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import Processes
+from conftest import Processes, wait_for
 from pipeline import (
     add_person,
     assert_secrets_nowhere,
@@ -259,6 +259,112 @@ async def test_another_workspace_sees_none_of_it(pipeline: tuple[httpx.AsyncClie
     assert stranger not in home_members
 
 
+async def test_a_members_role_changes_and_pending_invitations_are_listed(
+    pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings
+) -> None:
+    """PATCH /workspaces/{id}/members/{user_id} with the rules of adding and removing, and
+    GET /workspaces/{id}/invitations (issue 19, trust leftovers)."""
+    api, home, _ = pipeline
+    third = (await api.post(f"{V1}/workspaces", json={"name": "Third"})).json()
+    switched = await api.post(f"{V1}/auth/switch-workspace", json={"workspace_id": third["id"]})
+    there = {"Authorization": f"Bearer {switched.json()['access_token']}"}
+    members_path = f"{V1}/workspaces/{third['id']}/members"
+    owner_id = (await api.get(f"{V1}/users/profile")).json()["id"]
+
+    person = email_of("promoted")
+    person_id = await add_person(settings, workspace_id=home, email=person, role="editor")
+    r = await api.post(members_path, json={"email": person, "role": "viewer"}, headers=there)
+    assert r.status_code == 201 and r.json()["member"]["role"] == "viewer", r.text
+    as_person = await login(api, person, workspace_id=third["id"])
+    assert (await api.post(f"{V1}/workflows", json={"name": "no"}, headers=as_person)).status_code == 403
+
+    # A viewer made an editor writes at once (the role is read from the current membership).
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "editor"}, headers=there)
+    assert r.status_code == 200, r.text
+    assert r.json()["user_id"] == person_id and r.json()["role"] == "editor" and r.json()["email"] == person
+    members = (await api.get(members_path, headers=there)).json()
+    assert {m["email"]: m["role"] for m in members["results"]} == {settings.admin_email: "owner", person: "editor"}
+    created = await api.post(f"{V1}/workflows", json={"name": "by the promoted editor"}, headers=as_person)
+    assert created.status_code == 201, created.text
+    # The same role again changes nothing and answers the member.
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "editor"}, headers=there)
+    assert r.status_code == 200 and r.json()["role"] == "editor", r.text
+
+    # Editors manage nobody; an admin neither grants nor takes away the owner role.
+    r = await api.patch(f"{members_path}/{owner_id}", json={"role": "viewer"}, headers=as_person)
+    assert r.status_code == 403, r.text
+    admin = email_of("admin")
+    await add_person(settings, workspace_id=home, email=admin, role="editor")
+    assert (await api.post(members_path, json={"email": admin, "role": "admin"}, headers=there)).status_code == 201
+    as_admin = await login(api, admin, workspace_id=third["id"])
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "owner"}, headers=as_admin)
+    assert r.status_code == 403 and "role" in r.json()["error"]["fields"], r.text
+    r = await api.patch(f"{members_path}/{owner_id}", json={"role": "admin"}, headers=as_admin)
+    assert r.status_code == 403 and "role" in r.json()["error"]["fields"], r.text
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "viewer"}, headers=as_admin)
+    assert r.status_code == 200 and r.json()["role"] == "viewer", r.text
+
+    # The last owner cannot be demoted; with a second owner they can.
+    r = await api.patch(f"{members_path}/{owner_id}", json={"role": "admin"}, headers=there)
+    assert r.status_code == 409 and "user_id" in r.json()["error"]["fields"], r.text
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "owner"}, headers=there)
+    assert r.status_code == 200 and r.json()["role"] == "owner", r.text
+    as_second_owner = await login(api, person, workspace_id=third["id"])
+    r = await api.patch(f"{members_path}/{owner_id}", json={"role": "admin"}, headers=as_second_owner)
+    assert r.status_code == 200 and r.json()["role"] == "admin", r.text
+    r = await api.patch(f"{members_path}/{owner_id}", json={"role": "owner"}, headers=as_second_owner)
+    assert r.status_code == 200 and r.json()["role"] == "owner", r.text
+    there = await login(api, settings.admin_email, settings.admin_password, workspace_id=third["id"])
+
+    # Bad input, a stranger, another workspace.
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "boss"}, headers=there)
+    assert r.status_code == 422 and "role" in r.json()["error"]["fields"], r.text
+    r = await api.patch(f"{members_path}/{person_id}", json={}, headers=there)
+    assert r.status_code == 422 and "role" in r.json()["error"]["fields"], r.text
+    assert (await api.patch(f"{members_path}/{uuid.uuid4()}", json={"role": "viewer"}, headers=there)).status_code == 404
+    assert (await api.patch(f"{V1}/workspaces/{home}/members/{person_id}", json={"role": "viewer"},
+                            headers=there)).status_code == 404
+
+    # Pending invitations: the newest one per address, never a token, gone once accepted.
+    invitations_path = f"{V1}/workspaces/{third['id']}/invitations"
+    assert (await api.get(invitations_path, headers=there)).json()["count"] == 0
+    first, second = email_of("invited"), email_of("reinvited")
+    tokens: dict[str, str] = {}
+    for email, role in ((first, "editor"), (second, "viewer"), (second, "admin")):
+        r = await api.post(members_path, json={"email": email, "role": role}, headers=there)
+        assert r.status_code == 201 and r.json()["status"] == "invited", r.text
+        tokens[email] = r.json()["invitation"]["token"]
+        SECRETS.append(tokens[email])
+    listed = await api.get(invitations_path, headers=there)
+    assert listed.status_code == 200, listed.text
+    rows = listed.json()["results"]
+    assert listed.json()["count"] == 2
+    assert [(i["email"], i["role"]) for i in rows] == [(second, "admin"), (first, "editor")]  # newest first
+    assert all(i["invited_by"] == owner_id and i["expires_at"] > i["created_at"] for i in rows)
+    assert not any(t in listed.text for t in tokens.values()) and "token" not in rows[0]
+    assert (await api.get(invitations_path, headers=as_admin)).status_code == 200
+    assert (await api.get(invitations_path)).status_code == 404  # signed in to another workspace
+    r = await api.patch(f"{members_path}/{person_id}", json={"role": "viewer"}, headers=there)
+    assert r.status_code == 200
+    as_viewer = await login(api, person, workspace_id=third["id"])
+    assert (await api.get(invitations_path, headers=as_viewer)).status_code == 403
+    async with httpx.AsyncClient(base_url=str(api.base_url)) as anonymous:
+        accepted = await anonymous.post(f"{V1}/invitations/{tokens[first]}/accept", json={"password": "long enough pw"})
+        assert accepted.status_code == 201, accepted.text
+    left = (await api.get(invitations_path, headers=there)).json()
+    assert [i["email"] for i in left["results"]] == [second]
+
+    # Each role change is audited, under one stable action name.
+    async def audited() -> list[dict[str, object]] | None:
+        page = (await api.get(f"{V1}/audit-logs", headers=there,
+                              params={"action": "workspaces.members.update", "page_size": 100})).json()
+        rows = [e for e in page.get("results", []) if e["resource_id"] == person_id and e["status_code"] == 200]
+        return rows if len(rows) >= 5 else None
+
+    entries = await wait_for(audited, timeout=60, interval=0.2, what="the role changes audited")
+    assert all(e["changed_fields"] == ["role"] for e in entries)
+
+
 @pytest.mark.process_logs
 async def test_no_token_or_password_in_any_topic_or_log(
     pipeline: tuple[httpx.AsyncClient, str, Processes], settings: Settings
@@ -270,3 +376,4 @@ async def test_no_token_or_password_in_any_topic_or_log(
 
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+

@@ -29,3 +29,9 @@ def test_every_error_answer_is_documented_as_the_error_envelope() -> None:
             assert errors, f"{method} {path}"
             for response in errors.values():
                 assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def test_a_conditional_write_documents_412() -> None:
+    if_match = {"security": [{}], "parameters": [{"name": "If-Match", "in": "header"}]}
+    assert "412" in error_statuses("put", "/api/v1/workflows/{workflow_id}", if_match)
+    assert "412" not in error_statuses("put", "/api/v1/workflows/{workflow_id}", {"security": [{}]})
