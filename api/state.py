@@ -12,12 +12,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
+from api.directory_feed import DirectoryFeed
+from api.key_usage import KeyUsage
 from infra.db_errors import DATABASE_DOWN
 from infra.kafka_io import make_consumer, make_producer
 from infra.settings import Settings
 from projections.runner import PROJECTION
 from schemas.errors import PayloadTooLarge, Unavailable
 from schemas.outputs import Output
+from schemas.topics import DEFINITIONS
 
 _POLL_SECONDS = 0.01
 
@@ -46,6 +49,9 @@ class AppState:
     producer: AIOKafkaProducer
     admin: AIOKafkaAdminClient
     offsets: AIOKafkaConsumer  # group-less consumer, used for end offsets only
+    # Principals, API keys, webhook tokens and workflows, in memory (api/directory_feed.py).
+    directory: DirectoryFeed
+    key_usage: KeyUsage
     _renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retired: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -60,9 +66,15 @@ class AppState:
         await admin.start()
         offsets = make_consumer(settings)
         await offsets.start()
-        return cls(settings, pool, producer, admin, offsets)
+        directory = DirectoryFeed(settings)
+        await directory.start()
+        key_usage = KeyUsage(pool)
+        await key_usage.start()
+        return cls(settings, pool, producer, admin, offsets, directory, key_usage)
 
     async def close(self) -> None:
+        await self.directory.stop()
+        await self.key_usage.stop()
         await asyncio.gather(*self._retired, return_exceptions=True)
         await self.offsets.stop()
         await self.admin.close()
@@ -86,6 +98,8 @@ class AppState:
             if _poisons(exc):
                 await self._renew_producer(producer)
             raise Unavailable(f"could not write to Kafka: {type(exc).__name__}") from None
+        if out.topic is DEFINITIONS:
+            self.directory.absorb(out, meta.partition, meta.offset)
         return topic, meta.partition, meta.offset
 
     async def _renew_producer(self, failed: AIOKafkaProducer) -> None:

@@ -45,6 +45,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def token_digest(token: str) -> str:
+    """What a webhook token is looked up by (sha256 hex): the one place that says how."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def sign(secret: str, body: bytes) -> str:
     """The `X-Fluxo-Signature` value a sender puts on `body`."""
     return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

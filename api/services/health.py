@@ -65,6 +65,13 @@ async def projection_view(state: AppState) -> dict[str, Any]:
 
 async def health_report(state: AppState) -> tuple[bool, dict[str, Any]]:
     report: dict[str, Any] = {}
+    feed = state.directory
+    staleness = feed.staleness()
+    report["directory"] = {
+        "status": "ready" if feed.ready else "catching_up",
+        "staleness_seconds": round(staleness, 3) if staleness is not None else None,
+        "bound_seconds": feed.bound,
+    }
     ready = True
     try:
         cluster = await asyncio.wait_for(state.admin.describe_cluster(), _TIMEOUT)
@@ -92,5 +99,6 @@ async def health_report(state: AppState) -> tuple[bool, dict[str, Any]]:
             processors["projection"] = {"error": type(exc).__name__}
             ready = False
     report["processors"] = processors
+    ready = ready and feed.ready  # authenticating from memory needs the whole topic read
     report["status"] = "ready" if ready else "degraded"
     return ready, report
