@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -18,7 +19,7 @@ from infra.db_errors import DATABASE_DOWN
 from infra.kafka_io import make_consumer, make_producer
 from infra.settings import Settings
 from projections.runner import PROJECTION
-from schemas.errors import PayloadTooLarge, Unavailable
+from schemas.errors import FluxoError, PayloadTooLarge, Unavailable
 from schemas.outputs import Output
 from schemas.topics import DEFINITIONS
 
@@ -101,6 +102,42 @@ class AppState:
         if out.topic is DEFINITIONS:
             self.directory.absorb(out, meta.partition, meta.offset)
         return topic, meta.partition, meta.offset
+
+    async def publish_many(self, outs: list[Output]) -> list[tuple[str, int, int] | FluxoError]:
+        """Write records in one go (they share the producer's batches); each one's
+        (topic, partition, offset) once the broker has it, or why it was not written."""
+        producer = self.producer
+        pending: list[asyncio.Future[Any] | FluxoError] = []
+        for out in outs:
+            if out.value is not None and len(out.value) > self.settings.max_record_bytes:
+                pending.append(PayloadTooLarge(
+                    f"the record would be {len(out.value)} bytes, over {self.settings.max_record_bytes}",
+                    fields={"body": "too large"},
+                ))
+                continue
+            try:
+                pending.append(await producer.send(
+                    self.settings.topic(out.topic), value=out.value, key=out.key.encode(), headers=out.headers
+                ))
+            except Exception as exc:  # noqa: BLE001 - not queued: not accepted
+                pending.append(Unavailable(f"could not write to Kafka: {type(exc).__name__}"))
+        futures = [p for p in pending if not isinstance(p, FluxoError)]
+        acked = iter(await asyncio.gather(*futures, return_exceptions=True))
+        results: list[tuple[str, int, int] | FluxoError] = []
+        poisoned = False
+        for out, item in zip(outs, pending, strict=True):
+            if isinstance(item, FluxoError):
+                results.append(item)
+                continue
+            meta = next(acked)
+            if isinstance(meta, BaseException):
+                poisoned = poisoned or _poisons(meta)
+                results.append(Unavailable(f"could not write to Kafka: {type(meta).__name__}"))
+                continue
+            results.append((self.settings.topic(out.topic), meta.partition, meta.offset))
+        if poisoned:
+            await self._renew_producer(producer)
+        return results
 
     async def _renew_producer(self, failed: AIOKafkaProducer) -> None:
         """Swap in a new producer (a new producer id, fresh sequences) after a refused batch."""

@@ -18,6 +18,19 @@ MAX_KEY = 200
 
 
 # --- fluxo.events.v1 ---------------------------------------------------------
+class IngestedBy(RecordData):
+    """Who handed an event to the ingest API: the audit trail of ingest is the event itself.
+
+    A person (`user`, their JWT) or a machine (`api_key`, acting as its creator `user_id`).
+    A webhook call's record names its webhook instead (fluxo.webhook.called.v1).
+    """
+
+    TYPE = "fluxo.event.ingested_by.v1"
+    type: Literal["user", "api_key"]
+    user_id: str = Field(max_length=MAX_KEY)
+    api_key_id: str | None = Field(default=None, max_length=MAX_KEY)
+
+
 class EventIngested(RecordData):
     """A business event, as a producer or the ingest API published it."""
 
@@ -29,6 +42,9 @@ class EventIngested(RecordData):
     # Profile fields the producer knows about the subject (email, names, ...).
     user: dict[str, Any] | None = None
     occurred_at: datetime | None = None
+    # Set by the ingest API (who called; the envelope's `time` says when); None from a
+    # producer writing to the topic directly.
+    ingested_by: IngestedBy | None = None
 
 
 # --- fluxo.definitions.v1 ----------------------------------------------------
