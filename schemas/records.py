@@ -18,19 +18,6 @@ MAX_KEY = 200
 
 
 # --- fluxo.events.v1 ---------------------------------------------------------
-class IngestedBy(RecordData):
-    """Who handed an event to the ingest API: the audit trail of ingest is the event itself.
-
-    A person (`user`, their JWT) or a machine (`api_key`, acting as its creator `user_id`).
-    A webhook call's record names its webhook instead (fluxo.webhook.called.v1).
-    """
-
-    TYPE = "fluxo.event.ingested_by.v1"
-    type: Literal["user", "api_key"]
-    user_id: str = Field(max_length=MAX_KEY)
-    api_key_id: str | None = Field(default=None, max_length=MAX_KEY)
-
-
 class EventIngested(RecordData):
     """A business event, as a producer or the ingest API published it."""
 
@@ -42,9 +29,6 @@ class EventIngested(RecordData):
     # Profile fields the producer knows about the subject (email, names, ...).
     user: dict[str, Any] | None = None
     occurred_at: datetime | None = None
-    # Set by the ingest API (who called; the envelope's `time` says when); None from a
-    # producer writing to the topic directly.
-    ingested_by: IngestedBy | None = None
 
 
 # --- fluxo.definitions.v1 ----------------------------------------------------
@@ -314,10 +298,27 @@ class TriggerEvaluated(RecordData):
 
 
 
+class WebhookStart(RecordData):
+    """What an accepted call starts: the matcher turns it into the `execution.started` of
+    the call's `execution_id` (the call record is the webhook's one broker write)."""
+
+    TYPE = "fluxo.webhook.start.v1"
+    # The execution's input: the body's JSON object (or form fields, or a GET's query), whole.
+    input: dict[str, Any] = Field(default_factory=dict)
+    content_type: str | None = Field(default=None, max_length=500)
+    # A last_node call (its caller waits for the end): the call is logged by the record of
+    # its final outcome, written next under the same call id; this one only starts it.
+    logged_later: bool = False
+
+
 class WebhookCalled(RecordData):
     """One inbound call of a webhook: what came in, what it started (if anything) and what we answered.
 
     Headers are filtered (no credentials, cookies or signatures) and bodies are bounded.
+    With `start`, the call starts the execution `execution_id` (downstream, in the matcher).
+    A `last_node` call, whose caller waits for the execution's end, is written again with
+    the same `call_id`, no `start` and its final outcome once it is known: that one is its
+    log line (`start.logged_later`).
     """
 
     TYPE = "fluxo.webhook.called.v1"
@@ -340,6 +341,7 @@ class WebhookCalled(RecordData):
     outcome: str  # accepted | completed | failed | timeout | rejected
     error: str | None = None
     received_at: datetime
+    start: WebhookStart | None = None
 
 
 # --- fluxo.executions.v1 -----------------------------------------------------

@@ -2,7 +2,7 @@
 
 One broker write per accepted event, answered on its acknowledgement: no database query
 (the caller is authenticated from the API's in-memory directory) and no audit record (the
-event record says who sent it, `ingested_by`, and the envelope when).
+event record's envelope says who sent it, `actortype`/`actorid`/`actoruser`, and when).
 """
 
 from __future__ import annotations
@@ -22,20 +22,24 @@ from schemas.answers.runs import EventQueued, EventsQueued
 from schemas.api import ProcessEvent, ProcessEventItem
 from schemas.errors import FluxoError, InvalidInput, PayloadTooLarge
 from schemas.outputs import Output
-from schemas.records import EventIngested, IngestedBy
+from schemas.records import EventIngested
 
 router = APIRouter(prefix="/triggers", tags=["events"])
 
 SOURCE = "api/process_event"
 
 
-def ingested_by(principal: Principal) -> IngestedBy:
-    if principal.via == "api_key":
-        return IngestedBy(type="api_key", user_id=principal.user_id, api_key_id=principal.api_key_id)
-    return IngestedBy(type="user", user_id=principal.user_id)
+Actor = tuple[str, str, str | None]
 
 
-def _event(body: ProcessEvent, by: IngestedBy) -> EventIngested:
+def actor_of(principal: Principal) -> Actor:
+    """Who sent an event, as its envelope says: (actortype, actorid, actoruser)."""
+    if principal.via == "api_key" and principal.api_key_id:
+        return ("api_key", principal.api_key_id, principal.user_id)
+    return ("user", principal.user_id, None)
+
+
+def _event(body: ProcessEvent) -> EventIngested:
     return EventIngested(
         event_type=body.event_type,
         data=body.data,
@@ -43,7 +47,6 @@ def _event(body: ProcessEvent, by: IngestedBy) -> EventIngested:
         conversation_id=body.conversation_id,
         user=body.user,
         occurred_at=body.timestamp,
-        ingested_by=by,
     )
 
 
@@ -53,8 +56,8 @@ async def process_event(
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> ORJSONResponse:
     event_id, out = event_record(
-        _event(body, ingested_by(principal)), workspace_id=principal.workspace_id, source=SOURCE,
-        idempotency_key=idempotency_key,
+        _event(body), workspace_id=principal.workspace_id, source=SOURCE,
+        idempotency_key=idempotency_key, actor=actor_of(principal),
     )
     await state.publish(out)  # acks=all: once we answer 202 the event is durable
     return ORJSONResponse(
@@ -84,7 +87,7 @@ async def process_events(
     if len(body) > limit:
         raise PayloadTooLarge(f"{len(body)} events in one call, over {limit}", fields={"body": f"at most {limit} events per call"})
     await charge(request, principal, len(body) - 1)
-    by = ingested_by(principal)
+    actor = actor_of(principal)
     results: list[dict[str, Any]] = [{"index": i, "success": False} for i in range(len(body))]
     outs: list[Output] = []
     placed: list[int] = []
@@ -97,8 +100,8 @@ async def process_events(
             except ValidationError as exc:
                 raise invalid_item(exc) from None
             event_id, out = event_record(
-                _event(parsed, by), workspace_id=principal.workspace_id, source=SOURCE,
-                idempotency_key=parsed.idempotency_key,
+                _event(parsed), workspace_id=principal.workspace_id, source=SOURCE,
+                idempotency_key=parsed.idempotency_key, actor=actor,
             )
         except FluxoError as exc:
             results[index]["error"] = answer(exc)[1]["error"]

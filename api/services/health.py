@@ -11,10 +11,10 @@ from api.state import AppState
 from infra.kafka_io import topic_partitions
 from projections.runner import PROJECTION
 from projections.runner import TOPICS as PROJECTED_TOPICS
-from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
+from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TRIGGER_LOG, TopicSpec
 
 PROCESSORS: dict[str, tuple[TopicSpec, ...]] = {
-    "matcher": (EVENTS,),
+    "matcher": (EVENTS, TRIGGER_LOG),
     "executor": (EXECUTIONS,),
     "worker": (NODE_WORK,),
     "timers": (TIMERS,),
