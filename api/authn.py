@@ -78,7 +78,7 @@ async def _authenticate(request: Request) -> Principal:
     state: AppState = request.app.state.fluxo
     feed = state.directory
     arrived = time.monotonic()
-    if feed.fresh():
+    if await feed.usable():
         try:
             return _from_memory(state, token)
         except Unauthenticated:

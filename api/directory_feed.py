@@ -34,6 +34,7 @@ from schemas.topics import DEFINITIONS
 log = logging.getLogger("fluxo.api.directory")
 
 _RETRY_SECONDS = 0.5
+_STARVED_BOUNDS = 3
 
 
 class DirectoryFeed:
@@ -55,6 +56,17 @@ class DirectoryFeed:
     def fresh(self) -> bool:
         """Whether the directory may answer now: it has everything acknowledged up to `bound` ago."""
         return self._fresh_as_of is not None and time.monotonic() - self._fresh_as_of <= self.bound
+
+    async def usable(self) -> bool:
+        """Whether the directory may answer this call. A little stale (a starved event loop,
+        a slow round trip: up to _STARVED_BOUNDS bounds) it is waited for, one round; older
+        (the broker gone) PostgreSQL answers instead, without a wait."""
+        if self.fresh():
+            return True
+        staleness = self.staleness()
+        if staleness is None or staleness > _STARVED_BOUNDS * self.bound:
+            return False
+        return await self.sync(time.monotonic())
 
     def staleness(self) -> float | None:
         return None if self._fresh_as_of is None else time.monotonic() - self._fresh_as_of

@@ -366,15 +366,16 @@ async def _by_token(state: AppState, token: str) -> Hook:
     """The webhook of a token: from memory while the directory is fresh (a token it does not
     know is confirmed once it has caught up with the moment of the call), else the database."""
     feed = state.directory
-    if feed.fresh():
-        arrived = time.monotonic()
+    arrived = time.monotonic()
+    if await feed.usable():
         found = hook_by_token(feed.directory, token)
-        if found is None and await feed.sync(arrived):
-            found = hook_by_token(feed.directory, token)
         if found is not None:
             return Hook.of_record(found)
-        if feed.fresh():
-            raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
+        if await feed.sync(arrived):
+            found = hook_by_token(feed.directory, token)
+            if found is None:
+                raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
+            return Hook.of_record(found)
     row = await state.pool.fetchrow("SELECT * FROM webhooks WHERE token = $1 AND NOT deleted", token)
     if row is None:
         raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
