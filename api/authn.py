@@ -21,7 +21,7 @@ import time
 from fastapi import Request
 
 from api import keys
-from api.security import Principal, verify
+from api.security import Principal, verify, verify_cached
 from api.state import AppState
 from infra.db_errors import DATABASE_DOWN
 from ingest.directory import key_holder, member_role
@@ -100,7 +100,7 @@ def _from_memory(state: AppState, token: str) -> Principal:
             user_id=key.created_by, workspace_id=key.workspace_id, role=keys.at_most(key.role, holder.creator_role),
             email=holder.creator_email, via="api_key", api_key_id=key.id,
         )
-    claims = verify(state.settings.resolved_jwt_secret(), token, "access")
+    claims = verify_cached(state.settings.resolved_jwt_secret(), token, "access")
     role, email = member_role(directory, claims.user_id, claims.workspace_id)
     return Principal(claims.user_id, claims.workspace_id, role, email)
 
