@@ -45,8 +45,23 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# Ingest calls write no audit record: the record they write (the event, the webhook call)
+# already says who (the key, the person, the webhook), what and when, and one broker write
+# per call is the ingest budget. Management calls keep theirs.
+INGEST_PATHS = frozenset({f"{API_PREFIX}/triggers/process_event", f"{API_PREFIX}/triggers/process_events"})
+INGEST_PREFIXES = (f"{API_PREFIX}/hooks/", f"{API_PREFIX}/webhooks/execute/")
+
+
+def is_ingest(path: str) -> bool:
+    return path in INGEST_PATHS or path.startswith(INGEST_PREFIXES)
+
+
+def _under_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
 def is_audited(method: str, path: str) -> bool:
-    return method in AUDITED_METHODS and (path == API_PREFIX or path.startswith(API_PREFIX + "/"))
+    return method in AUDITED_METHODS and _under_api(path) and not is_ingest(path)
 
 
 def _param(segment: str) -> str | None:
@@ -83,7 +98,7 @@ def full_template(path: str, route_format: str | None, path_params: Mapping[str,
     if not path.endswith(rendered):
         return None
     template = path[: len(path) - len(rendered)] + route_format
-    if "{" in template[: len(template) - len(route_format)] or not is_audited("POST", template):
+    if "{" in template[: len(template) - len(route_format)] or not _under_api(template):
         return None
     return template
 

@@ -2,29 +2,32 @@
 
 `Authorization: Bearer <JWT or fx_ key>` or `X-API-Key: fx_...`. The token proves who
 and which workspace; the role is read from the current membership, so a removed member
-or a lowered role takes effect at once, not when the token expires. An API key acts as
-its creator, in its workspace, with its own role capped by the creator's current one.
-The outcome is kept on the request: the rate limiter and the handler ask once.
+or a lowered role takes effect within FLUXO_DIRECTORY_BOUND_SECONDS, not when the token
+expires. An API key acts as its creator, in its workspace, with its own role capped by
+the creator's current one. The outcome is kept on the request: the rate limiter and the
+handler ask once.
+
+Memberships and keys are read from the API's in-memory directory (api/directory_feed.py),
+not PostgreSQL. A refusal is confirmed first: the directory catches up with everything
+Kafka acknowledged before the call arrived (a key or an account created a moment ago by
+another API process), then answers again. While the directory is older than the bound it
+is not trusted and PostgreSQL answers, as before it existed.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
-from typing import Any
 
 from fastapi import Request
 
 from api import keys
-from api.security import Principal, verify
+from api.security import Principal, verify, verify_cached
 from api.state import AppState
 from infra.db_errors import DATABASE_DOWN
+from ingest.directory import key_holder, member_role
 from schemas.envelope import now
 from schemas.errors import Unauthenticated
 
-# A hot key must not write on every request: its last use is stored at most this often.
-LAST_USED_EVERY_SECONDS = 60.0
-_last_written: dict[str, float] = {}
 # While PostgreSQL is down, ingest (which only needs Kafka) must go on: a caller the
 # database vouched for within this window is taken at its last answer. A person never
 # seen keeps the role signed into the short-lived token; an unknown API key gets 503.
@@ -73,6 +76,36 @@ async def _authenticate(request: Request) -> Principal:
     if token is None:
         raise Unauthenticated("authentication credentials were not provided")
     state: AppState = request.app.state.fluxo
+    feed = state.directory
+    arrived = time.monotonic()
+    if await feed.usable():
+        try:
+            return _from_memory(state, token)
+        except Unauthenticated:
+            if await feed.sync(arrived):
+                return _from_memory(state, token)
+    return await _from_database(state, token)
+
+
+def _from_memory(state: AppState, token: str) -> Principal:
+    directory = state.directory.directory
+    if keys.looks_like_key(token):
+        moment = now()
+        holder = key_holder(
+            directory, keys.lookup_prefix(token), keys.digest(state.settings.resolved_api_key_secret(), token), moment
+        )
+        key = holder.key
+        state.key_usage.note(key.id, moment)
+        return Principal(
+            user_id=key.created_by, workspace_id=key.workspace_id, role=keys.at_most(key.role, holder.creator_role),
+            email=holder.creator_email, via="api_key", api_key_id=key.id,
+        )
+    claims = verify_cached(state.settings.resolved_jwt_secret(), token, "access")
+    role, email = member_role(directory, claims.user_id, claims.workspace_id)
+    return Principal(claims.user_id, claims.workspace_id, role, email)
+
+
+async def _from_database(state: AppState, token: str) -> Principal:
     if keys.looks_like_key(token):
         return await _from_key(state, token)
     claims = verify(state.settings.resolved_jwt_secret(), token, "access")
@@ -118,28 +151,8 @@ async def _from_key(state: AppState, token: str) -> Principal:
         raise Unauthenticated("this API key has expired")
     if row["creator_role"] is None or row["email"] is None:
         raise Unauthenticated("the person who created this API key is no longer a member of its workspace")
-    try:
-        await _note_use(state, row, moment)
-    except DATABASE_DOWN:
-        pass  # the last use is bookkeeping: it waits for the database, the call does not
+    state.key_usage.note(row["id"], moment)
     return _remember(vouched, Principal(
         user_id=row["created_by"], workspace_id=row["workspace_id"], role=keys.at_most(row["role"], row["creator_role"]),
         email=row["email"], via="api_key", api_key_id=row["id"],
     ))
-
-
-async def _note_use(state: AppState, row: Any, moment: datetime) -> None:
-    # last_used_at is operational, not a domain fact: written straight to its own table
-    # (no Kafka record per request), in-process at most once a minute per key, and the
-    # WHERE keeps it at once a minute across API processes too.
-    key_id: str = row["id"]
-    last = _last_written.get(key_id)
-    if last is not None and time.monotonic() - last < LAST_USED_EVERY_SECONDS:
-        return
-    _last_written[key_id] = time.monotonic()
-    await state.pool.execute(
-        "INSERT INTO api_key_usage AS u (key_id, last_used_at) VALUES ($1, $2) ON CONFLICT (key_id)"
-        " DO UPDATE SET last_used_at = EXCLUDED.last_used_at"
-        " WHERE u.last_used_at <= EXCLUDED.last_used_at - make_interval(secs => $3)",
-        key_id, moment, LAST_USED_EVERY_SECONDS,
-    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infra.db_errors import DATABASE_DOWN
@@ -59,6 +62,24 @@ def database_unavailable(exc: Exception) -> Unavailable:
     )
 
 
+def validation_fields(errors: Iterable[Mapping[str, Any]]) -> dict[str, object]:
+    """Pydantic's errors as {field path: message}: the field at fault, never a trace."""
+    fields: dict[str, object] = {}
+    for item in errors:
+        if item.get("type") == "json_invalid":
+            # Its loc is a character position, not a field: the body as a whole is at fault.
+            fields["body"] = f"{item['msg']} at character {item['loc'][-1]}"
+            continue
+        loc = [str(p) for p in item["loc"] if p not in ("body", "query", "path")]
+        fields[".".join(loc) or "body"] = item["msg"]
+    return fields
+
+
+def invalid_item(error: ValidationError) -> InvalidInput:
+    """One item of a batch that does not validate, as the typed error the item answers with."""
+    return InvalidInput("invalid event", fields=validation_fields(error.errors(include_url=False)))
+
+
 def status_of(exc: FluxoError) -> int:
     return next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
 
@@ -92,15 +113,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
-        fields: dict[str, object] = {}
-        for item in exc.errors():
-            if item.get("type") == "json_invalid":
-                # Its loc is a character position, not a field: the body as a whole is at fault.
-                fields["body"] = f"{item['msg']} at character {item['loc'][-1]}"
-                continue
-            loc = [str(p) for p in item["loc"] if p not in ("body", "query", "path")]
-            fields[".".join(loc) or "body"] = item["msg"]
-        return ORJSONResponse(_body("AUTO_007", "invalid request", fields), status_code=422)
+        return ORJSONResponse(_body("AUTO_007", "invalid request", validation_fields(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:

@@ -36,6 +36,7 @@ Scope = dict[str, Any]
 # Where events enter: producers and inbound webhooks call these far more often than people.
 INGEST_ROUTES = frozenset({
     "/api/v1/triggers/process_event",
+    "/api/v1/triggers/process_events",
     "/api/v1/hooks/{token}",
     "/api/v1/webhooks/execute/{token}",
     "/api/v1/workflows/{workflow_id}/trigger",
@@ -73,9 +74,9 @@ class RateLimits:
             return "ingest", self._ingest
         return "default", self._default
 
-    async def spend(self, caller: str, method: str, template: str) -> Verdict:
+    async def spend(self, caller: str, method: str, template: str, cost: int = 1) -> Verdict:
         name, item = self.budget(method, template)
-        allowed = await self._limiter.hit(item, caller, name)
+        allowed = await self._limiter.hit(item, caller, name, cost=cost)
         stats = await self._limiter.get_window_stats(item, caller, name)
         reset = max(0, math.ceil(stats.reset_time - time.time()))
         return Verdict(allowed, item.amount, stats.remaining, reset)
@@ -122,6 +123,20 @@ async def rate_limit(request: Request) -> None:
     if not verdict.allowed:
         raise RateLimited(
             f"rate limit of {verdict.limit} requests exceeded: retry in {verdict.reset_seconds}s",
+            retry_after=verdict.reset_seconds,
+        )
+
+
+async def charge(request: Request, principal: Any, cost: int) -> None:
+    """Spend `cost` more from the budget `rate_limit` spent one of (a batch's other items)."""
+    if cost <= 0:
+        return
+    limits: RateLimits = request.app.state.rate_limits
+    verdict = await limits.spend(caller_of(request, principal), request.method, route_template(request.scope), cost)
+    request.state.rate_limit = verdict
+    if not verdict.allowed:
+        raise RateLimited(
+            f"rate limit of {verdict.limit} requests exceeded by this batch: retry in {verdict.reset_seconds}s",
             retry_after=verdict.reset_seconds,
         )
 

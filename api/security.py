@@ -54,7 +54,35 @@ def issue(secret: str, principal: Principal, kind: str, ttl: int) -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+# Verified access tokens, so a client's token is checked (HMAC, claims parsing) once, not
+# on each of its requests: ~13 % of the API's CPU on ingest (a cProfile of process_event).
+# A token's verification depends only on the token, the secret and the clock: the entry
+# keeps its expiry, checked on every use, and the secret it was verified with.
+_VERIFIED_MAX = 10_000
+_verified: dict[tuple[str, str, str], tuple[float, Principal]] = {}
+
+
+def verify_cached(secret: str, token: str, kind: str) -> Principal:
+    """`verify`, remembering tokens that passed until they expire."""
+    key = (secret, token, kind)
+    hit = _verified.get(key)
+    if hit is not None:
+        if time.time() < hit[0]:
+            return hit[1]
+        _verified.pop(key, None)
+        raise Unauthenticated("token expired")
+    principal, expires = _verify(secret, token, kind)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()  # crude but bounded: the next requests verify again
+    _verified[key] = (expires, principal)
+    return principal
+
+
 def verify(secret: str, token: str, kind: str) -> Principal:
+    return _verify(secret, token, kind)[0]
+
+
+def _verify(secret: str, token: str, kind: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:
@@ -68,4 +96,4 @@ def verify(secret: str, token: str, kind: str) -> Principal:
         workspace_id=str(claims["ws"]),
         role=str(claims.get("role", "viewer")),
         email=str(claims.get("email", "")),
-    )
+    ), float(claims["exp"])

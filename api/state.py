@@ -6,18 +6,22 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
+from api.directory_feed import DirectoryFeed
+from api.key_usage import KeyUsage
 from infra.db_errors import DATABASE_DOWN
 from infra.kafka_io import make_consumer, make_producer
 from infra.settings import Settings
 from projections.runner import PROJECTION
-from schemas.errors import PayloadTooLarge, Unavailable
+from schemas.errors import FluxoError, PayloadTooLarge, Unavailable
 from schemas.outputs import Output
+from schemas.topics import DEFINITIONS
 
 _POLL_SECONDS = 0.01
 POOL_SIZE = 10
@@ -51,6 +55,9 @@ class AppState:
     producer: AIOKafkaProducer
     admin: AIOKafkaAdminClient
     offsets: AIOKafkaConsumer  # group-less consumer, used for end offsets only
+    # Principals, API keys, webhook tokens and workflows, in memory (api/directory_feed.py).
+    directory: DirectoryFeed
+    key_usage: KeyUsage
     edit_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EDIT_LOCK_SLOTS))
     _renewing: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retired: set[asyncio.Task[None]] = field(default_factory=set)
@@ -66,9 +73,15 @@ class AppState:
         await admin.start()
         offsets = make_consumer(settings)
         await offsets.start()
-        return cls(settings, pool, producer, admin, offsets)
+        directory = DirectoryFeed(settings)
+        await directory.start()
+        key_usage = KeyUsage(pool)
+        await key_usage.start()
+        return cls(settings, pool, producer, admin, offsets, directory, key_usage)
 
     async def close(self) -> None:
+        await self.directory.stop()
+        await self.key_usage.stop()
         await asyncio.gather(*self._retired, return_exceptions=True)
         await self.offsets.stop()
         await self.admin.close()
@@ -92,7 +105,45 @@ class AppState:
             if _poisons(exc):
                 await self._renew_producer(producer)
             raise Unavailable(f"could not write to Kafka: {type(exc).__name__}") from None
+        if out.topic is DEFINITIONS:
+            self.directory.absorb(out, meta.partition, meta.offset)
         return topic, meta.partition, meta.offset
+
+    async def publish_many(self, outs: list[Output]) -> list[tuple[str, int, int] | FluxoError]:
+        """Write records in one go (they share the producer's batches); each one's
+        (topic, partition, offset) once the broker has it, or why it was not written."""
+        producer = self.producer
+        pending: list[asyncio.Future[Any] | FluxoError] = []
+        for out in outs:
+            if out.value is not None and len(out.value) > self.settings.max_record_bytes:
+                pending.append(PayloadTooLarge(
+                    f"the record would be {len(out.value)} bytes, over {self.settings.max_record_bytes}",
+                    fields={"body": "too large"},
+                ))
+                continue
+            try:
+                pending.append(await producer.send(
+                    self.settings.topic(out.topic), value=out.value, key=out.key.encode(), headers=out.headers
+                ))
+            except Exception as exc:  # noqa: BLE001 - not queued: not accepted
+                pending.append(Unavailable(f"could not write to Kafka: {type(exc).__name__}"))
+        futures = [p for p in pending if not isinstance(p, FluxoError)]
+        acked = iter(await asyncio.gather(*futures, return_exceptions=True))
+        results: list[tuple[str, int, int] | FluxoError] = []
+        poisoned = False
+        for out, item in zip(outs, pending, strict=True):
+            if isinstance(item, FluxoError):
+                results.append(item)
+                continue
+            meta = next(acked)
+            if isinstance(meta, BaseException):
+                poisoned = poisoned or _poisons(meta)
+                results.append(Unavailable(f"could not write to Kafka: {type(meta).__name__}"))
+                continue
+            results.append((self.settings.topic(out.topic), meta.partition, meta.offset))
+        if poisoned:
+            await self._renew_producer(producer)
+        return results
 
     async def _renew_producer(self, failed: AIOKafkaProducer) -> None:
         """Swap in a new producer (a new producer id, fresh sequences) after a refused batch."""

@@ -15,10 +15,12 @@ from schemas.topics import DEFINITIONS
 
 
 async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
-    """Publish the owner and workspace records unless the projection already has them.
+    """Publish the owner and workspace records (the owner as the projection has it, if it does).
 
     Ids derive from the admin email, so running this again changes nothing
-    but a changed password. Returns (workspace id, user id).
+    but a changed password. The owner's record is written even when unchanged: the
+    API authenticates from the definitions topic (api/directory_feed.py), which must hold
+    the owner whatever PostgreSQL already knows. Returns (workspace id, user id).
     """
     email = settings.admin_email.lower()
     workspace_id = deterministic_id("workspace", email)
@@ -38,7 +40,7 @@ async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
         # A new password keeps what the owner did since: other workspaces, profile, preferences.
         user = existing[0]
         user = user.model_copy(update={
-            "password_hash": hash_password(settings.admin_password),
+            "password_hash": user.password_hash if unchanged_user else hash_password(settings.admin_password),
             "memberships": (*(m for m in user.memberships if m.workspace_id != workspace_id), owner),
         })
     else:
@@ -70,8 +72,6 @@ async def bootstrap_admin(settings: Settings) -> tuple[str, str]:
             make_envelope(user, source="infra/bootstrap", workspace_id=existing[1] if existing else workspace_id),
         ),
     ]
-    if unchanged_user:
-        records = records[:1]
     producer = make_producer(settings)
     await producer.start()
     try:

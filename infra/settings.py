@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # How long a state-changing call waits for Kafka to store its audit record;
     # past it the caller gets 503 rather than an unaudited answer (api/audit.py).
     audit_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The API authenticates from memory (api/directory_feed.py): a revoked key, a removed
+    # member, a lowered role or a regenerated webhook token stops working within this.
+    # A directory older than this (broker slow or gone) is not trusted: PostgreSQL answers.
+    directory_bound_seconds: float = Field(default=1.0, gt=0, le=60)
+    # POST /triggers/process_events: at most this many events per call.
+    ingest_batch_max: int = Field(default=500, ge=1, le=10_000)
     node_timeout_seconds: float = 30.0
     # POST /integrations/{id}/test answers within this, whatever the other side does.
     integration_check_timeout_seconds: float = Field(default=15.0, gt=0, le=120)

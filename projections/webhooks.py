@@ -46,6 +46,8 @@ async def webhook_defined(conn: Connection, env: Envelope, d: Any, _: int) -> No
 
 
 async def webhook_called(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    if d.start is not None and d.start.logged_later:
+        return  # a last_node call: its log line is the record of its final outcome, written next
     await conn.execute(
         "INSERT INTO webhook_logs (id, workspace_id, webhook_id, workflow_id, execution_id, test, method,"
         " path, query, headers, request_body, request_size, request_truncated, response_status,"

@@ -113,6 +113,15 @@ class ProcessEvent(Strict):
     timestamp: datetime | None = None
 
 
+class ProcessEventItem(ProcessEvent):
+    """One item of POST /triggers/process_events: an event, and its own idempotency key
+    (the role of the `Idempotency-Key` header of a single call)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class ExecuteWorkflow(Strict):
     """POST /workflows/{id}/execute: a manual run. `context` is seed 004's short form."""
 

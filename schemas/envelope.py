@@ -43,6 +43,12 @@ class Envelope(BaseModel):
     causationid: str | None = None
     # How many records deep the causation chain is; guards trigger loops.
     depth: int = Field(default=0, ge=0)
+    # Who handed the record to Fluxo, on what the ingest API writes (its audit trail: ingest
+    # calls write no audit record). `actortype` is user (a JWT) or api_key; `actorid` the
+    # user's or the key's id; `actoruser` the user a key acts as. Absent elsewhere.
+    actortype: str | None = None
+    actorid: str | None = None
+    actoruser: str | None = None
     data: dict[str, Any]
 
     def to_bytes(self) -> bytes:
@@ -80,6 +86,7 @@ def make_envelope(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     depth: int = 0,
+    actor: tuple[str, str, str | None] | None = None,
 ) -> Envelope:
     record_id = id or new_id()
     return Envelope(
@@ -93,6 +100,9 @@ def make_envelope(
         correlationid=correlation_id or record_id,
         causationid=causation_id,
         depth=depth,
+        actortype=actor[0] if actor else None,
+        actorid=actor[1] if actor else None,
+        actoruser=actor[2] if actor else None,
         data=data.model_dump(mode="json"),
     )
 

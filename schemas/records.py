@@ -306,10 +306,27 @@ class TriggerEvaluated(RecordData):
 
 
 
+class WebhookStart(RecordData):
+    """What an accepted call starts: the matcher turns it into the `execution.started` of
+    the call's `execution_id` (the call record is the webhook's one broker write)."""
+
+    TYPE = "fluxo.webhook.start.v1"
+    # The execution's input: the body's JSON object (or form fields, or a GET's query), whole.
+    input: dict[str, Any] = Field(default_factory=dict)
+    content_type: str | None = Field(default=None, max_length=500)
+    # A last_node call (its caller waits for the end): the call is logged by the record of
+    # its final outcome, written next under the same call id; this one only starts it.
+    logged_later: bool = False
+
+
 class WebhookCalled(RecordData):
     """One inbound call of a webhook: what came in, what it started (if anything) and what we answered.
 
     Headers are filtered (no credentials, cookies or signatures) and bodies are bounded.
+    With `start`, the call starts the execution `execution_id` (downstream, in the matcher).
+    A `last_node` call, whose caller waits for the execution's end, is written again with
+    the same `call_id`, no `start` and its final outcome once it is known: that one is its
+    log line (`start.logged_later`).
     """
 
     TYPE = "fluxo.webhook.called.v1"
@@ -332,6 +349,7 @@ class WebhookCalled(RecordData):
     outcome: str  # accepted | completed | failed | timeout | rejected
     error: str | None = None
     received_at: datetime
+    start: WebhookStart | None = None
 
 
 # --- fluxo.executions.v1 -----------------------------------------------------

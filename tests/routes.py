@@ -250,6 +250,9 @@ BODIES: dict[str, Callable[[Ids], Any]] = {
     # The seeded trigger's event type: a trigger of one workspace never sees another's events.
     "POST /api/v1/triggers/process_event": lambda ids: {
         "event_type": ids["event_type"], "user_id": f"probe-{uuid.uuid4().hex[:8]}", "data": {"n": 1}},
+    "POST /api/v1/triggers/process_events": lambda ids: [
+        {"event_type": ids["event_type"], "user_id": f"probe-{uuid.uuid4().hex[:8]}", "data": {"n": 1}},
+        {"event_type": ids["event_type"], "user_id": f"probe-{uuid.uuid4().hex[:8]}", "data": {"n": 2}}],
     "POST /api/v1/triggers": lambda ids: {"name": "probe trigger", "trigger_type": "event", "event_type": "PROBE_EVENT"},
     "PUT /api/v1/triggers/{trigger_id}": lambda ids: {
         "name": "probe trigger", "trigger_type": "event", "event_type": "PROBE_EVENT"},

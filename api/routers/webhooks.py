@@ -3,8 +3,11 @@
 Definitions are full snapshots on the definitions topic (the HMAC secret only
 sealed); every call of a known webhook, accepted or refused, becomes a
 `fluxo.webhook.called.v1` record on the trigger-log topic, projected to
-`webhook_logs`. Executions start the way the workflow trigger URL starts them
-(`api.services.runs.start_by_webhook`). The pure parts (signatures, what a log keeps) are in
+`webhook_logs`. A call is one broker write: its call record, answered on Kafka's
+acknowledgement. An accepted call's record carries the execution's start, which the
+matcher turns into `execution.started` (processors/matching/webhooks.py). Tokens and
+workflows are looked up in the API's in-memory directory (api/directory_feed.py), not
+PostgreSQL. The pure parts (signatures, what a log keeps, the token digest) are in
 `ingest/webhooks.py`.
 """
 
@@ -15,6 +18,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -22,18 +26,18 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
 
-from api.audit import note_audit
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.errors import answer
 from api.pagination import PagingDep, page_response
 from api.preconditions import IfMatchDep, tagged
 from api.query import takes_any_query
 from api.security import Principal
-from api.services.runs import start_by_webhook
 from api.state import AppState
 from infra.crypto import SecretError
+from ingest.directory import hook_by_token
 from ingest.webhooks import (
     SIGNATURE_HEADER,
+    SignatureFormat,
     bounded,
     logged_headers,
     new_token,
@@ -47,7 +51,7 @@ from ingest.webhooks import (
 from schemas.answers.common import Page
 from schemas.answers.connections import HookAnswer, Webhook, WebhookLog, WebhookTestResult
 from schemas.api import WebhookIn, WebhookPatch, WebhookTest
-from schemas.envelope import make_envelope, now
+from schemas.envelope import deterministic_id, make_envelope, now
 from schemas.errors import (
     Conflict,
     FluxoError,
@@ -59,7 +63,7 @@ from schemas.errors import (
     Unavailable,
 )
 from schemas.outputs import Output
-from schemas.records import WebhookCalled, WebhookDefined
+from schemas.records import WebhookCalled, WebhookDefined, WebhookStart
 from schemas.topics import DEFINITIONS, TRIGGER_LOG
 from schemas.workflow import WorkflowSnapshot, WorkflowStatus
 
@@ -342,60 +346,123 @@ class Answer:
     outcome: str
     execution_id: str | None = None
     error: str | None = None
+    # What an accepted call starts (the call record carries it to the matcher).
+    start: WebhookStart | None = None
 
 
-async def _by_token(state: AppState, token: str) -> Any:
+@dataclass(frozen=True)
+class Hook:
+    """What a call needs of its webhook, from the in-memory directory or from its row."""
+
+    id: str
+    workspace_id: str
+    workflow_id: str
+    methods: tuple[str, ...]
+    auth_mode: str
+    sealed: str | None
+    response_mode: str
+    response_timeout_seconds: float
+    is_active: bool
+    signature_format: SignatureFormat
+
+    @classmethod
+    def of_row(cls, row: Any) -> Hook:
+        return cls(
+            row["id"], row["workspace_id"], row["workflow_id"], tuple(row["methods"]), row["auth_mode"], row["sealed"],
+            row["response_mode"], float(row["response_timeout_seconds"]), row["is_active"], row["signature_format"],
+        )
+
+    @classmethod
+    def of_record(cls, d: WebhookDefined) -> Hook:
+        return cls(
+            d.id, d.workspace_id, d.workflow_id, tuple(d.methods), d.auth_mode, d.secret_sealed, d.response_mode,
+            float(d.response_timeout_seconds), d.is_active, d.signature_format,
+        )
+
+
+async def _by_token(state: AppState, token: str) -> Hook:
+    """The webhook of a token: from memory while the directory is fresh (a token it does not
+    know is confirmed once it has caught up with the moment of the call), else the database."""
+    feed = state.directory
+    arrived = time.monotonic()
+    if await feed.usable():
+        found = hook_by_token(feed.directory, token)
+        if found is not None:
+            return Hook.of_record(found)
+        if await feed.sync(arrived):
+            found = hook_by_token(feed.directory, token)
+            if found is None:
+                raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
+            return Hook.of_record(found)
     row = await state.pool.fetchrow("SELECT * FROM webhooks WHERE token_digest = $1 AND NOT deleted", token_digest(token))
     if row is None:
         raise NotFound("no webhook with this token", fields={"token": "unknown or revoked"})
-    return row
+    return Hook.of_row(row)
 
 
-async def _workflow(state: AppState, hook: Any) -> WorkflowSnapshot:
+def _refuse_inactive(workflow_id: str, status: WorkflowStatus) -> None:
+    if status != WorkflowStatus.ACTIVE:
+        raise Conflict(
+            f"workflow {workflow_id} is {status.value}, not active",
+            fields={"workflow_id": f"the workflow is {status.value}; activate it to take calls"},
+        )
+
+
+async def _check_active(state: AppState, hook: Hook) -> None:
+    """The webhook's workflow exists in its workspace and takes calls (the matcher pins it)."""
+    feed = state.directory
+    if feed.fresh():
+        flow = feed.directory.flows.get(hook.workflow_id)
+        if flow is not None and flow.workspace_id == hook.workspace_id:
+            _refuse_inactive(flow.id, flow.status)
+            return
     raw = await state.pool.fetchval(
-        "SELECT snapshot FROM workflows WHERE id = $1 AND workspace_id = $2", hook["workflow_id"], hook["workspace_id"]
+        "SELECT snapshot FROM workflows WHERE id = $1 AND workspace_id = $2", hook.workflow_id, hook.workspace_id
     )
     if raw is None:
         raise NotFound(
-            f"the webhook's workflow {hook['workflow_id']} no longer exists",
+            f"the webhook's workflow {hook.workflow_id} no longer exists",
             fields={"workflow_id": "no such workflow in this workspace"},
         )
     workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
-    if workflow.status != WorkflowStatus.ACTIVE:
-        raise Conflict(
-            f"workflow {workflow.id} is {workflow.status.value}, not active",
-            fields={"workflow_id": f"the workflow is {workflow.status.value}; activate it to take calls"},
-        )
-    return workflow
+    _refuse_inactive(workflow.id, workflow.status)
 
 
-async def _start(state: AppState, hook: Any, call: Inbound, deadline: float) -> Answer:
-    if call.method not in hook["methods"]:
+def _execution_id(hook: Hook, call: Inbound, call_id: str) -> str:
+    """Deterministic: with the caller's Idempotency-Key a re-sent call names the same
+    execution (and so starts nothing new), else the call's own id does."""
+    if call.idempotency_key:
+        return deterministic_id("webhook", "endpoint", hook.id, call.idempotency_key[:200])
+    return deterministic_id("webhook-call", call_id)
+
+
+async def _start(state: AppState, hook: Hook, call: Inbound, call_id: str, waits: bool) -> Answer:
+    if call.method not in hook.methods:
         raise MethodNotAllowed(
-            f"this webhook takes {', '.join(hook['methods'])}", fields={"method": f"{call.method} is not allowed"}
+            f"this webhook takes {', '.join(hook.methods)}", fields={"method": f"{call.method} is not allowed"}
         )
-    if hook["auth_mode"] == "hmac":
-        secret = _open_secret(state, hook["sealed"], hook["id"])
+    if hook.auth_mode == "hmac":
+        secret = _open_secret(state, hook.sealed, hook.id)
         problem = "does not match" if secret is None else signature_problem(
             secret, call.body, call.signature, now=time.time(),
-            tolerance=state.settings.webhook_signature_tolerance_seconds, signature_format=hook["signature_format"],
+            tolerance=state.settings.webhook_signature_tolerance_seconds, signature_format=hook.signature_format,
         )
         if problem is not None:
             raise Unauthenticated(f"the signature is refused: {problem}", fields={SIGNATURE_HEADER: problem})
-    if not hook["is_active"]:
+    if not hook.is_active:
         raise Conflict("this webhook is disabled", fields={"is_active": "the webhook is disabled"})
     if len(call.body) > state.settings.max_event_bytes:
         raise PayloadTooLarge(f"body over {state.settings.max_event_bytes} bytes", fields={"body": "too large"})
     data = parse_input(call.body, call.content_type, call.query, call.method)  # a BodyError is a 422
-    workflow = await _workflow(state, hook)
-    execution_id = await start_by_webhook(
-        state, workflow, data, idempotency=("endpoint", hook["id"]), idempotency_key=call.idempotency_key,
-        webhook={"id": hook["id"], "method": call.method, "query": call.query, "content_type": call.content_type, "test": call.test},
+    await _check_active(state, hook)
+    execution_id = _execution_id(hook, call, call_id)
+    base = {"execution_id": execution_id, "workflow_id": hook.workflow_id, "webhook_id": hook.id}
+    return Answer(
+        202, {**base, "status": "queued"}, "accepted", execution_id,
+        start=WebhookStart(
+            input=data, content_type=call.content_type[:500] if call.content_type else None, logged_later=waits,
+        ),
     )
-    base = {"execution_id": execution_id, "workflow_id": workflow.id, "webhook_id": hook["id"]}
-    if hook["response_mode"] != "last_node":
-        return Answer(202, {**base, "status": "queued"}, "accepted", execution_id)
-    return await _wait_result(state, base, execution_id, deadline, float(hook["response_timeout_seconds"]))
 
 
 async def _wait_result(state: AppState, base: dict[str, Any], execution_id: str, deadline: float, bound: float) -> Answer:
@@ -427,53 +494,73 @@ async def _wait_result(state: AppState, base: dict[str, Any], execution_id: str,
     return Answer(200, body, "completed", execution_id)
 
 
-async def handle_call(state: AppState, hook: Any, call: Inbound) -> tuple[Answer, str]:
-    """Run one call of a known webhook and log it, whatever happens. Returns the answer and the log record's id."""
-    clock = time.monotonic()
-    received = now()
-    try:
-        result = await _start(state, hook, call, clock + float(hook["response_timeout_seconds"]))
-    except FluxoError as exc:
-        status, body = answer(exc)
-        result = Answer(status, body, "rejected", None, exc.message)
-    duration_ms = (time.monotonic() - clock) * 1000
+def _call_record(hook: Hook, call: Inbound, call_id: str, result: Answer, received: datetime, clock: float) -> Output:
     request_body, request_cut = bounded(call.body)
     response_body, response_cut = bounded(result.body)
-    call_id = str(uuid.uuid4())
     record = WebhookCalled(
-        call_id=call_id, webhook_id=hook["id"], workflow_id=hook["workflow_id"], execution_id=result.execution_id,
+        call_id=call_id, webhook_id=hook.id, workflow_id=hook.workflow_id, execution_id=result.execution_id,
         test=call.test, method=call.method, path=redacted_path(call.path), query=call.query, headers=logged_headers(call.headers),
         request_body=request_body, request_size=len(call.body), request_truncated=request_cut,
         response_status=result.status, response_body=response_body, response_truncated=response_cut,
-        duration_ms=duration_ms, outcome=result.outcome, error=result.error[:1000] if result.error else None,
-        received_at=received,
+        duration_ms=(time.monotonic() - clock) * 1000, outcome=result.outcome,
+        error=result.error[:1000] if result.error else None, received_at=received, start=result.start,
     )
     envelope = make_envelope(
-        record, source="api/webhooks", workspace_id=hook["workspace_id"], subject=hook["id"],
+        record, source="api/webhooks", workspace_id=hook.workspace_id, subject=hook.id,
         execution_id=result.execution_id, depth=1,
     )
+    return Output.of(TRIGGER_LOG, f"{hook.workspace_id}:{hook.id}", envelope)
+
+
+async def handle_call(state: AppState, hook: Hook, call: Inbound, *, wait: bool = False) -> tuple[Answer, str]:
+    """Run one call of a known webhook and log it, whatever happens. Returns the answer and the log record's id.
+
+    One broker write: the call record, which also carries the start of an accepted call
+    (the matcher derives the execution from it). Answered on its acknowledgement; only a
+    `last_node` webhook (or `wait`) then waits for the execution's end, and logs the
+    final outcome under the same call id.
+    """
+    clock = time.monotonic()
+    received = now()
+    call_id = str(uuid.uuid4())
+    waits = hook.response_mode == "last_node" or wait
     try:
-        topic, partition, offset = await state.publish(Output.of(TRIGGER_LOG, f"{hook['workspace_id']}:{hook['id']}", envelope))
+        result = await _start(state, hook, call, call_id, waits)
+    except FluxoError as exc:
+        status, body = answer(exc)
+        result = Answer(status, body, "rejected", None, exc.message)
+    try:
+        topic, partition, offset = await state.publish(_call_record(hook, call, call_id, result, received, clock))
     except (Unavailable, PayloadTooLarge) as exc:
-        # The call's own answer stands; only its log line is lost (and said so here).
-        log.warning("webhook %s call not logged: %s", hook["id"], exc.message)
+        if result.start is not None:
+            raise  # the start is in the record: not written, not accepted (503 / 413)
+        # A refusal's answer stands; only its log line is lost (and said so here).
+        log.warning("webhook %s call not logged: %s", hook.id, exc.message)
         return result, call_id
+    if result.start is not None and waits:
+        bound = hook.response_timeout_seconds
+        base = {k: result.body[k] for k in ("execution_id", "workflow_id", "webhook_id")}
+        assert result.execution_id is not None  # an accepted call names its execution
+        result = await _wait_result(state, base, result.execution_id, clock + bound, bound)
+        final = _call_record(hook, call, call_id, result, received, clock)
+        try:
+            topic, partition, offset = await state.publish(final)
+        except (Unavailable, PayloadTooLarge) as exc:
+            log.warning("webhook %s call's outcome not logged: %s", hook.id, exc.message)
     if call.test:
         await state.wait_projected(topic, partition, offset)  # the test's log line is listed when we answer
     return result, call_id
 
 
-async def _public(token: str, request: Request, state: AppState) -> ORJSONResponse:
+async def _public(token: str, request: Request, state: AppState, wait: bool) -> ORJSONResponse:
     hook = await _by_token(state, token)
-    # The caller is anonymous: the token tells whose call this is (the audit log keeps no token).
-    note_audit(request, workspace_id=hook["workspace_id"], resource=("webhook", hook["id"]))
     call = Inbound(
         method=request.method, path=request.url.path, body=await request.body(),
         content_type=request.headers.get("content-type"), query=dict(request.query_params),
         headers=list(request.headers.items()), signature=request.headers.get(SIGNATURE_HEADER),
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    result, _ = await handle_call(state, hook, call)
+    result, _ = await handle_call(state, hook, call, wait=wait)
     headers = {"WWW-Authenticate": "Signature"} if result.status == 401 else None
     return ORJSONResponse(result.body, status_code=result.status, headers=headers)
 
@@ -486,9 +573,18 @@ HOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @takes_any_query  # its query parameters are the workflow's input
-async def call_hook(token: Token, request: Request, state: StateDep) -> ORJSONResponse:
-    """Call an inbound webhook: it starts its workflow (the webhook's methods, auth and response mode apply)."""
-    return await _public(token, request, state)
+async def call_hook(
+    token: Token, request: Request, state: StateDep,
+    wait: Annotated[bool, Query(alias="wait", description=(
+        "wait for the execution to end and answer with its last node's output, as a last_node webhook does"
+    ))] = False,
+) -> ORJSONResponse:
+    """Call an inbound webhook: it starts its workflow (the webhook's methods, auth and response mode apply).
+
+    Answered (202, `queued`) once Kafka has the call record; the execution starts from it
+    downstream. A `last_node` webhook, or `?wait=true`, answers when the execution ended
+    (200) or after the webhook's response timeout (202, `running`)."""
+    return await _public(token, request, state, wait)
 
 
 # One route per method and path (the second path is seed 002's), so each has its own OpenAPI operation id.
@@ -544,7 +640,7 @@ async def test_webhook(
         signature=sign(secret, b"" if method == "GET" else raw, int(time.time())) if secret else None,
         idempotency_key=None, test=True,
     )
-    result, log_id = await handle_call(state, row, call)
+    result, log_id = await handle_call(state, Hook.of_row(row), call)
     return {
         "test": True,
         "success": result.outcome in ("accepted", "completed"),

@@ -11,10 +11,10 @@ from api.state import AppState
 from infra.kafka_io import topic_partitions
 from projections.runner import PROJECTION
 from projections.runner import TOPICS as PROJECTED_TOPICS
-from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TopicSpec
+from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS, TRIGGER_LOG, TopicSpec
 
 PROCESSORS: dict[str, tuple[TopicSpec, ...]] = {
-    "matcher": (EVENTS,),
+    "matcher": (EVENTS, TRIGGER_LOG),
     "executor": (EXECUTIONS,),
     "worker": (NODE_WORK,),
     "timers": (TIMERS,),
@@ -65,6 +65,13 @@ async def projection_view(state: AppState) -> dict[str, Any]:
 
 async def health_report(state: AppState) -> tuple[bool, dict[str, Any]]:
     report: dict[str, Any] = {}
+    feed = state.directory
+    staleness = feed.staleness()
+    report["directory"] = {
+        "status": "ready" if feed.ready else "catching_up",
+        "staleness_seconds": round(staleness, 3) if staleness is not None else None,
+        "bound_seconds": feed.bound,
+    }
     ready = True
     try:
         cluster = await asyncio.wait_for(state.admin.describe_cluster(), _TIMEOUT)
@@ -92,5 +99,6 @@ async def health_report(state: AppState) -> tuple[bool, dict[str, Any]]:
             processors["projection"] = {"error": type(exc).__name__}
             ready = False
     report["processors"] = processors
+    ready = ready and feed.ready  # authenticating from memory needs the whole topic read
     report["status"] = "ready" if ready else "degraded"
     return ready, report

@@ -16,6 +16,7 @@ from api.security import Principal
 from api.services.links import pin_actions
 from api.state import AppState
 from processors.engine.simulate import Simulation
+from processors.matching.webhooks import webhook_context
 from schemas.envelope import deterministic_id, make_envelope, now
 from schemas.outputs import Output
 from schemas.records import (
@@ -100,13 +101,7 @@ async def start_by_webhook(
     key = idempotency_key
     execution_id = deterministic_id("webhook", *idempotency, key[:200]) if key else str(uuid.uuid4())
     received = now()
-    context = {
-        "event": {"id": execution_id, "type": "webhook", "data": data, "timestamp": received.isoformat()},
-        "user": data.get("user") if isinstance(data.get("user"), dict) else {},
-        "conversation": {},
-        "input_data": data,
-        "webhook": webhook,
-    }
+    context = webhook_context(execution_id, data, received, webhook)
     principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
     workflow = await pin_actions(state, principal, workflow)
     started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")

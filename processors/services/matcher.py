@@ -1,26 +1,37 @@
-"""Trigger matcher: events in, trigger-log records and execution starts out."""
+"""Trigger matcher: events in, trigger-log records and execution starts out.
+
+It also reads the trigger log for accepted webhook calls (fluxo.webhook.called.v1 with
+`start`) and writes their execution starts: a webhook call is one broker write at the
+API, its start is derived here (processors/matching/webhooks.py). Its own trigger-log
+records are passed over from their headers, undecoded.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from infra.settings import Settings
 from processors.matching.linking import compile_actions
 from processors.matching.triggers import SubjectState, match_event, subject_of
+from processors.matching.webhooks import start_of_call
 from processors.services.definitions import DefinitionsView
 from processors.streams.runner import Incoming, per_record
 from processors.streams.state import StateStore
+from schemas.codec import TYPE_HEADER
 from schemas.envelope import SOURCE_PREFIX, deterministic_id, make_envelope
 from schemas.outputs import Output
-from schemas.records import EventIngested, ExecutionStarted, TriggerEvaluated
+from schemas.records import EventIngested, ExecutionStarted, TriggerEvaluated, WebhookCalled
 from schemas.topics import EVENTS, EXECUTIONS, MATCHER_STATE, TRIGGER_LOG, TopicSpec
 
 # Events caused by executions (tags added by actions, ...) may trigger more
 # workflows; past this depth a causation chain is cut to stop infinite loops.
 MAX_CAUSATION_DEPTH = 8
+_EVALUATED = TriggerEvaluated.TYPE.encode()
 
 
 class TriggerMatcher:
     name = "matcher"
-    inputs: tuple[TopicSpec, ...] = (EVENTS,)
+    inputs: tuple[TopicSpec, ...] = (EVENTS, TRIGGER_LOG)
     state_topic: TopicSpec | None = MATCHER_STATE
 
     def __init__(self) -> None:
@@ -32,13 +43,43 @@ class TriggerMatcher:
     async def stop(self) -> None:
         await self.definitions.stop()
 
+    def wants(self, headers: Sequence[tuple[str, bytes]]) -> bool:
+        """Its own trigger evaluations, read back from the trigger log, change nothing."""
+        return all(not (name == TYPE_HEADER and value == _EVALUATED) for name, value in headers)
+
     async def handle(self, batch: list[Incoming], store: StateStore) -> list[Output]:
         if batch:
             await self.definitions.catch_up()
         return per_record(batch, store, self.name, self._one)
 
+    def _webhook_call(self, item: Incoming, call: WebhookCalled) -> list[Output]:
+        env = item.envelope
+        workflow = self.definitions.workflows.get(call.workflow_id)
+        started = start_of_call(call, env.workspaceid, workflow, self.definitions.actions)
+        if started is None:
+            return []
+        return [Output.of(
+            EXECUTIONS,
+            started.execution_id,
+            make_envelope(
+                started,
+                id=deterministic_id("started", started.execution_id),
+                source="processor/matcher",
+                workspace_id=env.workspaceid,
+                time=env.time,
+                execution_id=started.execution_id,
+                correlation_id=started.execution_id,
+                causation_id=env.id,
+                depth=max(env.depth, 1),
+            ),
+        )]
+
     def _one(self, item: Incoming, store: StateStore) -> list[Output]:
         env, data = item.envelope, item.data
+        if isinstance(data, WebhookCalled):
+            return self._webhook_call(item, data)
+        if isinstance(data, TriggerEvaluated):
+            return []  # without the type header (another producer): decoded, still nothing to do
         if not isinstance(data, EventIngested):
             raise ValueError(f"{env.type} does not belong on the events topic")  # noqa: TRY004 - a bad record, not a bug
         if not env.source.startswith(SOURCE_PREFIX) and env.workspaceid not in self.definitions.workspaces:

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.structs import ConsumerRecord
 
 from infra.kafka_io import make_consumer, make_producer
@@ -92,7 +94,15 @@ class KafkaClients:
         return producer
 
     def consumer(self, *, group_id: str, max_poll_records: int) -> ConsumerLike:
-        consumer: ConsumerLike = make_consumer(self.settings, group_id=group_id, max_poll_records=max_poll_records)
+        # A processor's inputs and its state changelog are co-partitioned: the range
+        # assignor gives one member partition p of every input (same partition counts),
+        # where round robin would split p of two inputs (the matcher reads the events and
+        # the trigger log) between members, and the runner keeps state by partition number.
+        # Round robin stays second, so a group with members of before joins them.
+        consumer: ConsumerLike = make_consumer(
+            self.settings, group_id=group_id, max_poll_records=max_poll_records,
+            partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
+        )
         return consumer
 
     def restore_consumer(self) -> ConsumerLike:

@@ -37,11 +37,23 @@ class ProcessorHealth(Answer):
     error: str | None = None
 
 
+class DirectoryHealth(Answer):
+    """The API's in-memory directory of principals, keys and webhook tokens."""
+
+    status: str = Field(description="ready once caught up with the definitions topic, else catching_up")
+    staleness_seconds: float | None = Field(
+        default=None, description="how old the directory's last confirmed catch-up is; trusted up to bound_seconds"
+    )
+    bound_seconds: float
+
+
 class HealthReport(Answer):
-    """200 when ready; the same report with 503 when a service or a processor is down."""
+    """200 when ready; the same report with 503 when a service or a processor is down, or
+    while the API's directory is still catching up with the definitions topic."""
 
     kafka: ServiceHealth
     postgres: ServiceHealth
+    directory: DirectoryHealth | None = None
     processors: dict[str, ProcessorHealth] = Field(description="matcher, executor, worker, timers, projection")
     status: str = Field(description="ready or degraded")
 

@@ -20,6 +20,30 @@ class EventQueued(Answer):
     message: str
 
 
+class ItemError(Answer):
+    code: str
+    message: str
+    fields: dict[str, Any] = Field(default_factory=dict, description="the item's field at fault, by its path in the item")
+
+
+class EventItemResult(Answer):
+    """One item of a batch: accepted with its event id, or refused with the field at fault."""
+
+    index: int = Field(description="the item's position in the array sent")
+    success: bool
+    event_log_id: str | None = None
+    error: ItemError | None = None
+
+
+class EventsQueued(Answer):
+    """POST /triggers/process_events: every accepted item is durable (acks=all) once this answers."""
+
+    success: bool = Field(description="true when every item was accepted")
+    accepted: int
+    rejected: int
+    results: list[EventItemResult]
+
+
 class RunQueued(Answer):
     execution_id: str
     status: str = Field(description="queued (a webhook's start); running (a manual run: listed as running once this answers)")

@@ -64,7 +64,7 @@ CONSUMERS: dict[TopicSpec, tuple[str, ...]] = {
     NODE_WORK: ("worker",),
     TIMERS: ("timers",),
     DEFINITIONS: ("projection",),
-    TRIGGER_LOG: ("projection",),
+    TRIGGER_LOG: ("projection", "matcher"),
 }
 
 

@@ -164,6 +164,19 @@ def test_only_writes_under_the_api_are_audited() -> None:
     assert not is_audited("POST", "/api/v10/workflows") and not is_audited("POST", "/metrics")
 
 
+@pytest.mark.parametrize("path", [
+    "/api/v1/triggers/process_event", "/api/v1/triggers/process_events", "/api/v1/hooks/a-token",
+    "/api/v1/webhooks/execute/a-token",
+])
+def test_ingest_calls_are_not_audited_their_own_record_says_who(path: str) -> None:
+    assert not is_audited("POST", path) and not is_audited("PUT", path)
+
+
+def test_routes_beside_ingest_ones_are_audited() -> None:
+    for path in ("/api/v1/triggers", "/api/v1/triggers/t1/test", "/api/v1/webhooks/w1/test", "/api/v1/webhooks"):
+        assert is_audited("POST", path), path
+
+
 # -- what is kept of the request --------------------------------------------------------
 def test_field_names_never_values() -> None:
     body = orjson.dumps({"email": "ada@example.com", "password": "hunter2-secret", "nested": {"token": "t"}})

@@ -157,3 +157,44 @@ async def test_security_headers_and_hsts_outside_local_mode(hsts: bool) -> None:
         docs = await client.get("/docs")
         assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
         assert "cache-control" not in docs.headers
+
+
+def _token(secret: str, ttl: int, kind: str = "access") -> str:
+    from api.security import Principal, issue
+
+    return issue(secret, Principal("u1", "ws", "owner", "a@b.c"), kind, ttl)
+
+
+def test_a_cached_verification_answers_as_the_full_one() -> None:
+    from api.security import verify, verify_cached
+
+    token = _token("s" * 32, 60)
+    assert verify_cached("s" * 32, token, "access") == verify("s" * 32, token, "access")
+    assert verify_cached("s" * 32, token, "access").user_id == "u1"  # from the cache now
+
+
+@pytest.mark.parametrize("case", ["other secret", "refresh as access", "tampered", "garbage"])
+def test_a_token_refused_by_verify_is_refused_by_the_cache_too(case: str) -> None:
+    from api.security import verify_cached
+    from schemas.errors import Unauthenticated
+
+    secret = "s" * 32
+    token = _token(secret, 60, "refresh" if case == "refresh as access" else "access")
+    verify_cached(secret, token, "refresh" if case == "refresh as access" else "access")  # cached under its own kind
+    presented = {"tampered": token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), "garbage": "x.y.z"}.get(case, token)
+    with pytest.raises(Unauthenticated):
+        verify_cached("t" * 32 if case == "other secret" else secret, presented, "access")
+
+
+def test_a_cached_token_expires_on_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as clock
+
+    from api import security
+    from schemas.errors import Unauthenticated
+
+    token = _token("s" * 32, 5)
+    security.verify_cached("s" * 32, token, "access")
+    real = clock.time
+    monkeypatch.setattr(security.time, "time", lambda: real() + 6)
+    with pytest.raises(Unauthenticated, match="expired"):
+        security.verify_cached("s" * 32, token, "access")
