@@ -97,10 +97,21 @@ def new_edge(e: EdgeIn, stamp: datetime | None = None) -> Edge:
 
 
 async def integrations_of(state: AppState, workspace_id: str) -> list[IntegrationRef]:
+    # Newest first: a node naming no integration gets the newest one of its type, as in the worker.
     rows = await state.pool.fetch(
-        "SELECT id, name, type, provider, is_active, test_mode FROM integrations WHERE workspace_id = $1", workspace_id,
+        "SELECT id, name, type, provider, is_active, test_mode, config FROM integrations WHERE workspace_id = $1"
+        " ORDER BY updated_at DESC, id", workspace_id,
     )
-    return [IntegrationRef(r["id"], r["name"], r["type"], r["provider"], r["is_active"], r["test_mode"]) for r in rows]
+    return [
+        IntegrationRef(r["id"], r["name"], r["type"], r["provider"], r["is_active"], r["test_mode"], _template_names(r["config"]))
+        for r in rows
+    ]
+
+
+def _template_names(raw: object) -> frozenset[str]:
+    config = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    templates = config.get("templates") if isinstance(config, dict) else None
+    return frozenset(str(k) for k in templates) if isinstance(templates, dict) else frozenset()
 
 
 async def validation_report(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> Report:

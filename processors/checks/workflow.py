@@ -55,6 +55,9 @@ class IntegrationRef:
     provider: str
     is_active: bool = True
     test_mode: bool = False
+    # The names of the email templates kept in its configuration (`templates`); None when
+    # unknown, then a named template is only checked when the node runs.
+    templates: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,13 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
             found = candidates[0]
         else:
             continue
+        template = node.config.get("template")
+        if (kind == "email" and isinstance(template, str) and "{{" not in template
+                and found.templates is not None and template not in found.templates):
+            # The worker's own refusal (processors.connectors.email.apply_template), before any run.
+            known = ", ".join(sorted(found.templates)) or "none"
+            issue(Issue(INVALID, "integration_availability", f"nodes.{i}.config.template",
+                        f"node {node.id}: no email template {template!r} in integration {found.name} (it has: {known})", node.id))
         if found.test_mode:
             warn(Issue(NO_INTEGRATION, "integration_availability", f"nodes.{i}.config",
                        f"node {node.id}: integration {found.name} is in test mode; nothing will be sent", node.id))

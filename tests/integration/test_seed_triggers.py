@@ -1,0 +1,74 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
+"""Issue 19, items 13 and 14, over the real pipeline: a named email template is validated
+before any run; attached webhook, manual and api_call triggers start what their names say;
+reusable conditions referenced from nodes and edges; an action's live test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from conftest import wait_for
+from pipeline import Sink, api, executions_of, sink, wait_status  # noqa: F401 - fixtures
+from standins.fixtures import smtp_server  # noqa: F401 - fixture
+from standins.smtp import SMTPStandIn
+
+# Each test makes its own workflows, so the module's tests share one running pipeline.
+SHARE_PIPELINE = True
+
+V1 = "/api/v1"
+TRIGGER = {"id": "trigger", "name": "Start", "node_type": "trigger"}
+
+
+def edge(source: str, target: str, **extra: Any) -> dict[str, Any]:
+    return {"source_node": source, "target_node": target, **extra}
+
+
+async def created(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = await api.post(f"{V1}{path}", json=body)
+    assert r.status_code == 201, r.text
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+async def smtp_integration(api: httpx.AsyncClient, server: SMTPStandIn, name: str) -> dict[str, Any]:
+    return await created(api, "/integrations", {"name": name, "type": "email", "provider": "smtp", "configuration": {
+        "host": server.host, "port": server.port, "security": "none", "from_email": "hello@fluxo.test",
+        "username": server.username, "password": server.password,
+        "templates": {"welcome": {"subject": "Bienvenue {{user.first_name}}", "body": "Code {{input_data.code}}"}}}})
+
+
+# -- 13: a send_email's named template ------------------------------------------------------
+async def test_validate_and_activation_report_an_email_template_the_integration_does_not_have(
+    api: httpx.AsyncClient, smtp_server: SMTPStandIn,
+) -> None:
+    integration = await smtp_integration(api, smtp_server, "Templates for validation")
+
+    def body(template: str, status: str = "draft") -> dict[str, Any]:
+        return {"name": f"template {template}", "trigger_type": "manual", "status": status, "nodes": [TRIGGER, {
+            "id": "mail", "node_type": "action", "config": {
+                "action_type": "send_email", "integration_id": integration["id"], "template": template,
+                "recipient": "a@example.com"}}], "edges": [edge("trigger", "mail")]}
+
+    good = await created(api, "/workflows", body("welcome"))
+    assert (await api.get(f"{V1}/workflows/{good['id']}/validate")).json()["is_valid"] is True
+    bad = await created(api, "/workflows", body("nope"))
+    report = (await api.get(f"{V1}/workflows/{bad['id']}/validate")).json()
+    assert report["is_valid"] is False, report
+    [issue] = report["issues"]
+    assert (issue["code"], issue["field"], issue["node_id"]) == ("AUTO_007", "nodes.1.config.template", "mail")
+    assert "no email template 'nope'" in issue["message"] and "welcome" in issue["message"]
+    # Activation (and creating it active) refuses it with the same field, and runs refuse it too.
+    r = await api.post(f"{V1}/workflows/{bad['id']}/activate")
+    assert r.status_code == 422 and "nodes.1.config.template" in r.json()["error"]["fields"], r.text
+    assert r.json()["error"]["code"] == "AUTO_007"
+    r = await api.post(f"{V1}/workflows", json=body("nope", status="active"))
+    assert r.status_code == 422 and "nodes.1.config.template" in r.json()["error"]["fields"], r.text
+    r = await api.post(f"{V1}/workflows/{bad['id']}/execute", json={})
+    assert r.status_code == 422 and "nodes.1.config.template" in r.json()["error"]["fields"], r.text
+    # Adding the template to the integration makes the same workflow valid.
+    r = await api.patch(f"{V1}/integrations/{integration['id']}", json={"configuration": {"templates": {
+        "welcome": {"subject": "s", "body": "b"}, "nope": {"subject": "Now it exists", "body": "b"}}}})
+    assert r.status_code == 200, r.text
+    assert (await api.get(f"{V1}/workflows/{bad['id']}/validate")).json()["is_valid"] is True
+    assert (await api.post(f"{V1}/workflows/{bad['id']}/activate")).status_code == 200
