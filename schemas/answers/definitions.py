@@ -100,6 +100,7 @@ class ActionTest(Answer):
     action_id: str
     action_type: str
     dry_run: bool
+    execution_id: str | None = Field(default=None, description="live runs: the execution that ran the action")
     success: bool
     status: str
     rendered_configuration: JsonObject | None

@@ -72,3 +72,43 @@ async def test_validate_and_activation_report_an_email_template_the_integration_
     assert r.status_code == 200, r.text
     assert (await api.get(f"{V1}/workflows/{bad['id']}/validate")).json()["is_valid"] is True
     assert (await api.post(f"{V1}/workflows/{bad['id']}/activate")).status_code == 200
+
+
+# -- 14c: an action's live test ---------------------------------------------------------------
+async def test_an_actions_live_test_really_runs_it_once_and_a_dry_run_sends_nothing(
+    api: httpx.AsyncClient, sink: Sink, smtp_server: SMTPStandIn,
+) -> None:
+    hook = await created(api, "/actions", {"name": "Notify", "action_type": "webhook", "delay": 3600, "configuration": {
+        "url": sink.url("live-action"), "method": "POST", "payload": {"user_id": "{{user.id}}", "event_type": "{{event.type}}"}}})
+    context = {"context": {"user": {"id": "customer-123", "first_name": "John", "email": "john@example.com"},
+                           "event": {"type": "MESSAGE_RECEIVED"}}}
+    dry = await api.post(f"{V1}/actions/{hook['id']}/test", json=context)
+    assert dry.status_code == 200 and dry.json()["dry_run"] is True and dry.json()["success"] is True, dry.text
+    assert sink.to("live-action") == []
+    live = await api.post(f"{V1}/actions/{hook['id']}/test", json={**context, "live": True})
+    assert live.status_code == 200, live.text
+    answer = live.json()
+    assert (answer["dry_run"], answer["success"], answer["status"]) == (False, True, "completed"), answer
+    # Once, now (the action's own delay is not waited), with the rendered payload.
+    [call] = sink.to("live-action")
+    assert call.body == {"user_id": "customer-123", "event_type": "MESSAGE_RECEIVED"}
+    assert answer["output"]["status_code"] == 200 and answer["rendered_configuration"]["url"] == sink.url("live-action")
+    # It is an execution like any other, run by the worker, and listed.
+    run = await wait_status(api, answer["execution_id"], "completed")
+    assert run["status"] == "completed"
+
+    await smtp_integration(api, smtp_server, "Live SMTP")
+    mail = await created(api, "/actions", {"name": "Welcome mail", "action_type": "send_email", "configuration": {
+        "subject": "Welcome {{user.first_name}}!", "body": "Thank you for joining us!", "recipient": "{{user.email}}"}})
+    live = await api.post(f"{V1}/actions/{mail['id']}/test", json={**context, "live": True})
+    assert live.status_code == 200 and live.json()["success"] is True, live.text
+    [message] = await smtp_server.wait_for_messages(1)
+    assert message.subject == "Welcome John!" and message.to == ["john@example.com"]
+
+    # A failing live run says why (no retries: one call).
+    sink.script["live-broken"] = [500, 500]
+    broken = await created(api, "/actions", {"name": "Broken", "action_type": "webhook", "configuration": {
+        "url": sink.url("live-broken")}})
+    failed = (await api.post(f"{V1}/actions/{broken['id']}/test", json={"live": True})).json()
+    assert (failed["success"], failed["status"]) == (False, "failed") and failed["error"]["code"], failed
+    assert len(sink.to("live-broken")) == 1
