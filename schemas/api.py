@@ -108,6 +108,9 @@ class ExecuteWorkflow(Strict):
     input_data: dict[str, Any] | None = None
     execution_context: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
+    # The attached manual (or api_call) trigger the run is attributed to; by default the
+    # highest-priority active one, if the workflow has any.
+    trigger_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class TestWorkflow(Strict):

@@ -16,6 +16,7 @@ from api.security import Principal
 from api.services.links import pin_actions
 from api.state import AppState
 from processors.engine.simulate import Simulation
+from processors.matching.linking import webhook_trigger
 from schemas.envelope import deterministic_id, make_envelope, now
 from schemas.outputs import Output
 from schemas.records import (
@@ -107,6 +108,10 @@ async def start_by_webhook(
         "input_data": data,
         "webhook": webhook,
     }
+    linked = webhook_trigger(workflow, webhook.get("id"))
+    if linked is not None:
+        # An attached webhook trigger's own webhook (api/services/trigger_hooks.py): the run says so.
+        context["trigger"] = {"id": linked.trigger_id, "type": "webhook", "priority": linked.priority}
     principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
     workflow = await pin_actions(state, principal, workflow)
     started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")

@@ -221,6 +221,8 @@ class AttachedTrigger(Answer):
     specific_conditions: JsonObject | None
     is_active: bool
     version: int
+    webhook_id: str | None = Field(default=None, description="a webhook trigger: the inbound webhook it gives this workflow")
+    webhook_url: str | None = Field(default=None, description="a webhook trigger: the URL that starts this workflow")
 
 
 class AttachedAction(Answer):

@@ -112,3 +112,101 @@ async def test_an_actions_live_test_really_runs_it_once_and_a_dry_run_sends_noth
     failed = (await api.post(f"{V1}/actions/{broken['id']}/test", json={"live": True})).json()
     assert (failed["success"], failed["status"]) == (False, "failed") and failed["error"]["code"], failed
     assert len(sink.to("live-broken")) == 1
+
+
+# -- 14a: attached webhook, manual and api_call triggers ---------------------------------------
+async def seed_003_workflow(api: httpx.AsyncClient, sink: Sink, path: str, trigger: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Seed 003's setup: an action calling the sink at `path`, a draft workflow, the trigger
+    attached (the add_trigger answer is returned), the action attached, activated."""
+    action = await created(api, "/actions", {"name": f"Call {path}", "action_type": "webhook", "configuration": {
+        "url": sink.url(path), "payload": {"order": "{{input_data.order}}", "trigger": "{{trigger.id}}"}}})
+    workflow = await created(api, "/workflows", {"name": f"Started by {path}", "status": "DRAFT"})
+    r = await api.post(f"{V1}/workflows/{workflow['id']}/add_trigger/", json={"trigger_id": trigger["id"], "priority": 100})
+    assert r.status_code == 200, r.text
+    assert (await api.post(f"{V1}/workflows/{workflow['id']}/add_action/", json={"action_id": action["id"]})).status_code == 200
+    assert (await api.post(f"{V1}/workflows/{workflow['id']}/activate/")).status_code == 200
+    return workflow["id"], r.json()
+
+
+def hook_path(url: str) -> str:
+    assert "/api/v1/hooks/" in url, url
+    return "/api/v1/hooks/" + url.rsplit("/api/v1/hooks/", 1)[1]
+
+
+async def test_an_attached_webhook_trigger_gives_the_workflow_a_url_that_starts_it(api: httpx.AsyncClient, sink: Sink) -> None:
+    trigger = await created(api, "/triggers", {"name": "Order webhook", "trigger_type": "webhook"})
+    workflow_id, attached = await seed_003_workflow(api, sink, "by-webhook", trigger)
+    [view] = attached["triggers"]
+    assert view["trigger_type"] == "webhook" and view["webhook_url"] and view["webhook_id"], view
+    url = hook_path(view["webhook_url"])
+    listed = (await api.get(f"{V1}/workflows/{workflow_id}/triggers")).json()["results"]
+    assert listed[0]["webhook_url"] == view["webhook_url"]
+    using = (await api.get(f"{V1}/triggers/{trigger['id']}/workflows")).json()["results"]
+    assert [(w["id"], w["webhook_url"]) for w in using] == [(workflow_id, view["webhook_url"])]
+    # It is an inbound webhook like any other: listed, with its logs.
+    assert (await api.get(f"{V1}/webhooks/{view['webhook_id']}")).json()["workflow_id"] == workflow_id
+
+    # The URL needs no JWT: the token is the credential.
+    async with httpx.AsyncClient(base_url=str(api.base_url), timeout=30) as anonymous:
+        r = await anonymous.post(url, json={"order": "A-1"})
+        assert r.status_code == 202, r.text
+        run = await wait_status(api, r.json()["execution_id"], "completed", "failed")
+        assert run["status"] == "completed" and run["trigger_type"] == "webhook", run
+        assert run["trigger"]["id"] == trigger["id"] and run["trigger"]["type"] == "webhook"
+        assert [c.body for c in sink.to("by-webhook")] == [{"order": "A-1", "trigger": trigger["id"]}]
+
+        # Deactivating the trigger disables its webhook; activating it enables it again.
+        assert (await api.post(f"{V1}/triggers/{trigger['id']}/deactivate/")).status_code == 200
+        r = await anonymous.post(url, json={"order": "A-2"})
+        assert r.status_code == 409 and "is_active" in r.json()["error"]["fields"], r.text
+        assert (await api.post(f"{V1}/triggers/{trigger['id']}/activate/")).status_code == 200
+        r = await anonymous.post(url, json={"order": "A-3"})
+        assert r.status_code == 202, r.text
+        await wait_status(api, r.json()["execution_id"], "completed")
+        # Detached, the URL stops working.
+        r = await api.post(f"{V1}/workflows/{workflow_id}/remove_trigger/", json={"trigger_id": trigger["id"]})
+        assert r.status_code == 200, r.text
+        assert (await anonymous.post(url, json={"order": "A-4"})).status_code == 404
+    assert sorted(c.body["order"] for c in sink.to("by-webhook")) == ["A-1", "A-3"]
+    # A signed webhook is made with POST /webhooks: a trigger's configuration is not sealed.
+    r = await api.post(f"{V1}/triggers", json={"name": "signed", "trigger_type": "webhook", "configuration": {"secret": "x" * 20}})
+    assert r.status_code == 422 and "configuration.secret" in r.json()["error"]["fields"], r.text
+
+
+async def test_a_manual_run_is_attributed_to_the_attached_manual_trigger(api: httpx.AsyncClient, sink: Sink) -> None:
+    manual = await created(api, "/triggers", {"name": "Run by hand", "trigger_type": "manual"})
+    workflow_id, _ = await seed_003_workflow(api, sink, "by-hand", manual)
+    r = await api.post(f"{V1}/workflows/{workflow_id}/execute/", json={"context": {
+        "user": {"id": "customer-123", "email": "test@example.com", "first_name": "John"},
+        "event": {"type": "MANUAL_TRIGGER", "data": {"reason": "Testing workflow"}}}})
+    assert r.status_code == 202, r.text
+    run = await wait_status(api, r.json()["execution_id"], "completed", "failed")
+    assert run["status"] == "completed" and run["trigger_type"] == "manual", run
+    assert (run["trigger"]["id"], run["trigger"]["name"], run["trigger"]["type"]) == (manual["id"], "Run by hand", "manual")
+    assert sink.to("by-hand")[0].body["trigger"] == manual["id"]
+    # Naming a trigger that cannot start a manual run is refused with the field.
+    hook = await created(api, "/triggers", {"name": "Not by hand", "trigger_type": "webhook"})
+    assert (await api.post(f"{V1}/workflows/{workflow_id}/add_trigger", json={"trigger_id": hook["id"]})).status_code == 200
+    r = await api.post(f"{V1}/workflows/{workflow_id}/execute", json={"trigger_id": hook["id"]})
+    assert r.status_code == 422 and "webhook trigger" in r.json()["error"]["fields"]["trigger_id"], r.text
+    r = await api.post(f"{V1}/workflows/{workflow_id}/execute", json={"trigger_id": manual["id"]})
+    assert r.status_code == 202, r.text
+
+
+async def test_an_attached_api_call_trigger_starts_the_workflow_on_process_event(api: httpx.AsyncClient, sink: Sink) -> None:
+    # Seed 004's spelling: the event an api_call trigger answers is in its configuration.
+    trigger = await created(api, "/triggers", {"name": "Order API", "trigger_type": "api_call", "configuration": {"event": "order.created"}})
+    assert trigger["listens_to"] == "ORDER.CREATED"
+    workflow_id, _ = await seed_003_workflow(api, sink, "by-api-call", trigger)
+    r = await api.post(f"{V1}/triggers/process_event/", json={"event_type": "order.created", "user_id": "shop-1", "data": {"order": "B-7"}})
+    assert r.status_code == 202, r.text
+
+    async def started() -> list[dict[str, Any]] | None:
+        done = await executions_of(api, workflow_id, status="completed")
+        return done or None
+
+    [run] = await wait_for(started, timeout=60, what="the api_call trigger's execution")
+    assert run["trigger_type"] == "api_call" and run["trigger"]["id"] == trigger["id"], run
+    assert [c.body for c in sink.to("by-api-call")] == [{"order": "B-7", "trigger": trigger["id"]}]
+    logs = (await api.get(f"{V1}/trigger-event-logs", params={"event_type": "order.created"})).json()["results"]
+    assert any(e["workflow_id"] == workflow_id and e["matched"] for log in logs for e in log["evaluations"]), logs
