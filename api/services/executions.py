@@ -51,7 +51,7 @@ def summary(row: Any) -> dict[str, Any]:
 
 def _trigger_of(row: Any) -> dict[str, Any] | None:
     """The attached (seed 003) trigger the execution came through, as its context says."""
-    context = _loads(row["context"]) if "context" in row.keys() else None
+    context = _loads(row.get("context"))
     trigger = context.get("trigger") if isinstance(context, dict) else None
     return trigger if isinstance(trigger, dict) and trigger.get("id") else None
 
