@@ -58,6 +58,8 @@ class EdgeIn(Strict):
     source_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("source_node", "source"))
     target_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("target_node", "target"))
     condition: str | None = Field(default=None, max_length=4000)
+    # A reusable condition (/conditions) instead of `condition`: a filter tree, pinned when saved.
+    condition_id: str | None = Field(default=None, min_length=1, max_length=100)
     label: str | None = Field(default=None, max_length=MAX_NAME)
     style: dict[str, Any] | None = None
 

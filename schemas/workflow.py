@@ -76,6 +76,24 @@ class Node(Frozen):
     updated_at: datetime | None = None
 
 
+class ConditionPin(Frozen):
+    """A reusable condition (seed 003's /conditions) as it was when the workflow version
+    referencing it was written: runs evaluate this, whatever the condition became since."""
+
+    id: str = Field(min_length=1, max_length=100)
+    version: int = Field(ge=1)
+    name: str = ""
+    operator: str = "and"
+    conditions: tuple[dict[str, Any], ...] = ()
+    use_custom_code: bool = False
+    custom_code: str | None = None
+    language: str = "python"
+
+    def tree(self) -> dict[str, Any]:
+        """The filter tree, as a condition written inline would be."""
+        return {"operator": self.operator, "conditions": [dict(c) for c in self.conditions]}
+
+
 class Edge(Frozen):
     id: str = Field(min_length=1, max_length=100)
     source_node: str = Field(min_length=1, max_length=100)
@@ -84,6 +102,10 @@ class Edge(Frozen):
     label: str | None = Field(default=None, max_length=200)
     style: dict[str, Any] | None = None
     created_at: datetime | None = None
+    # A reusable condition instead of `condition`, and its version pinned when this
+    # workflow version was written (processors/matching/condition_refs.py).
+    condition_id: str | None = Field(default=None, min_length=1, max_length=100)
+    condition_ref: ConditionPin | None = None
 
 
 MAX_TIMEOUT = 30 * 24 * 3600

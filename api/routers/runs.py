@@ -25,6 +25,7 @@ from api.services.runs import dry_run_answer, manual_context, progress, start_by
 from api.services.workflows import check_runnable, load
 from api.state import AppState
 from processors.engine.simulate import simulate
+from processors.matching.condition_refs import inline_conditions
 from processors.matching.linking import trigger_context
 from schemas.answers.runs import CancelAnswer, RetryQueued, RunQueued, RunStarted, WorkflowTest
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
@@ -209,7 +210,8 @@ async def retry_execution(execution_id: str, state: StateDep, principal: WriterD
     )
     if raw is None:
         raise Conflict("the workflow this execution ran has been deleted")
-    workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
+    # As it ran: reusable conditions inlined from the version's pins.
+    workflow = inline_conditions(WorkflowSnapshot.model_validate(orjson.loads(raw)))
     path = [p for p in _json(row["execution_path"]) or [] if isinstance(p, str)]
     resume_from = row["failed_node"] if row["status"] == "failed" else None
     prior: dict[str, dict[str, Any]] = {}

@@ -37,8 +37,7 @@ async def existing(state: AppState, principal: Principal, kind: str, model: type
 
 async def new_version(state: AppState, principal: Principal, workflow: WorkflowSnapshot, **changes: Any) -> WorkflowSnapshot:
     updated = workflow.model_copy(update={**changes, "version": workflow.version + 1, "updated_at": now()})
-    await save_workflow(state, principal, updated)
-    return updated
+    return await save_workflow(state, principal, updated)
 
 
 async def trigger_views(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> list[dict[str, Any]]:
@@ -93,7 +92,7 @@ async def run_link(state: AppState, principal: Principal, workflow: WorkflowSnap
 async def pin_actions(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> WorkflowSnapshot:
     """The snapshot a manual run pins: attached actions compiled into nodes, as the matcher does."""
     if not workflow.actions:
-        return workflow
+        return compile_actions(workflow, {})
     actions = await definitions.load_many(state, principal, "action", ActionDefined, [r.action_id for r in workflow.actions])
     return compile_actions(workflow, actions)
 

@@ -16,7 +16,7 @@ exist are warnings: a missing field reads as null, so the condition is just fals
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +26,8 @@ from processors.engine.flow import CONDITION_ALIASES
 from processors.engine.policies import fixed_wait_seconds
 from processors.expressions.conditions import referenced_fields, validate_condition
 from processors.expressions.references import KNOWN_ROOTS
+from processors.matching.condition_refs import reference_problems
+from schemas.records import ConditionDefined
 from schemas.workflow import Edge, Node, NodeType, Position, WorkflowSnapshot
 
 NOT_CONNECTED = "AUTO_002"
@@ -229,7 +231,13 @@ def _serves(integration: IntegrationRef, kind: str) -> bool:
     return kind in (integration.provider, integration.type) or integration.provider.startswith(f"{kind}_")
 
 
-def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[IntegrationRef] = ()) -> Report:
+def validate_workflow(
+    workflow: WorkflowSnapshot,
+    integrations: Sequence[IntegrationRef] = (),
+    conditions: Mapping[str, ConditionDefined] | None = None,
+) -> Report:
+    """Every check; `conditions` are the workspace's reusable conditions the workflow
+    references (None: not known, references are not checked)."""
     report = Report()
     issue = report.issues.append
     warn = report.warnings.append
@@ -314,6 +322,10 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
     if filters:
         for error in validate_condition(filters):
             issue(Issue(INVALID, "conditions_valid", "trigger_config.filters", str(error)))
+    if conditions is not None:
+        # Reusable conditions (/conditions) referenced by condition_id.
+        for ref in reference_problems(workflow, conditions):
+            (warn if ref.warning else issue)(Issue(INVALID, "conditions_valid", ref.field, ref.message, ref.node_id, ref.edge_id))
 
     # true_path / false_path: a node of this workflow, reached by one of the condition's edges
     for i, node in enumerate(workflow.nodes):

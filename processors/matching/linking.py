@@ -5,7 +5,7 @@
   the link's `specific_conditions` hold; the highest priority wins.
 * `api_call` triggers with an `event_type` fire like event triggers, but only on events
   that came in through the API (POST /triggers/process_event: an envelope source
-  `api/...`), never on those workflows emit themselves or direct producers write.
+  `urn:fluxo:api/...`), never on those workflows emit themselves or direct producers write.
 * `run_trigger`: which attached `manual` (or event-less `api_call`) trigger a run of
   POST /workflows/{id}/execute is attributed to; `trigger_webhook_id` and
   `webhook_trigger`: the inbound webhook an attached `webhook` trigger gives a workflow.
@@ -23,8 +23,9 @@ from itertools import pairwise
 from typing import Any, Final
 
 from processors.engine.graph import derived_edge_id
+from processors.matching.condition_refs import inline_conditions
 from processors.expressions.conditions import ConditionError, evaluate_condition
-from schemas.envelope import deterministic_id
+from schemas.envelope import SOURCE_PREFIX, deterministic_id
 from schemas.records import ActionDefined, TriggerDefined
 from schemas.workflow import Edge, Node, NodeType, TriggerRef, WorkflowSnapshot
 
@@ -51,7 +52,7 @@ TRIGGER_NODE_ID: Final = "trigger"
 # Kinds a manual run (POST /workflows/{id}/execute) is attributed to.
 RUN_KINDS: Final = ("manual", "api_call")
 # Where events ingested by the API come from (schemas.envelope source): what api_call triggers hear.
-API_SOURCE_PREFIX: Final = "api/"
+API_SOURCE_PREFIX: Final = f"{SOURCE_PREFIX}api/"
 
 
 def normalize_trigger_type(value: str) -> str | None:
@@ -215,12 +216,13 @@ def compile_actions(
 ) -> WorkflowSnapshot:
     """The snapshot an execution pins: attached actions become action nodes.
 
+    Reusable conditions a node references are inlined from their pins (condition_refs).
     Without edges (seed 003's linear lists) the nodes run one after the other in
     `config.order` after a trigger node (added when the workflow has none). With a
     graph, the actions run after it: chained from every node that has no outgoing edge.
     """
     if not workflow.actions:
-        return workflow
+        return inline_conditions(workflow)
     taken = {n.id for n in workflow.nodes}
     compiled = [action_node(action, order) for order, action in attached_actions(workflow, actions)]
     compiled = [n for n in compiled if n.id not in taken]
@@ -238,4 +240,4 @@ def compile_actions(
             edges += [Edge(id=derived_edge_id("actions", s, compiled[0].id), source_node=s, target_node=compiled[0].id) for s in sinks]
             edges += [Edge(id=derived_edge_id("actions", a.id, b.id), source_node=a.id, target_node=b.id) for a, b in pairwise(compiled)]
         nodes.extend(compiled)
-    return workflow.model_copy(update={"nodes": tuple(nodes), "edges": tuple(edges)})
+    return inline_conditions(workflow.model_copy(update={"nodes": tuple(nodes), "edges": tuple(edges)}))

@@ -122,6 +122,7 @@ class GraphEdge(Answer):
     source_node: str
     target_node: str
     condition: str | None
+    condition_id: str | None = Field(default=None, description="a reusable condition used instead of `condition`")
     label: str | None
     style: JsonObject | None
     created_at: Timestamp

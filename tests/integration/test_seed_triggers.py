@@ -106,7 +106,7 @@ async def test_an_actions_live_test_really_runs_it_once_and_a_dry_run_sends_noth
     assert message.subject == "Welcome John!" and message.to == ["john@example.com"]
 
     # A failing live run says why (no retries: one call).
-    sink.script["live-broken"] = [500, 500]
+    sink.script["/live-broken"] = [500, 500]
     broken = await created(api, "/actions", {"name": "Broken", "action_type": "webhook", "configuration": {
         "url": sink.url("live-broken")}})
     failed = (await api.post(f"{V1}/actions/{broken['id']}/test", json={"live": True})).json()

@@ -91,18 +91,18 @@ def test_an_api_call_trigger_fires_on_its_event_type_only_for_events_the_api_ing
     assert listens_to(api_call) == "ORDER.CREATED"
     assert listens_to(trigger(trigger_type="api_call")) is None  # started by /execute instead
     triggers = {"t1": api_call}
-    link, why = match_linked(wf(), "order.created", ctx(), triggers, "api/process_event")
+    link, why = match_linked(wf(), "order.created", ctx(), triggers, "urn:fluxo:api/process_event")
     assert link is not None and why == "matched"
-    assert match_linked(wf(), "order.created", ctx(), triggers, "api/process_events")[0] is not None
-    for source in ("processor/executor", "shop-backend", ""):
+    assert match_linked(wf(), "order.created", ctx(), triggers, "urn:fluxo:api/process_events")[0] is not None
+    for source in ("urn:fluxo:processor/executor", "api/process_event", "shop-backend", ""):
         link, why = match_linked(wf(), "order.created", ctx(), triggers, source)
         assert link is None and "api_call trigger" in why and "sent through the API" in why
-    assert "not ORDER.PAID" in match_linked(wf(), "ORDER.PAID", ctx(), triggers, "api/process_event")[1]
+    assert "not ORDER.PAID" in match_linked(wf(), "ORDER.PAID", ctx(), triggers, "urn:fluxo:api/process_event")[1]
     # An event trigger does not care where the event came from.
     assert match_linked(wf(), "MESSAGE_RECEIVED", ctx(), {"t1": trigger()}, "shop-backend")[0] is not None
     event = EventIngested(event_type="order.created", user_id="u1")
-    assert len(match_event(event, "e1", T0, [wf()], SubjectState(), triggers, "api/process_event")[0]) == 1
-    assert match_event(event, "e1", T0, [wf()], SubjectState(), triggers, "processor/executor")[0] == []
+    assert len(match_event(event, "e1", T0, [wf()], SubjectState(), triggers, "urn:fluxo:api/process_event")[0]) == 1
+    assert match_event(event, "e1", T0, [wf()], SubjectState(), triggers, "urn:fluxo:processor/executor")[0] == []
 
 
 def test_a_manual_run_is_attributed_to_the_highest_priority_active_manual_or_api_call_trigger() -> None:
