@@ -210,3 +210,66 @@ async def test_an_attached_api_call_trigger_starts_the_workflow_on_process_event
     assert [c.body for c in sink.to("by-api-call")] == [{"order": "B-7", "trigger": trigger["id"]}]
     logs = (await api.get(f"{V1}/trigger-event-logs", params={"event_type": "order.created"})).json()["results"]
     assert any(e["workflow_id"] == workflow_id and e["matched"] for log in logs for e in log["evaluations"]), logs
+
+
+# -- 14b: reusable conditions referenced from nodes and edges ---------------------------------
+async def test_reusable_conditions_are_referenced_from_nodes_and_edges_pinned_until_the_next_version(
+    api: httpx.AsyncClient, sink: Sink,
+) -> None:
+    premium = await created(api, "/conditions", {"name": "User Has Premium Tag", "operator": "and", "conditions": [
+        {"field": "user.tags", "operator": "contains", "value": "premium"}]})
+    staff = await created(api, "/conditions", {"name": "Company address", "operator": "or", "conditions": [
+        {"field": "user.email", "operator": "ends_with", "value": "@company.com"}]})
+
+    def call(node_id: str) -> dict[str, Any]:
+        return {"id": node_id, "node_type": "action", "config": {"action_type": "webhook", "url": sink.url(f"cond-{node_id}"),
+                                                                  "payload": {"user": "{{user.id}}"}}}
+
+    body = {"name": "Premium or not", "trigger_type": "manual", "nodes": [
+        TRIGGER, {"id": "check", "node_type": "condition", "config": {"condition_id": premium["id"]}},
+        call("premium"), call("free"), call("staff")], "edges": [
+        edge("trigger", "check"), edge("check", "premium", label="true"), edge("check", "free", label="false"),
+        edge("trigger", "staff", condition_id=staff["id"])]}
+    workflow = await created(api, "/workflows", body)
+    report = (await api.get(f"{V1}/workflows/{workflow['id']}/validate")).json()
+    assert report["is_valid"] is True, report
+    stored = (await api.get(f"{V1}/workflows/{workflow['id']}")).json()
+    assert stored["nodes"][1]["config"]["condition_ref"]["version"] == 1
+    assert stored["edges"][3]["condition_id"] == staff["id"] and stored["edges"][3]["condition_ref"]["version"] == 1
+    assert (await api.post(f"{V1}/workflows/{workflow['id']}/activate")).status_code == 200
+
+    async def run(user_id: str, tags: list[str], email: str) -> list[str]:
+        r = await api.post(f"{V1}/workflows/{workflow['id']}/execute", json={"context": {
+            "user": {"id": user_id, "tags": tags, "email": email}}})
+        assert r.status_code == 202, r.text
+        done = await wait_status(api, r.json()["execution_id"], "completed", "failed")
+        assert done["status"] == "completed", done
+        return sorted(p for p in done["execution_path"] if p in ("premium", "free", "staff"))
+
+    assert await run("u-1", ["premium"], "a@company.com") == ["premium", "staff"]
+    assert await run("u-2", ["basic"], "b@example.com") == ["free"]
+    # Editing the condition changes nothing until the workflow's next version...
+    r = await api.patch(f"{V1}/conditions/{premium['id']}", json={"conditions": [
+        {"field": "user.tags", "operator": "contains", "value": "vip"}]})
+    assert r.status_code == 200, r.text
+    assert await run("u-3", ["premium"], "c@example.com") == ["premium"]
+    # ... which pins the condition as it is then (activating again after a pause).
+    assert (await api.post(f"{V1}/workflows/{workflow['id']}/pause")).status_code == 200
+    assert (await api.post(f"{V1}/workflows/{workflow['id']}/activate")).status_code == 200
+    stored = (await api.get(f"{V1}/workflows/{workflow['id']}")).json()
+    assert stored["nodes"][1]["config"]["condition_ref"]["version"] == 2
+    assert await run("u-4", ["premium"], "d@example.com") == ["free"]
+    assert await run("u-5", ["vip"], "e@example.com") == ["premium"]
+    assert [c.body["user"] for c in sink.to("cond-staff")] == ["u-1"]
+
+    # An unknown condition is an issue naming the field; activation refuses it.
+    ghost = await created(api, "/workflows", {**body, "name": "ghost condition", "nodes": [
+        TRIGGER, {"id": "check", "node_type": "condition", "config": {"condition_id": "no-such-condition"}},
+        call("premium"), call("free"), call("staff")]})
+    report = (await api.get(f"{V1}/workflows/{ghost['id']}/validate")).json()
+    assert [(i["code"], i["field"]) for i in report["issues"]] == [("AUTO_007", "nodes.1.config.condition_id")], report
+    r = await api.post(f"{V1}/workflows/{ghost['id']}/activate")
+    assert r.status_code == 422 and "nodes.1.config.condition_id" in r.json()["error"]["fields"], r.text
+    r = await api.post(f"{V1}/workflows/{workflow['id']}/edges", json={"source_node": "check", "target_node": "staff",
+                                                                     "condition_id": "nope"})
+    assert r.status_code == 422 and "edges.4.condition_id" in r.json()["error"]["fields"], r.text
