@@ -107,6 +107,16 @@ class Edge(Frozen):
     condition_id: str | None = Field(default=None, min_length=1, max_length=100)
     condition_ref: ConditionPin | None = None
 
+    @model_serializer(mode="wrap")
+    def _no_reference_is_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An edge without a reference is written as it was before references existed: the
+        # same bytes in every stored record and recorded history.
+        data: dict[str, Any] = handler(self)
+        for name in ("condition_id", "condition_ref"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
 
 MAX_TIMEOUT = 30 * 24 * 3600
 _TIMEOUT_SCHEMA: dict[str, Any] = {
