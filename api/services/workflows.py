@@ -14,9 +14,9 @@ from api import definitions
 from api.security import Principal
 from api.state import AppState
 from processors.checks.workflow import IntegrationRef, Report, validate_workflow
-from processors.matching.condition_refs import pin_conditions, referenced_ids
 from processors.expressions.conditions import validate_condition
 from processors.expressions.cron import CronError, schedule_of, validate_schedule
+from processors.matching.condition_refs import pin_conditions, referenced_ids
 from schemas.api import EdgeIn, NodeIn
 from schemas.envelope import make_envelope
 from schemas.errors import InvalidInput, NotFound

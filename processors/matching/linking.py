@@ -23,8 +23,8 @@ from itertools import pairwise
 from typing import Any, Final
 
 from processors.engine.graph import derived_edge_id
-from processors.matching.condition_refs import inline_conditions
 from processors.expressions.conditions import ConditionError, evaluate_condition
+from processors.matching.condition_refs import inline_conditions
 from schemas.envelope import SOURCE_PREFIX, deterministic_id
 from schemas.records import ActionDefined, TriggerDefined
 from schemas.workflow import Edge, Node, NodeType, TriggerRef, WorkflowSnapshot
