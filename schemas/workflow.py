@@ -76,6 +76,10 @@ class Node(Frozen):
     updated_at: datetime | None = None
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class ConditionPin(Frozen):
     """A reusable condition (seed 003's /conditions) as it was when the workflow version
     referencing it was written: runs evaluate this, whatever the condition became since."""
@@ -103,19 +107,11 @@ class Edge(Frozen):
     style: dict[str, Any] | None = None
     created_at: datetime | None = None
     # A reusable condition instead of `condition`, and its version pinned when this
-    # workflow version was written (processors/matching/condition_refs.py).
-    condition_id: str | None = Field(default=None, min_length=1, max_length=100)
-    condition_ref: ConditionPin | None = None
-
-    @model_serializer(mode="wrap")
-    def _no_reference_is_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # An edge without a reference is written as it was before references existed: the
-        # same bytes in every stored record and recorded history.
-        data: dict[str, Any] = handler(self)
-        for name in ("condition_id", "condition_ref"):
-            if data.get(name) is None:
-                data.pop(name, None)
-        return data
+    # workflow version was written (processors/matching/condition_refs.py). Unset, they are
+    # left out when written: an edge without a reference has the same bytes as before
+    # references existed (stored records, recorded histories).
+    condition_id: str | None = Field(default=None, min_length=1, max_length=100, exclude_if=_unset)
+    condition_ref: ConditionPin | None = Field(default=None, exclude_if=_unset)
 
 
 MAX_TIMEOUT = 30 * 24 * 3600

@@ -123,5 +123,7 @@ async def follow(state: AppState, principal: Principal, trigger: TriggerDefined,
 async def hooks_of(state: AppState, workflow_id: str, trigger_ids: list[str]) -> dict[str, dict[str, str]]:
     """trigger id -> {webhook_id, webhook_url} for the attached triggers that have a webhook."""
     ids = {trigger_webhook_id(workflow_id, t): t for t in trigger_ids}
+    if not ids:
+        return {}
     rows = await state.pool.fetch("SELECT id, token FROM webhooks WHERE id = ANY($1::text[]) AND NOT deleted", list(ids))
     return {ids[r["id"]]: {"webhook_id": r["id"], "webhook_url": webhook_url(state.settings.api_url, r["token"])} for r in rows}
