@@ -58,6 +58,8 @@ class EdgeIn(Strict):
     source_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("source_node", "source"))
     target_node: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("target_node", "target"))
     condition: str | None = Field(default=None, max_length=4000)
+    # A reusable condition (/conditions) instead of `condition`: a filter tree, pinned when saved.
+    condition_id: str | None = Field(default=None, min_length=1, max_length=100)
     label: str | None = Field(default=None, max_length=MAX_NAME)
     style: dict[str, Any] | None = None
 
@@ -130,6 +132,9 @@ class ExecuteWorkflow(Strict):
     input_data: dict[str, Any] | None = None
     execution_context: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
+    # The attached manual (or api_call) trigger the run is attributed to; by default the
+    # highest-priority active one, if the workflow has any.
+    trigger_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class TestWorkflow(Strict):

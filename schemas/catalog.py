@@ -75,7 +75,7 @@ TRIGGERS: tuple[dict[str, Any], ...] = (
     {"id": "form", "name": "Form submission", "trigger_type": "webhook", "description": "A form posting to the workflow's webhook URL", "config": {}},
     {"id": "event", "name": "Business event", "trigger_type": "event", "description": "Started by an ingested event (see /event-types), with filters",
      "config": {"event_type": "ORDER_CREATED", "filters": {"operator": "and", "conditions": []}}},
-    {"id": "api_call", "name": "API call", "trigger_type": "api_call", "description": "Started by an API client (POST /workflows/{id}/execute)", "config": {}},
+    {"id": "api_call", "name": "API call", "trigger_type": "api_call", "description": "Started by an API client: POST /triggers/process_event for its event_type, else POST /workflows/{id}/execute", "config": {}},
 )
 
 # Every event's context (processors.matching.triggers.event_context): what conditions and templates can read.

@@ -50,6 +50,7 @@ class ConditionConfig(Config):
     code: str | None = None
     true_path: str | None = None
     false_path: str | None = None
+    condition_id: str | None = Field(default=None, max_length=100, description="a reusable condition (/conditions), pinned when the workflow is saved")
 
 
 class TransformConfig(Config):
@@ -244,8 +245,8 @@ ACTION_CONFIGS: dict[str, tuple[type[Config], str, str | None]] = {
 
 # Requirements across fields: (model, the field named in errors, the alternatives, message).
 ONE_OF: dict[type[Config], list[tuple[str, tuple[str, ...], str]]] = {
-    ConditionConfig: [("condition", ("condition", "filters", "conditions", "custom_code", "code"),
-                       "is required: a CEL expression, a filter tree, conditions, or use_custom_code with custom_code")],
+    ConditionConfig: [("condition", ("condition", "filters", "conditions", "custom_code", "code", "condition_id"),
+                       "is required: a CEL expression, a filter tree, conditions, use_custom_code with custom_code, or condition_id")],
     DelayConfig: [("delay_seconds", ("delay_seconds", "wait_seconds", "seconds", "duration", "delay", "wait", "minutes", "hours", "days", "weeks", "until"),
                    "is required: delay_seconds, duration and unit, or until")],
     WaitConfig: [("delay_seconds", ("delay_seconds", "wait_seconds", "seconds", "duration", "delay", "wait", "minutes", "hours", "days", "weeks", "until"),

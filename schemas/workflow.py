@@ -76,6 +76,28 @@ class Node(Frozen):
     updated_at: datetime | None = None
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
+class ConditionPin(Frozen):
+    """A reusable condition (seed 003's /conditions) as it was when the workflow version
+    referencing it was written: runs evaluate this, whatever the condition became since."""
+
+    id: str = Field(min_length=1, max_length=100)
+    version: int = Field(ge=1)
+    name: str = ""
+    operator: str = "and"
+    conditions: tuple[dict[str, Any], ...] = ()
+    use_custom_code: bool = False
+    custom_code: str | None = None
+    language: str = "python"
+
+    def tree(self) -> dict[str, Any]:
+        """The filter tree, as a condition written inline would be."""
+        return {"operator": self.operator, "conditions": [dict(c) for c in self.conditions]}
+
+
 class Edge(Frozen):
     id: str = Field(min_length=1, max_length=100)
     source_node: str = Field(min_length=1, max_length=100)
@@ -84,6 +106,12 @@ class Edge(Frozen):
     label: str | None = Field(default=None, max_length=200)
     style: dict[str, Any] | None = None
     created_at: datetime | None = None
+    # A reusable condition instead of `condition`, and its version pinned when this
+    # workflow version was written (processors/matching/condition_refs.py). Unset, they are
+    # left out when written: an edge without a reference has the same bytes as before
+    # references existed (stored records, recorded histories).
+    condition_id: str | None = Field(default=None, min_length=1, max_length=100, exclude_if=_unset)
+    condition_ref: ConditionPin | None = Field(default=None, exclude_if=_unset)
 
 
 MAX_TIMEOUT = 30 * 24 * 3600

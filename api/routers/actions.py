@@ -15,6 +15,7 @@ from api.filters import Where
 from api.pagination import PagingDep
 from api.preconditions import IfMatchDep, tagged
 from api.security import Principal
+from api.services.action_runs import run_live
 from api.services.links import attach_action, detach_action
 from api.services.workflows import load as load_workflow
 from api.state import AppState
@@ -205,14 +206,12 @@ async def delete_action(action_id: str, state: StateDep, principal: WriterDep, g
 @router.post("/{action_id}/test", response_model=ActionTest)
 async def test_action(action_id: str, body: TestContext, state: StateDep, principal: WriterDep) -> dict[str, Any]:
     """Run the action against a context through the real state machine, with no side effects:
-    connectors report what they would send, emitted events are listed, nothing is written."""
+    connectors report what they would send, emitted events are listed, nothing is written.
+    With `live: true` it really runs once, through the node worker (api/services/action_runs.py)."""
     action = await definitions.load(state, principal, KIND, ActionDefined, action_id)
-    if body.live:
-        raise InvalidInput(
-            "live action runs are not supported here",
-            fields={"live": "attach the action to a workflow and POST /workflows/{id}/execute"},
-        )
     context = definitions.context_of(body.context, body.event_type, body.event_data, body.user)
+    if body.live:
+        return await run_live(state, principal, action, context)
     stamp = now()
     node = action_node(action, action.order)
     workflow = WorkflowSnapshot(

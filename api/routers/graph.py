@@ -57,6 +57,7 @@ def edge_view(w: WorkflowSnapshot, edge: Edge) -> dict[str, Any]:
         "source_node": edge.source_node,
         "target_node": edge.target_node,
         "condition": edge.condition,
+        "condition_id": edge.condition_id,
         "label": edge.label,
         "style": edge.style,
         "created_at": edge.created_at or w.created_at,
@@ -218,6 +219,7 @@ async def create_edge(
     if not problems and any(
         e.source_node == body.source_node and e.target_node == body.target_node
         and (e.label or "") == (body.label or "") and (e.condition or "") == (body.condition or "")
+        and (e.condition_id or "") == (body.condition_id or "")
         for e in current.edges
     ):
         problems["target_node"] = f"an edge {body.source_node} -> {body.target_node} with this label and condition already exists"

@@ -21,11 +21,13 @@ from api.audit import note_audit
 from api.deps import StateDep, WriterDep
 from api.query import takes_any_query
 from api.security import Principal
-from api.services.links import pin_actions
+from api.services.links import pin_actions, run_link
 from api.services.runs import dry_run_answer, manual_context, progress, start_by_webhook, start_run
 from api.services.workflows import check_runnable, load
 from api.state import AppState
 from processors.engine.simulate import simulate
+from processors.matching.condition_refs import inline_conditions
+from processors.matching.linking import trigger_context
 from schemas.answers.runs import CancelAnswer, RetryQueued, RunQueued, RunStarted, WorkflowTest
 from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
 from schemas.envelope import make_envelope, now
@@ -55,16 +57,21 @@ async def execute_workflow(
         raise Conflict("an archived workflow cannot run; reset it first")
     # What GET /validate checks (the stored definition), then what runs (its actions pinned).
     await check_runnable(state, principal, stored)
+    link = await run_link(state, principal, stored, body.trigger_id)
     workflow = await pin_actions(state, principal, stored)
     input_data = body.input_data if body.input_data is not None else (body.context or {})
     extra = body.execution_context or {}
     execution_id = str(uuid.uuid4())
     context = manual_context(execution_id, input_data, extra, body.context, now().isoformat())
     user: dict[str, Any] = context["user"]
+    kind = "api_call" if workflow.trigger_type == TriggerType.API_CALL else "manual"
+    if link is not None:
+        context["trigger"] = trigger_context(link)
+        kind = link.trigger.trigger_type
     started = ExecutionStarted(
         execution_id=execution_id,
         workflow=workflow,
-        trigger_type="api_call" if workflow.trigger_type == TriggerType.API_CALL else "manual",
+        trigger_type=kind,
         subject=str(user.get("id")) if user.get("id") else None,
         context=context,
         performed_by=principal.email,
@@ -205,7 +212,8 @@ async def retry_execution(execution_id: str, state: StateDep, principal: WriterD
     )
     if raw is None:
         raise Conflict("the workflow this execution ran has been deleted")
-    workflow = WorkflowSnapshot.model_validate(orjson.loads(raw))
+    # As it ran: reusable conditions inlined from the version's pins.
+    workflow = inline_conditions(WorkflowSnapshot.model_validate(orjson.loads(raw)))
     path = [p for p in _json(row["execution_path"]) or [] if isinstance(p, str)]
     resume_from = row["failed_node"] if row["status"] == "failed" else None
     prior: dict[str, dict[str, Any]] = {}

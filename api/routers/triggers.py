@@ -3,6 +3,7 @@ that says which condition failed. (POST /triggers/process_event lives in events.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from api.filters import Where
 from api.pagination import PagingDep, listing
 from api.preconditions import IfMatchDep, tagged
 from api.security import Principal
+from api.services import trigger_hooks
 from api.state import AppState
 from processors.expressions.conditions import ConditionError, evaluate_condition, explain_filter
 from processors.expressions.cron import CronError, validate_schedule
@@ -35,6 +37,7 @@ from schemas.workflow import WorkflowSnapshot
 router = APIRouter(prefix="/triggers", tags=["triggers"])
 
 KIND = "trigger"
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
 def _type_or_fail(value: str, field: str = "trigger_type") -> str:
@@ -47,8 +50,21 @@ def _type_or_fail(value: str, field: str = "trigger_type") -> str:
     return normalized
 
 
+def normalized(trigger: TriggerDefined) -> TriggerDefined:
+    """Seed 004 names an api_call trigger's event in its configuration (`event`): the
+    event_type it fires on when none is given."""
+    given = trigger.configuration.get("event_type") or trigger.configuration.get("event")
+    if trigger.trigger_type == "api_call" and not trigger.event_type and isinstance(given, str) and given:
+        return trigger.model_copy(update={"event_type": given.upper()})
+    return trigger
+
+
 def problems_of(trigger: TriggerDefined) -> dict[str, str]:
     problems = definitions.condition_problems(trigger.filters or None, "filters")
+    if trigger.event_type is not None and not _EVENT_TYPE.match(trigger.event_type):
+        problems["configuration.event"] = "an event type: letters, digits and _ . : -, at most 100"
+    if trigger.trigger_type == "webhook":
+        problems.update(trigger_hooks.configuration_problems(trigger.configuration))
     if trigger.trigger_type == "event" and not trigger.event_type:
         problems["event_type"] = "an event trigger needs the event_type it fires on"
     if trigger.trigger_type == "cron":
@@ -68,12 +84,22 @@ def view(t: TriggerDefined) -> dict[str, Any]:
     return body
 
 
-async def _store(state: AppState, principal: Principal, trigger: TriggerDefined) -> dict[str, Any]:
+async def _store(
+    state: AppState, principal: Principal, trigger: TriggerDefined, before: TriggerDefined | None = None,
+) -> dict[str, Any]:
+    trigger = normalized(trigger)
     problems = problems_of(trigger)
     if problems:
         raise InvalidInput("the trigger is invalid", fields=problems)
     await definitions.save(state, principal, KIND, trigger)
+    await _follow(state, principal, trigger, before)
     return view(trigger)
+
+
+async def _follow(state: AppState, principal: Principal, trigger: TriggerDefined, before: TriggerDefined | None) -> None:
+    """A webhook trigger's webhooks (one per workflow it is attached to) follow its changes."""
+    if before is not None and "webhook" in (trigger.trigger_type, before.trigger_type):
+        await trigger_hooks.follow(state, principal, trigger, await workflows_using(state, principal, trigger.id))
 
 
 @router.post("", status_code=201, response_model=Trigger)
@@ -120,7 +146,7 @@ async def replace_trigger(trigger_id: str, body: TriggerIn, state: StateDep, pri
         "event_type": body.event_type.upper() if body.event_type else None,
         "version": current.version + 1, "updated_at": now(),
     })
-    return tagged(response, await _store(state, principal, updated))
+    return tagged(response, await _store(state, principal, updated, current))
 
 
 @router.patch("/{trigger_id}", response_model=Trigger)
@@ -137,7 +163,7 @@ async def update_trigger(trigger_id: str, body: TriggerPatch, state: StateDep, p
     updated = TriggerDefined.model_validate(
         {**current.model_dump(), **changes, "version": current.version + 1, "updated_at": now()}
     )
-    return tagged(response, await _store(state, principal, updated))
+    return tagged(response, await _store(state, principal, updated, current))
 
 
 @router.delete("/{trigger_id}", status_code=204)
@@ -145,6 +171,7 @@ async def delete_trigger(trigger_id: str, state: StateDep, principal: WriterDep,
     current = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     gone = current.model_copy(update={"version": current.version + 1, "deleted": True, "is_active": False, "updated_at": now()})
     await definitions.save(state, principal, KIND, gone)
+    await _follow(state, principal, gone, current)
     return Response(status_code=204)
 
 
@@ -154,6 +181,7 @@ async def _set_active(state: AppState, principal: Principal, trigger_id: str, ac
         return view(current)
     updated = current.model_copy(update={"is_active": active, "version": current.version + 1, "updated_at": now()})
     await definitions.save(state, principal, KIND, updated)
+    await _follow(state, principal, updated, current)
     return view(updated)
 
 
@@ -179,13 +207,14 @@ async def workflows_using(state: AppState, principal: Principal, trigger_id: str
 
 @router.get("/{trigger_id}/workflows", response_model=Page[TriggerWorkflow])
 async def trigger_workflows(trigger_id: str, state: StateDep, principal: PrincipalDep) -> dict[str, Any]:
-    await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
+    trigger = await definitions.load(state, principal, KIND, TriggerDefined, trigger_id)
     results = []
     for w in await workflows_using(state, principal, trigger_id):
         ref = next(r for r in w.triggers if r.trigger_id == trigger_id)
+        hooks = await trigger_hooks.hooks_of(state, w.id, [trigger_id]) if trigger.trigger_type == "webhook" else {}
         results.append({
             "id": w.id, "name": w.name, "status": w.status.value, "version": w.version,
-            "priority": ref.priority, "specific_conditions": ref.specific_conditions,
+            "priority": ref.priority, "specific_conditions": ref.specific_conditions, **hooks.get(trigger_id, {}),
         })
     return listing(results)
 

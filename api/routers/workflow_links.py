@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from api import definitions
 from api.deps import PrincipalDep, StateDep, WriterDep
 from api.pagination import listing
+from api.services import trigger_hooks
 from api.services.links import (
     MAX_LINKS,
     action_views,
@@ -52,6 +53,8 @@ async def add_trigger(workflow_id: str, body: AddTrigger, state: StateDep, princ
         raise InvalidInput(f"a workflow has at most {MAX_LINKS} triggers", fields={"trigger_id": "too many triggers"})
     refs.append(TriggerRef(trigger_id=trigger.id, priority=body.priority, specific_conditions=body.specific_conditions))
     updated = await new_version(state, principal, workflow, triggers=tuple(refs))
+    if trigger.trigger_type == "webhook":
+        await trigger_hooks.ensure(state, principal, updated, trigger)
     return {"message": "trigger added", "workflow_id": workflow_id, "version": updated.version,
             "triggers": await trigger_views(state, principal, updated)}
 
@@ -63,6 +66,7 @@ async def remove_trigger(workflow_id: str, body: RemoveTrigger, state: StateDep,
         raise NotFound(f"trigger {body.trigger_id} is not attached to workflow {workflow_id}",
                        fields={"trigger_id": "not attached to this workflow"})
     updated = await new_version(state, principal, workflow, triggers=tuple(r for r in workflow.triggers if r.trigger_id != body.trigger_id))
+    await trigger_hooks.drop(state, principal, workflow_id, body.trigger_id)
     return {"message": "trigger removed", "workflow_id": workflow_id, "version": updated.version,
             "triggers": await trigger_views(state, principal, updated)}
 

@@ -45,7 +45,15 @@ def summary(row: Any) -> dict[str, Any]:
         "retry_of": row["retry_of"],
         "resume_from": row["resume_from"],
         "cancel_reason": row["cancel_reason"],
+        "trigger": _trigger_of(row),
     }
+
+
+def _trigger_of(row: Any) -> dict[str, Any] | None:
+    """The attached (seed 003) trigger the execution came through, as its context says."""
+    context = _loads(row.get("context"))
+    trigger = context.get("trigger") if isinstance(context, dict) else None
+    return trigger if isinstance(trigger, dict) and trigger.get("id") else None
 
 
 async def execution_page(

@@ -11,9 +11,16 @@ from typing import Any
 
 from api import definitions
 from api.security import Principal
+from api.services.trigger_hooks import hooks_of
 from api.services.workflows import save as save_workflow
 from api.state import AppState
-from processors.matching.linking import action_node_id, compile_actions, listens_to
+from processors.matching.linking import (
+    LinkedMatch,
+    action_node_id,
+    compile_actions,
+    listens_to,
+    run_trigger,
+)
 from schemas.envelope import now
 from schemas.errors import InvalidInput, NotFound
 from schemas.records import ActionDefined, TriggerDefined
@@ -31,12 +38,12 @@ async def existing(state: AppState, principal: Principal, kind: str, model: type
 
 async def new_version(state: AppState, principal: Principal, workflow: WorkflowSnapshot, **changes: Any) -> WorkflowSnapshot:
     updated = workflow.model_copy(update={**changes, "version": workflow.version + 1, "updated_at": now()})
-    await save_workflow(state, principal, updated)
-    return updated
+    return await save_workflow(state, principal, updated)
 
 
 async def trigger_views(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> list[dict[str, Any]]:
     found = await definitions.load_many(state, principal, "trigger", TriggerDefined, [r.trigger_id for r in workflow.triggers])
+    hooks = await hooks_of(state, workflow.id, [t.id for t in found.values() if t.trigger_type == "webhook"])
     views = []
     for ref in sorted(workflow.triggers, key=lambda r: (-r.priority, r.trigger_id)):
         trigger = found.get(ref.trigger_id)
@@ -46,6 +53,7 @@ async def trigger_views(state: AppState, principal: Principal, workflow: Workflo
             "id": trigger.id, "trigger_id": trigger.id, "trigger_name": trigger.name, "name": trigger.name,
             "trigger_type": trigger.trigger_type, "listens_to": listens_to(trigger), "priority": ref.priority,
             "specific_conditions": ref.specific_conditions, "is_active": trigger.is_active, "version": trigger.version,
+            **hooks.get(trigger.id, {}),
         })
     return views
 
@@ -108,10 +116,24 @@ def link_fields(workflow: WorkflowSnapshot, found: Linked) -> dict[str, Any]:
             "triggers_count": len(trigger_rows), "actions_count": len(action_rows)}
 
 
+async def run_link(state: AppState, principal: Principal, workflow: WorkflowSnapshot, wanted: str | None) -> LinkedMatch | None:
+    """The attached manual (or api_call) trigger a manual run is attributed to; 422 naming
+    `trigger_id` when the one asked for cannot start it."""
+    if not workflow.triggers:
+        if wanted is not None:
+            raise InvalidInput(f"trigger {wanted} is not attached to this workflow", fields={"trigger_id": "not attached to this workflow"})
+        return None
+    triggers = await definitions.load_many(state, principal, "trigger", TriggerDefined, [r.trigger_id for r in workflow.triggers])
+    link, problem = run_trigger(workflow, triggers, wanted)
+    if problem is not None:
+        raise InvalidInput(problem, fields={"trigger_id": problem})
+    return link
+
+
 async def pin_actions(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> WorkflowSnapshot:
     """The snapshot a manual run pins: attached actions compiled into nodes, as the matcher does."""
     if not workflow.actions:
-        return workflow
+        return compile_actions(workflow, {})
     actions = await definitions.load_many(state, principal, "action", ActionDefined, [r.action_id for r in workflow.actions])
     return compile_actions(workflow, actions)
 

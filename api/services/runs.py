@@ -101,7 +101,7 @@ async def start_by_webhook(
     key = idempotency_key
     execution_id = deterministic_id("webhook", *idempotency, key[:200]) if key else str(uuid.uuid4())
     received = now()
-    context = webhook_context(execution_id, data, received, webhook)
+    context = webhook_context(execution_id, data, received, webhook, workflow)
     principal = Principal(user_id="webhook", workspace_id=workflow.workspace_id, role="webhook", email="webhook")
     workflow = await pin_actions(state, principal, workflow)
     started = ExecutionStarted(execution_id=execution_id, workflow=workflow, trigger_type="webhook", context=context, performed_by="webhook")

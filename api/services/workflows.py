@@ -10,16 +10,18 @@ from datetime import datetime
 
 import orjson
 
+from api import definitions
 from api.security import Principal
 from api.state import AppState
 from processors.checks.workflow import IntegrationRef, Report, validate_workflow
 from processors.expressions.conditions import validate_condition
 from processors.expressions.cron import CronError, schedule_of, validate_schedule
+from processors.matching.condition_refs import pin_conditions, referenced_ids
 from schemas.api import EdgeIn, NodeIn
 from schemas.envelope import make_envelope
 from schemas.errors import InvalidInput, NotFound
 from schemas.outputs import Output
-from schemas.records import WorkflowDefined
+from schemas.records import ConditionDefined, WorkflowDefined
 from schemas.topics import DEFINITIONS
 from schemas.workflow import Edge, Node, TriggerType, WorkflowSnapshot, WorkflowStatus
 
@@ -90,6 +92,7 @@ def new_edge(e: EdgeIn, stamp: datetime | None = None) -> Edge:
         source_node=e.source_node,
         target_node=e.target_node,
         condition=e.condition,
+        condition_id=e.condition_id,
         label=e.label,
         style=e.style,
         created_at=stamp,
@@ -97,14 +100,32 @@ def new_edge(e: EdgeIn, stamp: datetime | None = None) -> Edge:
 
 
 async def integrations_of(state: AppState, workspace_id: str) -> list[IntegrationRef]:
+    # Newest first: a node naming no integration gets the newest one of its type, as in the worker.
     rows = await state.pool.fetch(
-        "SELECT id, name, type, provider, is_active, test_mode FROM integrations WHERE workspace_id = $1", workspace_id,
+        "SELECT id, name, type, provider, is_active, test_mode, config FROM integrations WHERE workspace_id = $1"
+        " ORDER BY updated_at DESC, id", workspace_id,
     )
-    return [IntegrationRef(r["id"], r["name"], r["type"], r["provider"], r["is_active"], r["test_mode"]) for r in rows]
+    return [
+        IntegrationRef(r["id"], r["name"], r["type"], r["provider"], r["is_active"], r["test_mode"], _template_names(r["config"]))
+        for r in rows
+    ]
+
+
+def _template_names(raw: object) -> frozenset[str]:
+    config = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    templates = config.get("templates") if isinstance(config, dict) else None
+    return frozenset(str(k) for k in templates) if isinstance(templates, dict) else frozenset()
+
+
+async def conditions_of(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> dict[str, ConditionDefined]:
+    """The reusable conditions the workflow references (those that exist in this workspace)."""
+    ids = referenced_ids(workflow)
+    return await definitions.load_many(state, principal, "condition", ConditionDefined, ids) if ids else {}
 
 
 async def validation_report(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> Report:
-    return validate_workflow(workflow, await integrations_of(state, principal.workspace_id))
+    return validate_workflow(
+        workflow, await integrations_of(state, principal.workspace_id), await conditions_of(state, principal, workflow))
 
 
 async def check_activation(state: AppState, principal: Principal, workflow: WorkflowSnapshot, message: str) -> None:
@@ -140,7 +161,11 @@ async def load(state: AppState, principal: Principal, workflow_id: str) -> Workf
     return WorkflowSnapshot.model_validate(orjson.loads(raw))
 
 
-async def save(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> None:
+async def save(state: AppState, principal: Principal, workflow: WorkflowSnapshot) -> WorkflowSnapshot:
+    """Write a workflow version; returns it as written: the reusable conditions it
+    references pinned as they are now (processors/matching/condition_refs.py)."""
+    if referenced_ids(workflow):
+        workflow = pin_conditions(workflow, await conditions_of(state, principal, workflow))
     envelope = make_envelope(
         WorkflowDefined(workflow=workflow),
         source="api/workflows",
@@ -150,6 +175,7 @@ async def save(state: AppState, principal: Principal, workflow: WorkflowSnapshot
     key = f"{principal.workspace_id}:workflow:{workflow.id}"
     topic, partition, offset = await state.publish(Output.of(DEFINITIONS, key, envelope))
     await state.wait_projected(topic, partition, offset)
+    return workflow
 
 
 async def commit(state: AppState, principal: Principal, current: WorkflowSnapshot, updated: WorkflowSnapshot) -> WorkflowSnapshot:
@@ -163,5 +189,4 @@ async def commit(state: AppState, principal: Principal, current: WorkflowSnapsho
         raise InvalidInput("the workflow definition is invalid", fields=problems)
     if updated.status == WorkflowStatus.ACTIVE:
         await check_activation(state, principal, updated, "an active workflow must stay valid")
-    await save(state, principal, updated)
-    return updated
+    return await save(state, principal, updated)

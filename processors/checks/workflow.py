@@ -16,7 +16,7 @@ exist are warnings: a missing field reads as null, so the condition is just fals
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +26,8 @@ from processors.engine.flow import CONDITION_ALIASES
 from processors.engine.policies import fixed_wait_seconds
 from processors.expressions.conditions import referenced_fields, validate_condition
 from processors.expressions.references import KNOWN_ROOTS
+from processors.matching.condition_refs import reference_problems
+from schemas.records import ConditionDefined
 from schemas.workflow import Edge, Node, NodeType, Position, WorkflowSnapshot
 
 NOT_CONNECTED = "AUTO_002"
@@ -55,6 +57,9 @@ class IntegrationRef:
     provider: str
     is_active: bool = True
     test_mode: bool = False
+    # The names of the email templates kept in its configuration (`templates`); None when
+    # unknown, then a named template is only checked when the node runs.
+    templates: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,13 @@ def _serves(integration: IntegrationRef, kind: str) -> bool:
     return kind in (integration.provider, integration.type) or integration.provider.startswith(f"{kind}_")
 
 
-def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[IntegrationRef] = ()) -> Report:
+def validate_workflow(
+    workflow: WorkflowSnapshot,
+    integrations: Sequence[IntegrationRef] = (),
+    conditions: Mapping[str, ConditionDefined] | None = None,
+) -> Report:
+    """Every check; `conditions` are the workspace's reusable conditions the workflow
+    references (None: not known, references are not checked)."""
     report = Report()
     issue = report.issues.append
     warn = report.warnings.append
@@ -311,6 +322,10 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
     if filters:
         for error in validate_condition(filters):
             issue(Issue(INVALID, "conditions_valid", "trigger_config.filters", str(error)))
+    if conditions is not None:
+        # Reusable conditions (/conditions) referenced by condition_id.
+        for ref in reference_problems(workflow, conditions):
+            (warn if ref.warning else issue)(Issue(INVALID, "conditions_valid", ref.field, ref.message, ref.node_id, ref.edge_id))
 
     # true_path / false_path: a node of this workflow, reached by one of the condition's edges
     for i, node in enumerate(workflow.nodes):
@@ -355,6 +370,13 @@ def validate_workflow(workflow: WorkflowSnapshot, integrations: Sequence[Integra
             found = candidates[0]
         else:
             continue
+        template = node.config.get("template")
+        if (kind == "email" and isinstance(template, str) and "{{" not in template
+                and found.templates is not None and template not in found.templates):
+            # The worker's own refusal (processors.connectors.email.apply_template), before any run.
+            known = ", ".join(sorted(found.templates)) or "none"
+            issue(Issue(INVALID, "integration_availability", f"nodes.{i}.config.template",
+                        f"node {node.id}: no email template {template!r} in integration {found.name} (it has: {known})", node.id))
         if found.test_mode:
             warn(Issue(NO_INTEGRATION, "integration_availability", f"nodes.{i}.config",
                        f"node {node.id}: integration {found.name} is in test mode; nothing will be sent", node.id))

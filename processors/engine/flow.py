@@ -76,14 +76,29 @@ def edge_view(node: Node, output: Mapping[str, Any]) -> dict[str, Any]:
     return {**fields, "output": dict(output)}
 
 
+def edge_spec(edge: Edge) -> str | dict[str, Any] | None:
+    """An edge's condition: its CEL, or the filter tree of the reusable condition it
+    references, as pinned when its workflow version was written. Raises EdgeError for a
+    reference that was never pinned (or is custom code): never silently unconditional."""
+    if edge.condition:
+        return edge.condition
+    if edge.condition_id is None:
+        return None
+    pin = edge.condition_ref
+    if pin is None or pin.id != edge.condition_id or pin.use_custom_code:
+        raise EdgeError(f"edge {edge.id}: condition {edge.condition_id} is not a pinned filter tree", f"edges.{edge.id}.condition_id")
+    return pin.tree()
+
+
 def edge_taken(state: State, node: Node, edge: Edge, output: Mapping[str, Any]) -> bool:
     """Whether `edge` out of `node` (which output `output`) is taken. Raises EdgeError."""
-    if edge.condition:
+    spec = edge_spec(edge)
+    if spec is not None:
         context = eval_context(state, edge_view(node, output))
         # The source's own output, whether or not the state records it yet.
         context["nodes"] = {**context["nodes"], node.id: dict(output)}
         try:
-            return judge_condition(edge.condition, context).result
+            return judge_condition(spec, context).result
         except ConditionError as exc:
             raise EdgeError(f"edge {edge.id}: {exc}", f"edges.{edge.id}.condition") from exc
     if node.node_type != NodeType.CONDITION:

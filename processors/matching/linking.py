@@ -3,6 +3,12 @@
 * `match_linked`: which attached trigger (if any) an event fires for a workflow: an
   active trigger whose type is the event's type (case-insensitive), whose filters and
   the link's `specific_conditions` hold; the highest priority wins.
+* `api_call` triggers with an `event_type` fire like event triggers, but only on events
+  that came in through the API (POST /triggers/process_event: an envelope source
+  `urn:fluxo:api/...`), never on those workflows emit themselves or direct producers write.
+* `run_trigger`: which attached `manual` (or event-less `api_call`) trigger a run of
+  POST /workflows/{id}/execute is attributed to; `trigger_webhook_id` and
+  `webhook_trigger`: the inbound webhook an attached `webhook` trigger gives a workflow.
 * `compile_actions`: the workflow as it runs, its attached active actions turned into
   action nodes (in `order`, with their configuration and own delay). The matcher pins
   this snapshot in `execution.started`, so editing an action later never changes an
@@ -18,6 +24,8 @@ from typing import Any, Final
 
 from processors.engine.graph import derived_edge_id
 from processors.expressions.conditions import ConditionError, evaluate_condition
+from processors.matching.condition_refs import inline_conditions
+from schemas.envelope import SOURCE_PREFIX, deterministic_id
 from schemas.records import ActionDefined, TriggerDefined
 from schemas.workflow import Edge, Node, NodeType, TriggerRef, WorkflowSnapshot
 
@@ -41,6 +49,10 @@ TRIGGER_KINDS: Final = ("event", "webhook", "cron", "manual", "api_call")
 # Action types whose wait is their configuration: their own `delay` is not added on top.
 _WAIT_ACTIONS: Final = frozenset({"wait", "delay", "sleep"})
 TRIGGER_NODE_ID: Final = "trigger"
+# Kinds a manual run (POST /workflows/{id}/execute) is attributed to.
+RUN_KINDS: Final = ("manual", "api_call")
+# Where events ingested by the API come from (schemas.envelope source): what api_call triggers hear.
+API_SOURCE_PREFIX: Final = f"{SOURCE_PREFIX}api/"
 
 
 def normalize_trigger_type(value: str) -> str | None:
@@ -54,8 +66,9 @@ def normalize_trigger_type(value: str) -> str | None:
 
 
 def listens_to(trigger: TriggerDefined) -> str | None:
-    """The event code a trigger fires on, upper case; None for webhook/cron/manual/api_call."""
-    if trigger.trigger_type == "event":
+    """The event code a trigger fires on, upper case; None for webhook/cron/manual, and for
+    an api_call trigger without an event_type (started by POST /workflows/{id}/execute)."""
+    if trigger.trigger_type in ("event", "api_call"):
         return trigger.event_type.upper() if trigger.event_type else None
     if trigger.trigger_type in TRIGGER_KINDS:
         return None
@@ -69,9 +82,11 @@ class LinkedMatch:
 
 
 def link_problem(
-    ref: TriggerRef, trigger: TriggerDefined | None, workspace_id: str, event_type: str, context: Mapping[str, Any]
+    ref: TriggerRef, trigger: TriggerDefined | None, workspace_id: str, event_type: str, context: Mapping[str, Any],
+    source: str = "",
 ) -> str | None:
-    """None when this attached trigger fires for the event; otherwise why it does not."""
+    """None when this attached trigger fires for the event (written by `source`); otherwise
+    why it does not."""
     if trigger is None or trigger.deleted or trigger.workspace_id != workspace_id:
         return f"trigger {ref.trigger_id} no longer exists"
     if not trigger.is_active:
@@ -81,6 +96,8 @@ def link_problem(
         return f"trigger {trigger.name!r} is a {trigger.trigger_type} trigger"
     if wanted.casefold() != event_type.casefold():
         return f"trigger {trigger.name!r} listens to {wanted}, not {event_type}"
+    if trigger.trigger_type == "api_call" and not source.startswith(API_SOURCE_PREFIX):
+        return f"trigger {trigger.name!r} is an api_call trigger: it fires on {wanted} events sent through the API, not from {source or 'elsewhere'}"
     for label, spec in (("filters", trigger.filters), ("specific_conditions", ref.specific_conditions)):
         if not spec:
             continue
@@ -93,18 +110,69 @@ def link_problem(
 
 
 def match_linked(
-    workflow: WorkflowSnapshot, event_type: str, context: Mapping[str, Any], triggers: Mapping[str, TriggerDefined]
+    workflow: WorkflowSnapshot, event_type: str, context: Mapping[str, Any], triggers: Mapping[str, TriggerDefined],
+    source: str = "",
 ) -> tuple[LinkedMatch | None, str]:
     """The highest-priority attached trigger that fires, or None and why none does."""
     reasons: list[str] = []
     for ref in sorted(workflow.triggers, key=lambda r: (-r.priority, r.trigger_id)):
         trigger = triggers.get(ref.trigger_id)
-        problem = link_problem(ref, trigger, workflow.workspace_id, event_type, context)
+        problem = link_problem(ref, trigger, workflow.workspace_id, event_type, context, source)
         if problem is None:
             assert trigger is not None
             return LinkedMatch(ref, trigger), "matched"
         reasons.append(problem)
     return None, "; ".join(reasons) if reasons else "no trigger attached"
+
+
+def run_trigger(
+    workflow: WorkflowSnapshot, triggers: Mapping[str, TriggerDefined], wanted: str | None = None,
+) -> tuple[LinkedMatch | None, str | None]:
+    """The attached trigger a manual run is attributed to, and None; or None and why the
+    trigger asked for (`wanted`) cannot start it.
+
+    Without `wanted`: the highest-priority active attached `manual` trigger (or `api_call`
+    one without an event_type), else none (the run is still allowed, unattributed).
+    """
+    for ref in sorted(workflow.triggers, key=lambda r: (-r.priority, r.trigger_id)):
+        trigger = triggers.get(ref.trigger_id)
+        if wanted is not None and ref.trigger_id != wanted:
+            continue
+        if trigger is None or trigger.deleted or trigger.workspace_id != workflow.workspace_id:
+            if wanted is not None:
+                return None, f"trigger {wanted} no longer exists"
+            continue
+        runs = trigger.trigger_type in RUN_KINDS and listens_to(trigger) is None
+        if wanted is not None and not runs:
+            how = "fires on its events" if listens_to(trigger) else f"is a {trigger.trigger_type} trigger"
+            return None, f"trigger {trigger.name!r} {how}; only a manual or api_call trigger starts a manual run"
+        if wanted is not None and not trigger.is_active:
+            return None, f"trigger {trigger.name!r} is inactive"
+        if runs and trigger.is_active:
+            return LinkedMatch(ref, trigger), None
+    if wanted is not None:
+        return None, f"trigger {wanted} is not attached to this workflow"
+    return None, None
+
+
+def trigger_webhook_id(workflow_id: str, trigger_id: str) -> str:
+    """The id of the inbound webhook an attached `webhook` trigger gives a workflow: one per
+    (workflow, trigger), so attaching again finds the same webhook."""
+    return deterministic_id("trigger-webhook", workflow_id, trigger_id)
+
+
+def webhook_trigger(workflow: WorkflowSnapshot, webhook_id: str | None) -> TriggerRef | None:
+    """The attached trigger whose webhook `webhook_id` is, if it is one."""
+    if not webhook_id:
+        return None
+    return next((r for r in workflow.triggers if trigger_webhook_id(workflow.id, r.trigger_id) == webhook_id), None)
+
+
+def trigger_context(match: LinkedMatch) -> dict[str, Any]:
+    """What an execution started through an attached trigger says about it (`context.trigger`)."""
+    trigger = match.trigger
+    return {"id": trigger.id, "name": trigger.name, "type": trigger.trigger_type,
+            "version": trigger.version, "priority": match.ref.priority}
 
 
 def link_priority(workflow: WorkflowSnapshot) -> int | None:
@@ -148,12 +216,13 @@ def compile_actions(
 ) -> WorkflowSnapshot:
     """The snapshot an execution pins: attached actions become action nodes.
 
+    Reusable conditions a node references are inlined from their pins (condition_refs).
     Without edges (seed 003's linear lists) the nodes run one after the other in
     `config.order` after a trigger node (added when the workflow has none). With a
     graph, the actions run after it: chained from every node that has no outgoing edge.
     """
     if not workflow.actions:
-        return workflow
+        return inline_conditions(workflow)
     taken = {n.id for n in workflow.nodes}
     compiled = [action_node(action, order) for order, action in attached_actions(workflow, actions)]
     compiled = [n for n in compiled if n.id not in taken]
@@ -171,4 +240,4 @@ def compile_actions(
             edges += [Edge(id=derived_edge_id("actions", s, compiled[0].id), source_node=s, target_node=compiled[0].id) for s in sinks]
             edges += [Edge(id=derived_edge_id("actions", a.id, b.id), source_node=a.id, target_node=b.id) for a, b in pairwise(compiled)]
         nodes.extend(compiled)
-    return workflow.model_copy(update={"nodes": tuple(nodes), "edges": tuple(edges)})
+    return inline_conditions(workflow.model_copy(update={"nodes": tuple(nodes), "edges": tuple(edges)}))

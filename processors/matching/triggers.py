@@ -156,6 +156,7 @@ def _evaluate(
     state: SubjectState,
     now: datetime,
     triggers: Mapping[str, TriggerDefined],
+    source: str = "",
 ) -> tuple[str | None, LinkedMatch | None]:
     if workflow.status != WorkflowStatus.ACTIVE:
         return f"workflow is {workflow.status.value}", None
@@ -163,7 +164,7 @@ def _evaluate(
     own = None if workflow.triggers and not workflow.event_type else _own_trigger(workflow, event, context)
     if workflow.triggers and (own is not None or not workflow.event_type):
         # Seed 003: the workflow's attached triggers; the highest priority that fires wins.
-        link, why = match_linked(workflow, event.event_type, context, triggers)
+        link, why = match_linked(workflow, event.event_type, context, triggers, source)
         if link is None:
             return (why if own is None else f"{own}; {why}"), None
     elif own is not None:
@@ -189,11 +190,13 @@ def match_event(
     candidates: Iterable[WorkflowSnapshot],
     state: SubjectState,
     triggers: Mapping[str, TriggerDefined] | None = None,
+    source: str = "",
 ) -> tuple[list[Match], list[TriggerEvaluation], SubjectState, dict[str, Any]]:
     """Evaluate every candidate workflow in priority order.
 
     `triggers` are the workspace's reusable triggers (seed 003) by id, for workflows
-    that have some attached. Returns the matches, one evaluation per candidate, the
+    that have some attached; `source` is the event envelope's (api_call triggers hear
+    only events ingested by the API). Returns the matches, one evaluation per candidate, the
     subject's new state and the context the executions start with.
     """
     state = apply_profile(state, event)
@@ -203,7 +206,7 @@ def match_event(
     runs = dict(state.runs)
     ordered = sorted(candidates, key=lambda w: (-_priority(w), w.created_at, w.id))
     for workflow in ordered:
-        reason, link = _evaluate(workflow, event, context, SubjectState(state.profile, runs), time, triggers or {})
+        reason, link = _evaluate(workflow, event, context, SubjectState(state.profile, runs), time, triggers or {}, source)
         execution_id = None
         if reason is None:
             # Same event, same workflow version -> same id: re-delivery starts nothing new.

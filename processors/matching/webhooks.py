@@ -13,20 +13,28 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from processors.matching.linking import compile_actions
+from processors.matching.linking import compile_actions, webhook_trigger
 from schemas.records import ActionDefined, ExecutionStarted, WebhookCalled
 from schemas.workflow import WorkflowSnapshot, WorkflowStatus
 
 
-def webhook_context(execution_id: str, data: dict[str, Any], received: datetime, webhook: dict[str, Any]) -> dict[str, Any]:
-    """What a webhook-started execution's templates and conditions see."""
-    return {
+def webhook_context(
+    execution_id: str, data: dict[str, Any], received: datetime, webhook: dict[str, Any], workflow: WorkflowSnapshot,
+) -> dict[str, Any]:
+    """What a webhook-started execution's templates and conditions see. A call to an
+    attached webhook trigger's own webhook (api/services/trigger_hooks.py) says so in
+    `context.trigger`."""
+    context: dict[str, Any] = {
         "event": {"id": execution_id, "type": "webhook", "data": data, "timestamp": received.isoformat()},
         "user": data.get("user") if isinstance(data.get("user"), dict) else {},
         "conversation": {},
         "input_data": data,
         "webhook": webhook,
     }
+    linked = webhook_trigger(workflow, webhook.get("id"))
+    if linked is not None:
+        context["trigger"] = {"id": linked.trigger_id, "type": "webhook", "priority": linked.priority}
+    return context
 
 
 def start_of_call(
@@ -47,6 +55,6 @@ def start_of_call(
         # Pinned: the attached actions as they are now, compiled into action nodes.
         workflow=compile_actions(workflow, actions),
         trigger_type="webhook",
-        context=webhook_context(call.execution_id, call.start.input, call.received_at, webhook),
+        context=webhook_context(call.execution_id, call.start.input, call.received_at, webhook, workflow),
         performed_by="webhook",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from infra.settings import Settings
-from processors.matching.linking import compile_actions
+from processors.matching.linking import compile_actions, trigger_context
 from processors.matching.triggers import SubjectState, match_event, subject_of
 from processors.matching.webhooks import start_of_call
 from processors.services.definitions import DefinitionsView
@@ -91,7 +91,7 @@ class TriggerMatcher:
         state = SubjectState.from_json(store.get(item.record.partition, key))
         candidates = self.definitions.candidates(env.workspaceid, data.event_type)
         matches, evaluations, new_state, context = match_event(
-            data, env.id, env.time, candidates, state, self.definitions.triggers
+            data, env.id, env.time, candidates, state, self.definitions.triggers, env.source
         )
         if env.depth >= MAX_CAUSATION_DEPTH and matches:
             # A workflow whose actions keep triggering workflows: stop the chain here.
@@ -131,18 +131,14 @@ class TriggerMatcher:
         for match in matches:
             run_context = context
             if match.link is not None:
-                trigger = match.link.trigger
-                run_context = {**context, "trigger": {
-                    "id": trigger.id, "name": trigger.name, "type": trigger.trigger_type,
-                    "version": trigger.version, "priority": match.link.ref.priority,
-                }}
+                run_context = {**context, "trigger": trigger_context(match.link)}
             started = ExecutionStarted(
                 execution_id=match.execution_id,
                 # Pinned: the attached actions as they are now, compiled into action nodes.
                 workflow=compile_actions(
                     match.workflow, self.definitions.actions, match.link.trigger if match.link else None
                 ),
-                trigger_type="event",
+                trigger_type="api_call" if match.link is not None and match.link.trigger.trigger_type == "api_call" else "event",
                 event_id=env.id,
                 subject=subject,
                 context=run_context,

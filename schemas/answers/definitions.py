@@ -64,6 +64,8 @@ class TriggerWorkflow(Answer):
     version: int
     priority: int
     specific_conditions: JsonObject | None
+    webhook_id: str | None = Field(default=None, description="a webhook trigger: the inbound webhook it gives this workflow")
+    webhook_url: str | None = Field(default=None, description="a webhook trigger: the URL that starts this workflow")
 
 
 class Explanation(Answer):
@@ -100,6 +102,7 @@ class ActionTest(Answer):
     action_id: str
     action_type: str
     dry_run: bool
+    execution_id: str | None = Field(default=None, description="live runs: the execution that ran the action")
     success: bool
     status: str
     rendered_configuration: JsonObject | None

@@ -43,6 +43,8 @@ class ExecutionSummary(Answer):
     retry_of: str | None
     resume_from: str | None
     cancel_reason: str | None
+    trigger: JsonObject | None = Field(
+        default=None, description="the attached trigger (seed 003) the run came through: id, type, and name, version, priority when known")
 
 
 class ExecutionStep(Answer):

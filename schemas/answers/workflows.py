@@ -160,6 +160,7 @@ class GraphEdge(Answer):
     source_node: str
     target_node: str
     condition: str | None
+    condition_id: str | None = Field(default=None, description="a reusable condition used instead of `condition`")
     label: str | None
     style: JsonObject | None
     created_at: Timestamp
@@ -259,6 +260,8 @@ class AttachedTrigger(Answer):
     specific_conditions: JsonObject | None
     is_active: bool
     version: int
+    webhook_id: str | None = Field(default=None, description="a webhook trigger: the inbound webhook it gives this workflow")
+    webhook_url: str | None = Field(default=None, description="a webhook trigger: the URL that starts this workflow")
 
 
 class AttachedAction(Answer):

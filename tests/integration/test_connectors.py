@@ -259,6 +259,7 @@ async def test_a_named_email_template_from_the_integration(api: httpx.AsyncClien
             "action_type": "send_email", "integration_id": r.json()["id"], "template": "nope", "recipient": "a@b.co"}}],
         "edges": [edge("trigger", "mail")],
     })
+    # Checked before any run (issue 19 item 13): the run is refused with the field, as /validate says.
     started = await api.post(f"/api/v1/workflows/{missing.json()['id']}/execute", json={})
-    failed = await wait_status(api, started.json()["execution_id"], "failed")
-    assert "no email template 'nope'" in failed["error_message"]
+    assert started.status_code == 422, started.text
+    assert "no email template 'nope'" in started.json()["error"]["fields"]["nodes.1.config.template"]

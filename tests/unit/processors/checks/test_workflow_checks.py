@@ -141,6 +141,30 @@ def test_unknown_and_inactive_integrations_are_errors_test_mode_is_a_warning() -
     assert validate_workflow(implicit, [IntegrationRef("i2", "m", "email", "smtp")]).warnings == []
 
 
+def test_a_named_email_template_must_exist_in_the_integration_the_node_uses() -> None:
+    def mail(**config: Any) -> WorkflowSnapshot:
+        return wf([TRIGGER, node("m", "action", action_type="send_email", recipient="a@b.co", **config)], [edge("t", "m")])
+
+    smtp = IntegrationRef("i1", "smtp-main", "email", "smtp", templates=frozenset({"welcome", "bye"}))
+    assert codes(mail(template="welcome", integration_id="i1"), [smtp]) == []
+    report = validate_workflow(mail(template="nope", integration_id="i1"), [smtp])
+    assert [(i.code, i.field, i.node_id) for i in report.issues] == [("AUTO_007", "nodes.1.config.template", "m")]
+    assert "no email template 'nope' in integration smtp-main (it has: bye, welcome)" in report.issues[0].message
+    assert report.checks()[-1]["status"] == "failed"
+    # No integration named: the one the worker would pick (the first given, newest first).
+    older = IntegrationRef("i0", "old", "email", "smtp", templates=frozenset({"nope"}))
+    assert codes(mail(template="nope"), [smtp, older]) == [("AUTO_007", "nodes.1.config.template")]
+    assert codes(mail(template="nope"), [older, smtp]) == []
+    # An integration without templates has none; unknown templates (None) and templated names wait for the run.
+    assert codes(mail(template="welcome"), [IntegrationRef("i2", "bare", "email", "smtp", templates=frozenset())]) == [
+        ("AUTO_007", "nodes.1.config.template")]
+    assert codes(mail(template="nope"), [IntegrationRef("i3", "legacy", "email", "smtp")]) == []
+    assert codes(mail(template="{{input_data.kind}}", integration_id="i1"), [smtp]) == []
+    # Other connectors' `template` (a WhatsApp template object) is not an email template.
+    whatsapp = wf([TRIGGER, node("w", "action", action_type="whatsapp", to="+33600000000", template={"name": "x"})], [edge("t", "w")])
+    assert codes(whatsapp, [IntegrationRef("i4", "wa", "whatsapp", "whatsapp", templates=frozenset())]) == []
+
+
 def test_node_configs_are_checked_by_their_models_and_the_connectors() -> None:
     assert config_problems(NodeType.ACTION, {}) == {"config.action_type": "is required"}
     assert "unknown action type" in config_problems(NodeType.ACTION, {"action_type": "teleport"})["config.action_type"]

@@ -12,6 +12,10 @@ from processors.matching.linking import (
     listens_to,
     match_linked,
     normalize_trigger_type,
+    run_trigger,
+    trigger_context,
+    trigger_webhook_id,
+    webhook_trigger,
 )
 from processors.matching.triggers import SubjectState, match_event
 from schemas.codec import decode
@@ -80,6 +84,58 @@ def test_an_attached_trigger_matches_by_type_case_insensitively_with_its_filters
     assert "inactive" in match_linked(wf(), "MESSAGE_RECEIVED", ctx(), {"t1": trigger(is_active=False)})[1]
     assert "no longer exists" in match_linked(wf(), "MESSAGE_RECEIVED", ctx(), {})[1]
     assert "no longer exists" in match_linked(wf(), "MESSAGE_RECEIVED", ctx(), {"t1": trigger(workspace_id="other")})[1]
+
+
+def test_an_api_call_trigger_fires_on_its_event_type_only_for_events_the_api_ingested() -> None:
+    api_call = trigger(trigger_type="api_call", event_type="ORDER.CREATED")
+    assert listens_to(api_call) == "ORDER.CREATED"
+    assert listens_to(trigger(trigger_type="api_call")) is None  # started by /execute instead
+    triggers = {"t1": api_call}
+    link, why = match_linked(wf(), "order.created", ctx(), triggers, "urn:fluxo:api/process_event")
+    assert link is not None and why == "matched"
+    assert match_linked(wf(), "order.created", ctx(), triggers, "urn:fluxo:api/process_events")[0] is not None
+    for source in ("urn:fluxo:processor/executor", "api/process_event", "shop-backend", ""):
+        link, why = match_linked(wf(), "order.created", ctx(), triggers, source)
+        assert link is None and "api_call trigger" in why and "sent through the API" in why
+    assert "not ORDER.PAID" in match_linked(wf(), "ORDER.PAID", ctx(), triggers, "urn:fluxo:api/process_event")[1]
+    # An event trigger does not care where the event came from.
+    assert match_linked(wf(), "MESSAGE_RECEIVED", ctx(), {"t1": trigger()}, "shop-backend")[0] is not None
+    event = EventIngested(event_type="order.created", user_id="u1")
+    assert len(match_event(event, "e1", T0, [wf()], SubjectState(), triggers, "urn:fluxo:api/process_event")[0]) == 1
+    assert match_event(event, "e1", T0, [wf()], SubjectState(), triggers, "urn:fluxo:processor/executor")[0] == []
+
+
+def test_a_manual_run_is_attributed_to_the_highest_priority_active_manual_or_api_call_trigger() -> None:
+    workflow = wf(triggers=(TriggerRef(trigger_id="hook", priority=900), TriggerRef(trigger_id="m", priority=10),
+                            TriggerRef(trigger_id="api", priority=50), TriggerRef(trigger_id="off", priority=800),
+                            TriggerRef(trigger_id="gone", priority=999), TriggerRef(trigger_id="ev", priority=700)))
+    triggers = {
+        "hook": trigger("hook", trigger_type="webhook"), "m": trigger("m", trigger_type="manual"),
+        "api": trigger("api", trigger_type="api_call"), "off": trigger("off", trigger_type="manual", is_active=False),
+        "ev": trigger("ev", trigger_type="api_call", event_type="ORDER.CREATED"),
+    }
+    link, problem = run_trigger(workflow, triggers)
+    assert link is not None and link.trigger.id == "api" and problem is None
+    assert trigger_context(link) == {"id": "api", "name": "api", "type": "api_call", "version": 1, "priority": 50}
+    link, problem = run_trigger(workflow, triggers, "m")
+    assert link is not None and link.trigger.id == "m" and problem is None
+    for wanted, why in (("hook", "is a webhook trigger"), ("ev", "fires on its events"), ("off", "is inactive"),
+                        ("gone", "no longer exists"), ("elsewhere", "not attached to this workflow")):
+        link, problem = run_trigger(workflow, triggers, wanted)
+        assert link is None and problem is not None and why in problem, (wanted, problem)
+    # No manual trigger attached: the run is allowed, attributed to none.
+    assert run_trigger(wf(), {"t1": trigger()}) == (None, None)
+    assert run_trigger(wf(triggers=()), {}) == (None, None)
+
+
+def test_an_attached_webhook_trigger_has_one_webhook_per_workflow() -> None:
+    workflow = wf(triggers=(TriggerRef(trigger_id="t1"), TriggerRef(trigger_id="t2", priority=7)))
+    hook = trigger_webhook_id("w1", "t2")
+    assert hook == trigger_webhook_id("w1", "t2") and hook not in (trigger_webhook_id("w2", "t2"), trigger_webhook_id("w1", "t1"))
+    found = webhook_trigger(workflow, hook)
+    assert found is not None and found.trigger_id == "t2" and found.priority == 7
+    assert webhook_trigger(workflow, "some-other-webhook") is None and webhook_trigger(workflow, None) is None
+    assert webhook_trigger(wf(triggers=()), hook) is None  # detached: the webhook starts it unattributed
 
 
 def test_specific_conditions_and_priority() -> None:

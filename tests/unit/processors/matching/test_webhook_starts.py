@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from processors.matching.linking import trigger_webhook_id
 from processors.matching.webhooks import start_of_call, webhook_context
 from schemas.records import ActionDefined, WebhookCalled, WebhookStart
-from schemas.workflow import ActionRef, WorkflowSnapshot, WorkflowStatus
+from schemas.workflow import ActionRef, TriggerRef, WorkflowSnapshot, WorkflowStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -37,7 +38,8 @@ def test_an_accepted_call_starts_its_execution_with_the_webhook_context() -> Non
     assert started.workflow.version == 3
     assert started.context == webhook_context("e1", {"order": 7, "user": {"email": "a@b.c"}}, T0, {
         "id": "h1", "method": "POST", "query": {"a": "1"}, "content_type": "application/json", "test": False,
-    })
+    }, workflow())
+    assert "trigger" not in started.context  # an ordinary webhook: no attached trigger to name
     assert started.context["user"] == {"email": "a@b.c"} and started.context["event"]["type"] == "webhook"
 
 
@@ -65,3 +67,11 @@ def test_attached_actions_are_pinned_into_the_started_workflow() -> None:
     started = start_of_call(call(), "ws", workflow(actions=(ActionRef(action_id="a1"),)), {"a1": action})
     assert started is not None
     assert len(started.workflow.nodes) > 0 and any("a1" in n.id for n in started.workflow.nodes)
+
+
+def test_a_call_to_an_attached_webhook_triggers_own_webhook_names_the_trigger() -> None:
+    flow = workflow(triggers=[TriggerRef(trigger_id="t1", priority=4)])
+    started = start_of_call(call(webhook_id=trigger_webhook_id("wf", "t1")), "ws", flow, {})
+    assert started is not None and started.context["trigger"] == {"id": "t1", "type": "webhook", "priority": 4}
+    other = start_of_call(call(webhook_id=trigger_webhook_id("wf", "t2")), "ws", flow, {})
+    assert other is not None and "trigger" not in other.context
