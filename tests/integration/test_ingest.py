@@ -29,6 +29,7 @@ from routes import settled
 from api import keys
 from infra.bootstrap import bootstrap_admin
 from infra.settings import Settings
+from ingest.webhooks import token_digest, token_prefix
 from schemas.envelope import make_envelope, new_id, now
 from schemas.outputs import Output
 from schemas.records import ApiKeyDefined, WebhookDefined
@@ -202,7 +203,8 @@ async def test_keys_and_tokens_come_from_memory_and_revocations_act_within_the_b
         # A webhook's token regenerated on the topic: the old one is refused, the new one works.
         hook = WebhookDefined(
             id=created["id"], workspace_id=workspace_id, version=created["version"], name="memory",
-            workflow_id=hooked, token=created["token"], created_at=created["created_at"], updated_at=now(),
+            workflow_id=hooked, token_digest=token_digest(created["token"]), token_prefix=token_prefix(created["token"]),
+            created_at=created["created_at"], updated_at=now(),
         )
 
         async def call_old() -> httpx.Response:
@@ -211,7 +213,9 @@ async def test_keys_and_tokens_come_from_memory_and_revocations_act_within_the_b
         before = await call_old()
         assert before.status_code == 202, before.text
         new_token = f"regenerated-{uuid.uuid4().hex}"
-        await _publish(settings, definition(hook.model_copy(update={"version": hook.version + 1, "token": new_token}), "webhook"))
+        await _publish(settings, definition(hook.model_copy(update={
+            "version": hook.version + 1, "token_digest": token_digest(new_token), "token_prefix": token_prefix(new_token),
+        }), "webhook"))
         took = await _poll_until(call_old, 404, bound)
         assert took <= bound, f"the old token still worked {took:.2f}s after the new one was stored"
         renewed = await machine.post(f"{V1}/hooks/{new_token}", json={"n": 2})
