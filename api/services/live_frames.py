@@ -17,7 +17,7 @@ from schemas.errors import InvalidInput
 # partition -> the next offset to read.
 Cursor = dict[int, int]
 
-_CURSOR = re.compile(r"^\d{1,6}:\d{1,19}(,\d{1,6}:\d{1,19})*$")
+_CURSOR = re.compile(r"\d{1,6}:\d{1,19}(,\d{1,6}:\d{1,19})*")
 MAX_CURSOR_CHARS = 2000
 
 
@@ -27,7 +27,7 @@ def parse_cursor(text: str) -> Cursor:
     Refused with the field at fault when it is not that shape or names a partition twice:
     a cursor is only ever one this stream wrote.
     """
-    if len(text) > MAX_CURSOR_CHARS or not _CURSOR.match(text):
+    if len(text) > MAX_CURSOR_CHARS or not _CURSOR.fullmatch(text):
         raise InvalidInput("the cursor is not one this stream wrote (partition:offset,...)",
                            fields={"after": "expected partition:offset pairs, comma-separated"})
     cursor: Cursor = {}
