@@ -136,6 +136,19 @@ async def test_build_run_watch_and_retry_in_the_console(
     await expect(page.locator(".page-head .status")).to_have_text("active")
     await page.locator(".react-flow__pane").click(position={"x": 5, "y": 5})
     await shot(page, "editor")
+    # A dry run highlights the path it would take.
+    await page.get_by_label("Input JSON").fill('{"plan": "pro"}')
+    await page.get_by_role("button", name="Dry run").click()
+    await expect(page.locator("p.dry")).to_be_visible()
+    await expect(page.locator(".fx-node", has_text="Order placed")).to_have_attribute("data-on-path", "true")
+    # Every change was a new version; an old one is shown read only, from its own snapshot.
+    versions = page.get_by_label("Version")
+    assert await versions.locator("option").count() >= 7  # created, 3 nodes, 3 saves, 2 edges, activation
+    await versions.select_option("1")
+    await expect(page.get_by_text("No nodes yet")).to_be_visible()
+    await expect(page.get_by_role("toolbar", name="Add a node")).to_have_count(0)
+    await versions.select_option(index=0)
+    await expect(page.get_by_role("toolbar", name="Add a node")).to_be_visible()
 
     workflow = await api.get(f"{V1}/workflows", params={"search": name})
     (saved,) = workflow.json()["results"]

@@ -16,6 +16,16 @@ const DEFAULT_CONFIG = {
   database_query: { action_type: "database_query", table: "records" },
 };
 
+function snapshotGraph(workflow) {
+  return {
+    workflow: { id: workflow.id, name: workflow.name, status: workflow.status, version: workflow.version },
+    nodes: workflow.nodes.map((n) => ({ id: n.id, name: n.name, type: n.node_type, config: n.config, position: n.position })),
+    edges: workflow.edges.map((e) => ({ id: e.id, source: e.source_node, target: e.target_node, label: e.label, condition: e.condition })),
+    layout: { positions: {} },
+    metadata: { execution_paths: "—", complexity_score: "—" },
+  };
+}
+
 function newId(kind) {
   return `${kind.replace("_", "-")}-${Math.random().toString(36).slice(2, 6)}`;
 }
@@ -144,13 +154,15 @@ export default function Workflow({ id }) {
   const load = useCallback(async () => {
     try {
       const v = version ? query({ version }) : "";
-      const [workflow, graph, validation, stats] = await Promise.all([
+      const [workflow, current, validation, stats] = await Promise.all([
         get(`/workflows/${id}${v}`),
-        get(`/workflows/${id}/graph${v}`),
+        get(`/workflows/${id}/graph`),
         get(`/workflows/${id}/validate`).catch(() => null),
         get(`/workflows/${id}/statistics`).catch(() => null),
       ]);
-      setData({ workflow, graph, validation, stats });
+      // /graph draws the current version; an older one is drawn from its own snapshot.
+      const graph = workflow.version === current.workflow.version ? current : snapshotGraph(workflow);
+      setData({ workflow, graph, validation: graph === current ? validation : null, stats, latest: current.workflow.version });
       setError(null);
     } catch (err) {
       setError(err);
@@ -158,7 +170,7 @@ export default function Workflow({ id }) {
   }, [id, version]);
   useEffect(() => { load(); }, [load]);
 
-  const readOnly = !editable || (version !== null && data && version !== data.workflow.version);
+  const readOnly = !editable || (data && data.workflow.version !== data.latest);
   const flow = useMemo(() => {
     if (!data) return { nodes: [], edges: [] };
     const issues = [...(data.validation ? data.validation.issues : []), ...(data.validation ? data.validation.warnings : [])];
@@ -190,8 +202,8 @@ export default function Workflow({ id }) {
   if (!data) return <Loading what="Loading the workflow" />;
   const { workflow, validation } = data;
   const node = selected && data.graph.nodes.find((n) => n.id === selected);
-  const versions = Array.from({ length: workflow.version }, (_, i) => workflow.version - i);
-  const current = version === null ? workflow.version : version;
+  const versions = Array.from({ length: data.latest }, (_, i) => data.latest - i);
+  const current = workflow.version;
 
   return (
     <section className="workflow-page">
@@ -199,7 +211,7 @@ export default function Workflow({ id }) {
         <h1>{workflow.name}</h1>
         <Status value={workflow.status} />
         <label className="inline">Version
-          <select name="version" value={current} onChange={(e) => setVersion(Number(e.target.value) === versions[0] && version === null ? null : Number(e.target.value))}>
+          <select name="version" value={current} onChange={(e) => setVersion(Number(e.target.value) === data.latest ? null : Number(e.target.value))}>
             {versions.map((v) => <option key={v} value={v}>v{v}{v === versions[0] ? " (current)" : ""}</option>)}
           </select>
         </label>
@@ -213,6 +225,7 @@ export default function Workflow({ id }) {
         )}
       </div>
       <Fault error={fault} />
+      {editable && readOnly && <p className="notice" role="status">Version {workflow.version} of {data.latest}: read only. Pick the current version to edit.</p>}
       {!readOnly && (
         <div className="palette" role="toolbar" aria-label="Add a node">
           {NODE_KINDS.map((k) => <button key={k} onClick={() => addNode(k)}>Add {kindLabel(k).toLowerCase()}</button>)}
@@ -223,6 +236,7 @@ export default function Workflow({ id }) {
           <div className="graph empty-graph"><p className="state empty">No nodes yet.{!readOnly && " Add a trigger to start."}</p></div>
         ) : (
           <Graph
+            key={`${workflow.version === data.latest}-${data.graph.nodes.length}`}
             nodes={flowNodes}
             edges={flow.edges}
             editable={!readOnly}
