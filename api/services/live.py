@@ -18,7 +18,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from api.services.live_frames import Cursor, comment, format_cursor, frame, live_event, start_positions
+from api.services.live_frames import (
+    Cursor,
+    comment,
+    format_cursor,
+    frame,
+    live_event,
+    start_positions,
+)
 from api.state import AppState
 from infra.kafka_io import make_consumer, topic_partitions
 from schemas.codec import decode_current, decode_envelope

@@ -76,7 +76,8 @@ async def test_the_stream_shows_each_change_as_it_is_written(api: httpx.AsyncCli
     assert (first["workflow_id"], first["status"], first["trigger_type"]) == (workflow_id, "running", "manual")
     last = [d for e, _, d in events if e == "execution" and d["execution_id"] == execution_id][-1]
     assert last["status"] == "completed" and last["execution_path"] == ["trigger", "check"], last
-    assert [e for e, _, _ in events][0] == "ready" and [e for e, _, _ in events][-1] == "end"
+    names = [e for e, _, _ in events]
+    assert names[0] == "ready" and names[-1] == "end", names
 
 
 async def test_a_cursor_resumes_where_the_client_left_off(api: httpx.AsyncClient) -> None:
