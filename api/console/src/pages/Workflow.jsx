@@ -106,7 +106,8 @@ function NodePanel({ workflowId, node, graph, editable, onSaved, onFault }) {
   );
 }
 
-function RunPanel({ workflow, editable, onPath }) {
+// Runs and dry runs both need an editor's role (the API refuses a viewer either).
+function RunPanel({ workflow, onPath }) {
   const [input, setInput] = useState('{\n  "email": "ada@example.com"\n}');
   const [fault, setFault] = useState(null);
   const [started, setStarted] = useState(null);
@@ -119,12 +120,10 @@ function RunPanel({ workflow, editable, onPath }) {
       <h2>Run</h2>
       <label>Input JSON<textarea name="run-input" rows={4} value={input} onChange={(e) => setInput(e.target.value)} /></label>
       <div className="row">
-        {editable && (
-          <button onClick={async () => {
-            setFault(null);
-            try { setStarted(await post(`/workflows/${workflow.id}/execute`, { input_data: parsed() })); } catch (err) { setFault(err); }
-          }}>Run now</button>
-        )}
+        <button onClick={async () => {
+          setFault(null);
+          try { setStarted(await post(`/workflows/${workflow.id}/execute`, { input_data: parsed() })); } catch (err) { setFault(err); }
+        }}>Run now</button>
         <button className="quiet" onClick={async () => {
           setFault(null);
           try {
@@ -242,6 +241,7 @@ export default function Workflow({ id }) {
             editable={!readOnly}
             onNodesChange={(changes) => setFlowNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns))}
             onNodeClick={(_, n) => setSelected(n.id)}
+            onSelectionChange={({ nodes: picked }) => { if (picked.length === 1) setSelected(picked[0].id); }}
             onPaneClick={() => setSelected(null)}
             onNodeDragStop={(_, n) => change(() => patch(`/workflows/${id}/nodes/${n.id}`, { position: { x: Math.round(n.position.x), y: Math.round(n.position.y) } }))}
             onConnect={(c) => change(() => post(`/workflows/${id}/edges`, {
@@ -275,7 +275,7 @@ export default function Workflow({ id }) {
           </ul>
         </section>
       )}
-      <RunPanel workflow={workflow} editable={editable && !readOnly} onPath={setDryPath} />
+      {!readOnly && <RunPanel workflow={workflow} onPath={setDryPath} />}
     </section>
   );
 }

@@ -56,8 +56,10 @@ export default function Workflows() {
   const [search, setSearch] = useState("");
   const [status, setStatus] = useState("");
   const [creating, setCreating] = useState(false);
+  const [page, setPage] = useState(1);
   const [fault, setFault] = useState(null);
-  const list = useLoad(() => get(`/workflows${query({ search, status, page_size: 50 })}`), [search, status]);
+  // 20 a page: each row asks for its own 14-day series, and the API's rate limit counts them.
+  const list = useLoad(() => get(`/workflows${query({ search, status, page, page_size: 20 })}`), [search, status, page]);
   const editable = canEdit();
 
   async function transition(id, action) {
@@ -78,9 +80,9 @@ export default function Workflows() {
       </div>
       {creating && <CreateForm onCreated={(w) => (window.location.hash = `/workflows/${w.id}`)} />}
       <div className="filters">
-        <label>Search<input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="name or description" /></label>
+        <label>Search<input type="search" value={search} onChange={(e) => { setSearch(e.target.value); setPage(1); }} placeholder="name or description" /></label>
         <label>Status
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
+          <select value={status} onChange={(e) => { setStatus(e.target.value); setPage(1); }}>
             {STATUSES.map((s) => <option key={s} value={s}>{s || "any"}</option>)}
           </select>
         </label>
@@ -100,7 +102,7 @@ export default function Workflows() {
                 <td><Status value={w.status} /></td>
                 <td>{w.trigger_type}</td>
                 <td className="num">{w.executions_count}</td>
-                <td className="num">{w.executions_count ? pct(w.success_rate > 1 ? w.success_rate / 100 : w.success_rate) : "—"}</td>
+                <td className="num">{w.executions_count ? pct(w.success_rate) : "—"}</td>
                 <td><Trend id={w.id} /></td>
                 <td>{when(w.last_executed)}</td>
                 {editable && (
@@ -114,6 +116,13 @@ export default function Workflows() {
             ))}
           </tbody>
         </table>
+      )}
+      {list.data && (list.data.previous || list.data.next) && (
+        <nav className="row" aria-label="Pages">
+          <button className="quiet" disabled={!list.data.previous} onClick={() => setPage(page - 1)}>Previous</button>
+          <span>page {page} of {Math.max(1, Math.ceil(list.data.count / 20))}</span>
+          <button className="quiet" disabled={!list.data.next} onClick={() => setPage(page + 1)}>Next</button>
+        </nav>
       )}
     </section>
   );

@@ -19,7 +19,7 @@ from api.services.live_frames import (
     start_positions,
 )
 from schemas import records as r
-from schemas.envelope import make_envelope
+from schemas.envelope import Envelope, RecordData, make_envelope
 from schemas.errors import InvalidInput
 from schemas.workflow import WorkflowSnapshot
 
@@ -31,7 +31,7 @@ def _snapshot() -> WorkflowSnapshot:
     return WorkflowSnapshot(id="wf-1", workspace_id="ws-1", version=3, name="Welcome", created_at=T0, updated_at=T0)
 
 
-def _env(record: r.RecordData) -> object:
+def _env(record: RecordData) -> Envelope:
     return make_envelope(record, source="tests", workspace_id="ws-1", time=T1, execution_id="ex-1")
 
 
@@ -76,7 +76,7 @@ def test_a_partition_the_topic_lacks_is_refused() -> None:
 # -- what a record tells the console ----------------------------------------------------------
 def test_a_start_names_the_workflow_and_runs() -> None:
     started = r.ExecutionStarted(execution_id="ex-1", workflow=_snapshot(), trigger_type="event", subject="u-42", retry_of="ex-0")
-    event = live_event(_env(started), started)  # type: ignore[arg-type]
+    event = live_event(_env(started), started)
     assert event == {
         "change": "started", "execution_id": "ex-1", "status": "running", "at": T1.isoformat(),
         "workflow_id": "wf-1", "workflow_name": "Welcome", "workflow_version": 3, "trigger_type": "event",
@@ -87,15 +87,15 @@ def test_a_start_names_the_workflow_and_runs() -> None:
 def test_the_ends_carry_their_status_path_and_failed_node() -> None:
     common = {"execution_id": "ex-1", "workflow_id": "wf-1", "workflow_version": 3, "execution_path": ("trigger", "check"),
               "started_at": T0, "completed_at": T1}
-    completed = r.ExecutionCompleted(**common)  # type: ignore[arg-type]
-    failed = r.ExecutionFailed(**common, error=r.NodeError(code="HTTP_400", message="bad request"), failed_node="check")  # type: ignore[arg-type]
-    cancelled = r.ExecutionCancelled(**common, reason="by hand")  # type: ignore[arg-type]
+    completed = r.ExecutionCompleted(**common)
+    failed = r.ExecutionFailed(**common, error=r.NodeError(code="HTTP_400", message="bad request"), failed_node="check")
+    cancelled = r.ExecutionCancelled(**common, reason="by hand")
     for record, status in ((completed, "completed"), (failed, "failed"), (cancelled, "cancelled")):
-        event = live_event(_env(record), record)  # type: ignore[arg-type]
+        event = live_event(_env(record), record)
         assert event is not None
         assert (event["change"], event["status"], event["execution_path"]) == (status, status, ["trigger", "check"])
         assert (event["started_at"], event["completed_at"]) == (T0.isoformat(), T1.isoformat())
-    failed_event = live_event(_env(failed), failed)  # type: ignore[arg-type]
+    failed_event = live_event(_env(failed), failed)
     assert failed_event is not None
     assert (failed_event["failed_node"], failed_event["error_message"]) == ("check", "bad request")
 
@@ -107,7 +107,7 @@ def test_node_steps_name_their_node_and_the_execution_still_runs() -> None:
                           error=r.NodeError(code="HTTP_500", message="down"), started_at=T0, completed_at=T1)
     retry = r.NodeRetryScheduled(execution_id="ex-1", node_id="call", attempt=1, next_attempt=2, delay_seconds=1.0, retry_at=T1,
                                  error=r.NodeError(code="HTTP_500", message="down"))
-    changes = [live_event(_env(x), x) for x in (scheduled, succeeded, failed, retry)]  # type: ignore[arg-type]
+    changes = [live_event(_env(x), x) for x in (scheduled, succeeded, failed, retry)]
     assert [(c or {}).get("change") for c in changes] == ["node_scheduled", "node_succeeded", "node_failed", "node_retry_scheduled"]
     assert [(c or {}).get("node_id") for c in changes] == ["check", "check", "call", "call"]
     assert {(c or {}).get("status") for c in changes} == {"running"}
@@ -116,17 +116,17 @@ def test_node_steps_name_their_node_and_the_execution_still_runs() -> None:
 def test_records_a_console_does_not_show_are_left_out() -> None:
     asked = r.ExecutionCancelRequested(execution_id="ex-1", requested_by="u")
     fired = r.TimerFired(timer_id="t", execution_id="ex-1", purpose="retry", fire_at=T0, fired_at=T1)
-    assert live_event(_env(asked), asked) is None  # type: ignore[arg-type]
-    assert live_event(_env(fired), fired) is None  # type: ignore[arg-type]
+    assert live_event(_env(asked), asked) is None
+    assert live_event(_env(fired), fired) is None
 
 
 def test_the_workflow_filter_keeps_that_workflow_and_what_cannot_tell() -> None:
     started = r.ExecutionStarted(execution_id="ex-1", workflow=_snapshot(), trigger_type="manual")
     step = r.NodeScheduled(execution_id="ex-1", node_id="check", node_type="condition", attempt=1)
-    assert live_event(_env(started), started, "wf-1") is not None  # type: ignore[arg-type]
-    assert live_event(_env(started), started, "wf-2") is None  # type: ignore[arg-type]
+    assert live_event(_env(started), started, "wf-1") is not None
+    assert live_event(_env(started), started, "wf-2") is None
     # A node record names no workflow: kept (the console matches it to a row it already shows).
-    assert live_event(_env(step), step, "wf-2") is not None  # type: ignore[arg-type]
+    assert live_event(_env(step), step, "wf-2") is not None
 
 
 # -- framing ----------------------------------------------------------------------------------
