@@ -12,11 +12,18 @@ import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 
 from api.deps import PrincipalDep, StateDep
 from api.services.live import MAX_FOLLOW_SECONDS, frames, open_tail
 from api.services.live_frames import MAX_CURSOR_CHARS, parse_cursor
+from schemas.answers.live import LiveEvent
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 # What `make install` builds (npm ci + esbuild): git-ignored, never served from elsewhere.
@@ -26,8 +33,18 @@ INDEX = CONSOLE_DIR / "index.html"
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/console", tags=["console"])
 
-_STREAM = {200: {"description": "Server-sent events: `ready`, one `execution` per change, `end`",
-                 "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+class _OneEvent(JSONResponse):
+    """For the OpenAPI document only: FastAPI describes a non-JSON response class as a string;
+    with this one it describes the answer's events by the response model, one event at a time,
+    as SSE clients (and schemathesis) read a stream. The route returns an EventStream."""
+
+    media_type = "text/event-stream"
 
 
 @pages.get("/console")
@@ -47,7 +64,8 @@ async def console_file(path: str) -> Response:
     return FileResponse(INDEX, media_type="text/html")
 
 
-@router.get("/executions/stream", response_class=StreamingResponse, responses=_STREAM)  # type: ignore[arg-type]
+@router.get("/executions/stream", response_class=_OneEvent, response_model=LiveEvent,
+            response_description="`ready`, one `execution` per change (its data an ExecutionChange), then `end`")
 async def executions_stream(
     state: StateDep,
     principal: PrincipalDep,
@@ -62,8 +80,7 @@ async def executions_stream(
     cancelled. Without `after`, from now on."""
     cursor = parse_cursor(after) if after is not None else None
     tail = await open_tail(state, cursor)
-    return StreamingResponse(
+    return EventStream(
         frames(state, tail, principal.workspace_id, workflow, float(follow_seconds)),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

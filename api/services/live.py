@@ -35,7 +35,7 @@ from schemas.topics import EXECUTIONS
 log = logging.getLogger("fluxo.api.live")
 
 # How long a client may ask one answer to stay open; it then reconnects with its cursor.
-MAX_FOLLOW_SECONDS = 10
+MAX_FOLLOW_SECONDS = 5
 _KEEPALIVE_SECONDS = 5.0
 _BATCH_MS = 250
 _RETRY_MS = 500
@@ -106,7 +106,9 @@ async def frames(state: AppState, tail: Tail, workspace_id: str, workflow: str |
                 yield comment("keepalive")
         yield frame("end", {"cursor": format_cursor(positions)}, format_cursor(positions))
     finally:
-        await consumer.stop()
+        # A client that goes away cancels the answer: the consumer is still closed (shielded:
+        # it finishes even as the cancellation goes on), or its connections would outlive it.
+        await asyncio.shield(consumer.stop())
 
 
 def _event_of(

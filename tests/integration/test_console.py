@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest_asyncio
 from browser import LAUNCH_ARGS, ensure_chromium, ensure_console_built
+from conftest import wait_for
 from pipeline import Sink, add_person, api, sink, wait_status  # noqa: F401 - fixtures
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -272,3 +273,75 @@ async def test_a_viewer_sees_no_edit_controls(
 
 def orjson_text(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+async def test_the_graph_moves_connects_deletes_and_a_run_is_cancelled(
+    api: httpx.AsyncClient, settings: Settings, browser: Browser
+) -> None:
+    """The graph's own gestures, saved through the nodes and edges API: drag a node, drag from a
+    handle to another node, Delete the selection; and a waiting execution cancelled."""
+    base = str(api.base_url).rstrip("/")
+    created = await api.post(f"{V1}/workflows", json={
+        "name": f"Gestures {uuid.uuid4().hex[:6]}", "trigger_type": "manual",
+        "nodes": [{"id": "trigger", "name": "Start", "node_type": "trigger", "position": {"x": 40, "y": 40}},
+                  {"id": "wait", "name": "Wait", "node_type": "delay", "config": {"delay_seconds": 300},
+                   "position": {"x": 340, "y": 40}},
+                  {"id": "spare", "name": "Spare", "node_type": "action", "config": {"action_type": "add_tag", "tag_name": "x"},
+                   "position": {"x": 340, "y": 240}}],
+        "edges": [{"source_node": "trigger", "target_node": "wait"}]})
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+    page = await signed_in(browser, base, settings.admin_email, settings.admin_password)
+    await page.evaluate(f"window.location.hash = '#/workflows/{workflow_id}'")
+    spare = page.locator(".react-flow__node", has_text="Spare")
+    await expect(spare).to_be_visible()
+
+    async def node_of(node_id: str) -> dict[str, object]:
+        detail = (await api.get(f"{V1}/workflows/{workflow_id}")).json()
+        return next((n for n in detail["nodes"] if n["id"] == node_id), {})
+
+    # Drag "Spare" by 120 px to the right: its new position is stored.
+    box = await spare.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=5)
+    await page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2, steps=5)
+    await page.mouse.up()
+
+    async def moved() -> bool:
+        position = (await node_of("spare")).get("position") or {}
+        return isinstance(position, dict) and position.get("x", 340) > 380
+
+    await wait_for(moved, timeout=30, interval=0.2, what="the dragged node's position saved")
+
+    # Drag from Wait's output handle onto Spare: an edge wait -> spare.
+    await expect(page.locator(".react-flow__edge")).to_have_count(1)
+    handle = page.locator(".react-flow__node", has_text="Wait").locator(".react-flow__handle.source")
+    await handle.drag_to(page.locator(".react-flow__node", has_text="Spare").locator(".react-flow__handle.target"))
+    await expect(page.locator(".react-flow__edge")).to_have_count(2)
+    edges = (await api.get(f"{V1}/workflows/{workflow_id}")).json()["edges"]
+    assert sorted((e["source_node"], e["target_node"]) for e in edges) == [("trigger", "wait"), ("wait", "spare")]
+
+    # Select Spare and press Delete: the node and its edge are gone.
+    await page.locator(".fx-node", has_text="Spare").click()
+    await page.keyboard.press("Delete")
+    await expect(page.locator(".react-flow__node", has_text="Spare")).to_have_count(0)
+    detail = (await api.get(f"{V1}/workflows/{workflow_id}")).json()
+    assert [n["id"] for n in detail["nodes"]] == ["trigger", "wait"]
+    assert [(e["source_node"], e["target_node"]) for e in detail["edges"]] == [("trigger", "wait")]
+
+    # Activate, run with input JSON from the page, and cancel it while it waits.
+    await page.get_by_role("button", name="Activate").click()
+    await expect(page.locator(".page-head .status")).to_have_text("active")
+    await page.get_by_label("Input JSON").fill('{"who": "console"}')
+    await page.get_by_role("button", name="Run now").click()
+    await page.get_by_role("link", name="execution").click()
+    await expect(page.locator(".execution-page")).to_have_attribute("data-status", "running")
+    await expect(page.locator(".fx-node", has_text="Start")).to_have_attribute("data-on-path", "true")
+    await page.get_by_role("button", name="Cancel").click()
+    await expect(page.locator(".execution-page")).to_have_attribute("data-status", "cancelled")
+    execution_id = page.url.rsplit("/", 1)[1]
+    cancelled = await wait_status(api, execution_id, "cancelled")
+    assert cancelled["input_data"] == {"who": "console"}, cancelled
+    await page.context.close()

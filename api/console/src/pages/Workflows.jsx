@@ -9,7 +9,8 @@ function Trend({ id }) {
   useEffect(() => {
     let live = true;
     get(`/workflows/${id}/statistics?days=14`)
-      .then((s) => live && setDays(s.usage_by_day.map((d) => d.executions)))
+      // Oldest to newest, left to right, whatever order the series comes in.
+      .then((s) => live && setDays([...s.usage_by_day].sort((a, b) => (a.date < b.date ? -1 : 1)).map((d) => d.executions)))
       .catch(() => live && setDays([]));
     return () => {
       live = false;

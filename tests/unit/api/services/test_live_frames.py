@@ -141,3 +141,26 @@ def test_a_frame_holds_its_data_on_one_line(data: dict[str, str]) -> None:
     lines = frame("execution", data, "0:1").decode().split("\n")
     assert lines[:2] == ["id: 0:1", "event: execution"] and lines[-2:] == ["", ""]
     assert orjson.loads(lines[2].removeprefix("data: ")) == data
+
+
+def test_every_change_is_what_the_published_model_says() -> None:
+    """The stream's `execution` data as documented (schemas/answers/live.py ExecutionChange)."""
+    from schemas.answers.live import ExecutionChange
+
+    common = {"execution_id": "ex-1", "workflow_id": "wf-1", "workflow_version": 3, "started_at": T0, "completed_at": T1}
+    error = r.NodeError(code="X", message="x")
+    samples: list[RecordData] = [
+        r.ExecutionStarted(execution_id="ex-1", workflow=_snapshot(), trigger_type="event"),
+        r.NodeScheduled(execution_id="ex-1", node_id="n", node_type="action", attempt=1),
+        r.NodeSucceeded(execution_id="ex-1", node_id="n", node_type="action", attempt=1, started_at=T0, completed_at=T1),
+        r.NodeFailed(execution_id="ex-1", node_id="n", node_type="action", attempt=1, error=error, started_at=T0, completed_at=T1),
+        r.NodeRetryScheduled(execution_id="ex-1", node_id="n", attempt=1, next_attempt=2, delay_seconds=1, retry_at=T1, error=error),
+        r.ExecutionCompleted(**common),
+        r.ExecutionFailed(**common, error=error, failed_node="n"),
+        r.ExecutionCancelled(**common, reason="r"),
+    ]
+    for record in samples:
+        event = live_event(_env(record), record)
+        assert event is not None
+        assert set(event) <= set(ExecutionChange.model_fields), set(event) - set(ExecutionChange.model_fields)
+        ExecutionChange.model_validate(event)
