@@ -139,7 +139,7 @@ export function watchExecutions(onEvent, { workflow } = {}) {
   let failures = 0;
   async function once() {
     controller = new AbortController();
-    const path = `${BASE}/console/executions/stream${query({ after: cursor, workflow, follow_seconds: 10 })}`;
+    const path = `${BASE}/console/executions/stream${query({ after: cursor, workflow, follow_seconds: 5 })}`;
     let r = await fetch(path, { headers: { Authorization: `Bearer ${session && session.access}` }, signal: controller.signal });
     if (r.status === 401) {
       await refresh();
