@@ -57,27 +57,40 @@ async def cursor_now(client: httpx.AsyncClient) -> str:
 async def test_the_stream_shows_each_change_as_it_is_written(api: httpx.AsyncClient) -> None:
     workflow_id = await manual_workflow(api)
 
-    async def watch() -> str:
-        r = await api.get(STREAM, params={"follow_seconds": 5, "workflow": workflow_id}, timeout=30)
+    async def follow(after: str | None) -> list[tuple[str, str | None, Any]]:
+        params: dict[str, Any] = {"follow_seconds": 5, "workflow": workflow_id}
+        if after is not None:
+            params["after"] = after
+        r = await api.get(STREAM, params=params, timeout=30)
         assert r.status_code == 200, r.text
-        return r.text
+        return parse(r.text)
 
-    watching = asyncio.create_task(watch())
-    await asyncio.sleep(1.0)  # the stream starts from now: let it open first
+    # An answer opened before the run, then followed on from its last cursor (as the console
+    # does), until the run's end has been seen: every change once, in order.
+    first = asyncio.create_task(follow(None))
+    await asyncio.sleep(1.0)  # without a cursor the stream starts from now: let it open first
     started = await api.post(f"{V1}/workflows/{workflow_id}/execute", json={"input_data": {"n": 2}})
     assert started.status_code == 202, started.text
     execution_id = started.json()["execution_id"]
-    events = parse(await watching)
-    mine = [(data["change"], data.get("node_id")) for event, _, data in events
-            if event == "execution" and data["execution_id"] == execution_id]
+    answers = [await first]
+    deadline = asyncio.get_running_loop().time() + 90
+    while not any(e == "execution" and d["change"] == "completed" for e, _, d in answers[-1]):
+        assert asyncio.get_running_loop().time() < deadline, answers
+        answers.append(await follow(answers[-1][-1][1]))
+    for answer in answers:
+        names = [e for e, _, _ in answer]
+        assert names[0] == "ready" and names[-1] == "end", names
+    # The first answer was open while the run started: the start came to it as it was written.
+    assert any(e == "execution" and d["change"] == "started" for e, _, d in answers[0]), answers[0]
+    events = [(e, i, d) for answer in answers for e, i, d in answer if e == "execution"]
+    assert len({i for _, i, _ in events}) == len(events)  # each change once: cursors never repeat
+    mine = [(d["change"], d.get("node_id")) for _, _, d in events if d["execution_id"] == execution_id]
     assert mine[0] == ("started", None) and mine[-1] == ("completed", None), mine
     assert ("node_succeeded", "check") in mine, mine
-    first = next(d for e, _, d in events if e == "execution" and d["execution_id"] == execution_id)
-    assert (first["workflow_id"], first["status"], first["trigger_type"]) == (workflow_id, "running", "manual")
-    last = [d for e, _, d in events if e == "execution" and d["execution_id"] == execution_id][-1]
+    first_change = next(d for _, _, d in events if d["execution_id"] == execution_id)
+    assert (first_change["workflow_id"], first_change["status"], first_change["trigger_type"]) == (workflow_id, "running", "manual")
+    last = [d for _, _, d in events if d["execution_id"] == execution_id][-1]
     assert last["status"] == "completed" and last["execution_path"] == ["trigger", "check"], last
-    names = [e for e, _, _ in events]
-    assert names[0] == "ready" and names[-1] == "end", names
 
 
 async def test_a_cursor_resumes_where_the_client_left_off(api: httpx.AsyncClient) -> None:
