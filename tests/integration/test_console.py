@@ -324,7 +324,8 @@ async def test_the_graph_moves_connects_deletes_and_a_run_is_cancelled(
     assert sorted((e["source_node"], e["target_node"]) for e in edges) == [("trigger", "wait"), ("wait", "spare")]
 
     # Select Spare and press Delete: the node and its edge are gone.
-    await page.locator(".fx-node", has_text="Spare").click()
+    await select_node(page, "Spare")
+    await expect(page.locator(".react-flow__node.selected", has_text="Spare")).to_have_count(1)
     await page.keyboard.press("Delete")
     await expect(page.locator(".react-flow__node", has_text="Spare")).to_have_count(0)
     detail = (await api.get(f"{V1}/workflows/{workflow_id}")).json()
@@ -336,7 +337,7 @@ async def test_the_graph_moves_connects_deletes_and_a_run_is_cancelled(
     await expect(page.locator(".page-head .status")).to_have_text("active")
     await page.get_by_label("Input JSON").fill('{"who": "console"}')
     await page.get_by_role("button", name="Run now").click()
-    await page.get_by_role("link", name="execution").click()
+    await page.get_by_role("region", name="Run").get_by_role("link").click()
     await expect(page.locator(".execution-page")).to_have_attribute("data-status", "running")
     await expect(page.locator(".fx-node", has_text="Start")).to_have_attribute("data-on-path", "true")
     await page.get_by_role("button", name="Cancel").click()

@@ -43,9 +43,11 @@ export default function Execution({ id }) {
   const flow = useMemo(() => {
     if (!data || !data.workflow) return null;
     const { detail } = data;
-    const path = new Set(detail.execution_path);
     const steps = {};
     detail.execution_details.forEach((s) => (steps[s.node_id] = s));
+    // The path is recorded when the execution ends; until then, the nodes that have completed.
+    const path = new Set(detail.execution_path.length ? detail.execution_path
+      : detail.execution_details.filter((s) => s.status === "completed").map((s) => s.node_id));
     const f = toFlow(graphOf(detail, data.workflow), (n) => ({
       onPath: path.has(n.id),
       failed: detail.failed_node === n.id || (steps[n.id] && steps[n.id].status === "failed"),

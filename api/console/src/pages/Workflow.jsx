@@ -181,7 +181,8 @@ export default function Workflow({ id }) {
       onPath: dryPath.includes(n.id),
     }));
   }, [data, dryPath]);
-  useEffect(() => setFlowNodes(flow.nodes), [flow]);
+  // Redrawn after every save: the node still selected stays selected (Delete acts on it).
+  useEffect(() => setFlowNodes(flow.nodes.map((n) => ({ ...n, selected: n.id === selected }))), [flow]); // eslint-disable-line react-hooks/exhaustive-deps
 
   async function change(fn) {
     setFault(null);
