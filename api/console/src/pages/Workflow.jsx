@@ -30,7 +30,7 @@ function newId(kind) {
   return `${kind.replace("_", "-")}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-function NodePanel({ workflowId, node, graph, editable, onSaved, onFault }) {
+function NodePanel({ workflowId, node, graph, editable, onSaved, onFault, onClose }) {
   const [name, setName] = useState(node.name);
   const [config, setConfig] = useState(node.config || {});
   const [target, setTarget] = useState("");
@@ -49,7 +49,10 @@ function NodePanel({ workflowId, node, graph, editable, onSaved, onFault }) {
   }
   return (
     <aside className="panel" aria-label={`Node ${node.name || node.id}`}>
-      <h2>{kindLabel(node.type)} <code>{node.id}</code></h2>
+      <div className="page-head">
+        <h2>{kindLabel(node.type)} <code>{node.id}</code></h2>
+        <button type="button" className="quiet" onClick={onClose}>Close</button>
+      </div>
       {editable ? (
         <form onSubmit={(e) => { e.preventDefault(); run(() => put(`/workflows/${workflowId}/nodes/${node.id}`, { name, config })); }}>
           <label>Name<input name="node-name" value={name} onChange={(e) => setName(e.target.value)} /></label>
@@ -242,7 +245,6 @@ export default function Workflow({ id }) {
             editable={!readOnly}
             onNodesChange={(changes) => setFlowNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns))}
             onNodeClick={(_, n) => setSelected(n.id)}
-            onSelectionChange={({ nodes: picked }) => { if (picked.length === 1) setSelected(picked[0].id); }}
             onPaneClick={() => setSelected(null)}
             onNodeDragStop={(_, n) => change(() => patch(`/workflows/${id}/nodes/${n.id}`, { position: { x: Math.round(n.position.x), y: Math.round(n.position.y) } }))}
             onConnect={(c) => change(() => post(`/workflows/${id}/edges`, {
@@ -253,12 +255,20 @@ export default function Workflow({ id }) {
           />
         )}
         {node ? (
-          <NodePanel workflowId={id} node={node} graph={data.graph} editable={!readOnly} onFault={setFault}
+          <NodePanel workflowId={id} node={node} graph={data.graph} editable={!readOnly} onFault={setFault} onClose={() => setSelected(null)}
             onSaved={() => { if (!data.graph.nodes.some((n) => n.id === selected)) setSelected(null); load(); }} />
         ) : (
           <aside className="panel">
             <h2>Details</h2>
             <p className="muted">Select a node to {readOnly ? "see" : "edit"} it{!readOnly && "; drag from a node's right handle to another node to connect them, Delete removes the selection"}.</p>
+            {data.graph.nodes.length > 0 && (
+              <label>Open a node
+                <select name="open-node" value="" onChange={(e) => e.target.value && setSelected(e.target.value)}>
+                  <option value="">choose…</option>
+                  {data.graph.nodes.map((n) => <option key={n.id} value={n.id}>{n.name || n.id} ({kindLabel(n.type)})</option>)}
+                </select>
+              </label>
+            )}
             <dl>
               <dt>Trigger</dt><dd>{workflow.trigger_type} {workflow.trigger_config.event_type ? <code>{workflow.trigger_config.event_type}</code> : null}</dd>
               <dt>Updated</dt><dd>{when(workflow.updated_at)}</dd>
