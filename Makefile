@@ -12,7 +12,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The console (api/console/): npm ci from the committed lockfile, then one esbuild bundle into
+# api/console/dist (git-ignored), rebuilt only when its sources or the lockfile change.
+CONSOLE := api/console
+CONSOLE_BUILD := $(CONSOLE)/dist/.built-stamp
+$(CONSOLE_BUILD): $(CONSOLE)/package-lock.json $(CONSOLE)/index.html $(shell find $(CONSOLE)/src -type f 2>/dev/null)
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+	touch $(CONSOLE_BUILD)
+
+install: $(STAMP) $(CONSOLE_BUILD)
 
 ## Run Fluxo: local Kafka (KRaft) + embedded PostgreSQL + processors + API.
 run: install

@@ -24,6 +24,7 @@ from api.routers import (
     automation,
     catalog,
     conditions,
+    console,
     contacts,
     dashboard,
     data,
@@ -119,10 +120,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in modules:
         v1.include_router(module.router)
+    v1.include_router(console.router)
     # Seed names for routes that live with their kind.
     v1.include_router(runs.history_router)
     v1.include_router(integrations.dashboard_router)
     app.include_router(v1)
     app.include_router(health.router, dependencies=checked)
     app.include_router(metrics.router, dependencies=checked)
+    app.include_router(console.pages)  # static files of a single-page app: any query is the page's own
     return app

@@ -1,6 +1,7 @@
 """Security headers on every answer (seed 001's checklist: XSS protection, no sniffing, no framing).
 
-The API answers JSON only, so its policy forbids everything; the interactive docs
+The API answers JSON only, so its policy forbids everything; the console (/console) may
+load its own bundle and call this origin; the interactive docs
 (/docs, /redoc) load Swagger UI / ReDoc from their CDN and run one inline script,
 so they get a policy that allows exactly that. API answers under /api/ are never
 stored by caches: they are per caller, and login answers carry tokens.
@@ -18,6 +19,12 @@ DOCS_POLICY = (
     " worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+# The console (api/console/) is one bundle of our own: scripts and calls to this origin only.
+# Inline styles are allowed: the graph library positions nodes with style attributes.
+CONSOLE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+    " font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 HSTS = b"max-age=31536000; includeSubDomains"
 
 Scope = dict[str, Any]
@@ -34,11 +41,12 @@ class SecurityHeaders:
             return
         path: str = scope.get("path", "")
         docs = path.startswith(DOCS_PATHS)
+        console = path == "/console" or path.startswith("/console/")
         extra = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer"),
-            (b"content-security-policy", (DOCS_POLICY if docs else API_POLICY).encode()),
+            (b"content-security-policy", (DOCS_POLICY if docs else CONSOLE_POLICY if console else API_POLICY).encode()),
         ]
         if self.hsts:
             extra.append((b"strict-transport-security", HSTS))

@@ -181,6 +181,7 @@ class Supervisor:
             f"  Fluxo is ready ({time.monotonic() - started:.1f}s)\n"
             f"  API:      {s.api_url}/api/v1\n"
             f"  Docs:     {s.api_url}/docs\n"
+            f"  Console:  {s.api_url}/console\n"
             f"  Health:   {s.api_url}/health\n"
             f"  Admin:    {s.admin_email} / {s.admin_password}\n"
             f"  Kafka:    {s.bootstrap_servers}   PostgreSQL: {s.dsn}\n"

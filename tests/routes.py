@@ -56,6 +56,8 @@ PARAMS: dict[str, tuple[str, str]] = {
     "node_type": (FIXED, "http_request"),
     "name": (FIXED, "fluxo.workflow.defined.v1"),
     "action": (FIXED, "activate"),
+    # The console's files (api/routers/console.py): a built asset's name.
+    "path": (FIXED, "console.js"),
 }
 
 # Routes that answer without a bearer token, and what each answers when called without one
@@ -70,6 +72,9 @@ PUBLIC: dict[str, int] = {
     "GET /api/automation/health": 200,
     "GET /metrics": 200,
     "GET /api/automation/metrics": 200,
+    # The console's page and files: they hold no data (the page calls the API with a token).
+    "GET /console": 200,
+    "GET /console/{path:path}": 200,
     "POST /api/v1/auth/login": 200,
     "POST /api/v1/auth/refresh": 200,
     # The token in the URL is the credential. The seeded hook takes POST only: other methods

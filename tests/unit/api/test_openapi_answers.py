@@ -16,8 +16,9 @@ from infra.settings import Settings
 
 # Statuses that answer no body: no schema to declare, the status is the answer.
 NO_BODY = {"204", "301", "302", "303", "307", "308"}
-# Media types that are not JSON, and the schema each must declare.
-TEXT_TYPES = {"text/plain", "text/event-stream"}
+# Media types that are not JSON, and the schema each must declare. A text/event-stream answer
+# declares its events' model, like JSON (SSE clients and schemathesis read one event at a time).
+TEXT_TYPES = {"text/plain"}
 
 Document = dict[str, Any]
 
@@ -98,3 +99,13 @@ def test_the_metrics_and_the_list_pages_are_described(document: Document) -> Non
     workflows = document["paths"]["/api/v1/workflows"]["get"]["responses"]["200"]["content"]["application/json"]
     page = document["components"]["schemas"][_named(workflows["schema"], document["components"]["schemas"]) or ""]
     assert {"count", "next", "previous", "results"} <= set(page["properties"])
+
+
+def test_the_live_stream_documents_its_events(document: Document) -> None:
+    stream = document["paths"]["/api/v1/console/executions/stream"]["get"]["responses"]["200"]["content"]
+    assert list(stream) == ["text/event-stream"]
+    event = document["components"]["schemas"][_named(stream["text/event-stream"]["schema"], document["components"]["schemas"]) or ""]
+    assert {"event", "data", "id"} <= set(event["properties"])
+    assert _answer_faults("get", "/s", {"responses": {"200": {"description": "x", "content": {
+        "text/event-stream": {"schema": {"type": "string"}}}}}}, {}) == [
+        "GET /s 200 text/event-stream: unnamed schema {'type': 'string'}"]
