@@ -17,7 +17,8 @@ from typing import Any
 from asyncpg import Connection
 
 from projections.fold import FOLDED, Fold, Known, iteration_of, json_text
-from projections.readmodels import apply, handles
+from projections.readmodels import apply_at, handles
+from projections.steps import expand_all
 from schemas.envelope import Envelope, RecordData
 from schemas.records import ExecutionStarted, NodeFailed, NodeSucceeded
 
@@ -25,19 +26,22 @@ Item = tuple[Envelope, RecordData, int]
 
 
 async def apply_batch(conn: Connection, items: Sequence[Item]) -> None:
+    """`items` as consumed: (envelope, data, offset). Each is applied as the records it stands
+    for (an ExecutionSteps as its steps), at its position (projections/steps.py)."""
     run: list[Item] = []
-    for item in items:
+    for item in expand_all(items):
         data = item[1]
         if type(data) in FOLDED:
             run.append(item)
         elif handles(data):
             await write_run(conn, run)
             run = []
-            await apply(conn, *item)
+            await apply_at(conn, *item)
     await write_run(conn, run)
 
 
 async def write_run(conn: Connection, run: Sequence[Item]) -> None:
+    """`run`: expanded items, (envelope, data, position)."""
     if not run:
         return
     ids = Fold.execution_ids(list(run))

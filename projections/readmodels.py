@@ -12,6 +12,7 @@ from asyncpg import Connection
 from projections.audit import api_call_audited
 from projections.fold import METRIC_BUCKETS
 from projections.people import api_key_defined, invitation_defined, user_defined
+from projections.steps import expand
 from projections.webhooks import webhook_called, webhook_defined
 from schemas.envelope import Envelope, RecordData
 from schemas.records import (
@@ -25,6 +26,7 @@ from schemas.records import (
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    ExecutionSteps,
     FailureNotified,
     IntegrationDefined,
     InvitationDefined,
@@ -76,13 +78,20 @@ async def _count_hour(
 
 def handles(data: RecordData) -> bool:
     """Whether any read model changes for this record (the others only advance the offsets)."""
-    return type(data) in _HANDLERS
+    return type(data) in _HANDLERS or type(data) is ExecutionSteps
 
 
 async def apply(conn: Connection, envelope: Envelope, data: RecordData, offset: int) -> None:
+    """One consumed record (an ExecutionSteps as its steps, one by one) at its offset."""
+    for env, d, seq in expand(envelope, data, offset):
+        await apply_at(conn, env, d, seq)
+
+
+async def apply_at(conn: Connection, envelope: Envelope, data: RecordData, seq: int) -> None:
+    """One record, expanded (projections/steps.py), at its position in the execution's steps."""
     handler = _HANDLERS.get(type(data))
     if handler is not None:
-        await handler(conn, envelope, data, offset)
+        await handler(conn, envelope, data, seq)
 
 
 async def _workspace(conn: Connection, env: Envelope, d: Any, _: int) -> None:

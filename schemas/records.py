@@ -7,9 +7,9 @@ Each class's TYPE is the CloudEvents `type` of the envelope that carries it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.envelope import RecordData
 from schemas.workflow import NodeType, WorkflowSnapshot
@@ -458,6 +458,61 @@ class NodeRetryScheduled(RecordData):
     iteration: int | None = Field(default=None, ge=0)
 
 
+class _Step(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScheduledStep(_Step):
+    type: Literal["fluxo.node.scheduled.v1"]
+    data: NodeScheduled
+
+
+class SucceededStep(_Step):
+    type: Literal["fluxo.node.succeeded.v1"]
+    data: NodeSucceeded
+
+
+class FailedStep(_Step):
+    type: Literal["fluxo.node.failed.v1"]
+    data: NodeFailed
+
+
+class RetryStep(_Step):
+    type: Literal["fluxo.node.retry_scheduled.v1"]
+    data: NodeRetryScheduled
+
+
+# A node step inside ExecutionSteps: the record it stands for, tagged with that record's type.
+NodeStep = Annotated[ScheduledStep | SucceededStep | FailedStep | RetryStep, Field(discriminator="type")]
+NodeStepRecord = NodeScheduled | NodeSucceeded | NodeFailed | NodeRetryScheduled
+_STEP_OF: dict[type[RecordData], type[ScheduledStep | SucceededStep | FailedStep | RetryStep]] = {
+    NodeScheduled: ScheduledStep, NodeSucceeded: SucceededStep, NodeFailed: FailedStep, NodeRetryScheduled: RetryStep,
+}
+
+
+class ExecutionSteps(RecordData):
+    """The node steps one executor transaction decided for one execution, in order: what would
+    otherwise be one record each (the results of inline nodes, the scheduling of the next
+    worker step, an inline failure and its retry). Written for two or more steps; a lone step
+    stays its own record. Consumers read it as its `records()`, one after the other, exactly
+    as if each had been its own record at this point of the log.
+    """
+
+    TYPE = "fluxo.execution.steps.v1"
+    execution_id: str
+    steps: tuple[NodeStep, ...] = Field(min_length=1)
+
+    @classmethod
+    def of(cls, execution_id: str, records: list[NodeStepRecord]) -> ExecutionSteps:
+        return cls(execution_id=execution_id, steps=tuple(_STEP_OF[type(r)](type=r.TYPE, data=r) for r in records))  # type: ignore[arg-type]
+
+    def records(self) -> list[NodeStepRecord]:
+        return [step.data for step in self.steps]
+
+
+STEP_RECORDS: frozenset[type[RecordData]] = frozenset(_STEP_OF)
+
+
 class TimerFired(RecordData):
     """A durable timer came due (written by the timer service to the executions topic)."""
 
@@ -638,6 +693,7 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         ExecutionFailed,
         NodeWorkOrdered,
         NodeRetryScheduled,
+        ExecutionSteps,
         TimerFired,
         ExecutionCancelRequested,
         ExecutionCancelled,

@@ -75,13 +75,15 @@ EXECUTIONS = TopicSpec(
     "fluxo.executions.v1",
     key="execution_id",
     cleanup="delete",
-    holds="the execution lifecycle: started, node steps, completed/failed",
+    holds="the execution lifecycle: started, node steps (several decided in one executor transaction:"
+    " one fluxo.execution.steps.v1), completed/failed",
     records=(
         r.ExecutionStarted,
         r.NodeScheduled,
         r.NodeSucceeded,
         r.NodeFailed,
         r.NodeRetryScheduled,
+        r.ExecutionSteps,
         r.TimerFired,
         r.ExecutionCancelRequested,
         r.ExecutionCompleted,

@@ -19,6 +19,7 @@ from schemas.records import (
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    ExecutionSteps,
     NodeSucceeded,
 )
 from schemas.topics import EVENTS, EXECUTIONS
@@ -28,6 +29,9 @@ _COMPLETED = ExecutionCompleted.TYPE.encode()
 _FAILED = ExecutionFailed.TYPE.encode()
 _EVENT = EventIngested.TYPE.encode()
 _NODE_DONE = NodeSucceeded.TYPE.encode()
+# The executor's steps records name node types and nodes too (the HTTP node's scheduling);
+# the HTTP node's result is the worker's own record.
+_STEPS = ExecutionSteps.TYPE.encode()
 # The HTTP node of the bench workflow: its times split the pipeline into stages.
 _CALL = b'"node_id":"call"'
 
@@ -110,6 +114,8 @@ class CompletionTracker:
             if _EVENT in value and self.marker in value:
                 body = orjson.loads(value)
                 t.event_time[body["id"]] = datetime.fromisoformat(body["time"])
+            return
+        if _STEPS in value:
             return
         if _NODE_DONE in value:
             # Node results do not name the workflow; only the bench workflow has a node "call".

@@ -106,7 +106,7 @@ def advance(
         else:
             _on_cancel(step, data)
         loops.settle(step)
-        return state, step.outputs
+        return state, step.flush()
     return state, []
 
 
@@ -153,7 +153,7 @@ def _start(envelope: Envelope, data: ExecutionStarted, now: datetime, workflows:
             timer_id=deterministic_id("timer", data.execution_id, "execution_timeout"),
             fire_at=now + timedelta(seconds=timeout),
         )
-    return state, step.outputs
+    return state, step.flush()
 
 
 def _resume(step: Step, data: ExecutionStarted) -> None:

@@ -26,6 +26,7 @@ from schemas.codec import decode
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
     ExecutionStarted,
+    ExecutionSteps,
     NodeError,
     NodeWorkOrdered,
     TimerCancelled,
@@ -47,6 +48,7 @@ def dry_run_perform(order: NodeWorkOrdered) -> dict[str, Any]:
 @dataclass
 class Simulation:
     state: State | None
+    # The records the execution wrote, an ExecutionSteps as the node steps it holds.
     records: list[RecordData] = field(default_factory=list)
     work: list[NodeWorkOrdered] = field(default_factory=list)
     clock: datetime | None = None
@@ -122,7 +124,10 @@ def simulate(
         for out in outputs:
             assert out.value is not None
             out_env, out_data = decode(out.value)
-            sim.records.append(out_data)
+            if isinstance(out_data, ExecutionSteps):
+                sim.records.extend(out_data.records())  # the steps, as callers read them one by one
+            else:
+                sim.records.append(out_data)
             if out.topic == EXECUTIONS:
                 queue.append((out_env, out_data))
             elif out.topic == NODE_WORK and isinstance(out_data, NodeWorkOrdered):

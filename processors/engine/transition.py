@@ -16,8 +16,9 @@ import orjson
 from processors.engine import graph
 from processors.engine.kinds import OPEN, SOURCE
 from processors.engine.pinned import Workflows
-from schemas.envelope import Envelope, RecordData, make_envelope
+from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.outputs import Output
+from schemas.records import STEP_RECORDS, ExecutionSteps, NodeStepRecord
 from schemas.topics import EXECUTIONS, TopicSpec
 from schemas.workflow import Node, WorkflowSnapshot
 
@@ -33,8 +34,37 @@ class Step:
         self.cause = cause
         self.now = now
         self.outputs: list[Output] = []
+        # Node steps on the executions topic not written yet, and where in `outputs` they go:
+        # consecutive ones become one ExecutionSteps record (`flush`).
+        self._steps: list[tuple[NodeStepRecord, str]] = []
+        self._steps_at = 0
 
     def emit(self, data: RecordData, record_id: str, topic: TopicSpec = EXECUTIONS) -> None:
+        if topic is EXECUTIONS:
+            if type(data) in STEP_RECORDS:
+                if not self._steps:
+                    self._steps_at = len(self.outputs)
+                self._steps.append((data, record_id))  # type: ignore[arg-type]
+                return
+            # Another executions record: the steps before it are written before it.
+            self.flush()
+        self.outputs.append(self._output(data, record_id, topic))
+
+    def flush(self) -> list[Output]:
+        """Write the pending node steps: a lone one as its own record, several as one
+        ExecutionSteps (issue 17: one record, not one per step, for what this transaction
+        decided), where the first of them was emitted. Returns `outputs`, complete."""
+        steps, self._steps = self._steps, []
+        if len(steps) == 1:
+            self.outputs.insert(self._steps_at, self._output(*steps[0], EXECUTIONS))
+        elif steps:
+            compact = ExecutionSteps.of(self.state["execution_id"], [data for data, _ in steps])
+            # The first step's id is derived from (kind, execution, node, attempt, iteration) and
+            # emitted once: so is this record's, and a re-run of the same input derives it again.
+            self.outputs.insert(self._steps_at, self._output(compact, deterministic_id("steps", steps[0][1]), EXECUTIONS))
+        return self.outputs
+
+    def _output(self, data: RecordData, record_id: str, topic: TopicSpec) -> Output:
         st = self.state
         envelope = make_envelope(
             data,
@@ -48,7 +78,7 @@ class Step:
             causation_id=self.cause.id,
             depth=st.get("depth", 0),
         )
-        self.outputs.append(Output.of(topic, st["execution_id"], envelope))
+        return Output.of(topic, st["execution_id"], envelope)
 
     @property
     def running(self) -> bool:

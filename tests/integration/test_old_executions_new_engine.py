@@ -36,6 +36,7 @@ from schemas.records import (
     EventIngested,
     ExecutionCompleted,
     ExecutionFailed,
+    ExecutionSteps,
     NodeSucceeded,
     TimerFired,
 )
@@ -82,7 +83,11 @@ async def executions(settings: Settings) -> dict[str, list[tuple[str, Any]]]:
     for r in await read_topic(settings, EXECUTIONS, timeout=30):
         envelope, data = decode(r.value, r.headers)
         if envelope.executionid in PATHS:
-            found.setdefault(envelope.executionid, []).append((envelope.id, data))
+            # Node steps the new engine wrote together as one record count one by one (ids kept apart).
+            steps = data.records() if isinstance(data, ExecutionSteps) else [data]
+            for i, step in enumerate(steps):
+                record_id = envelope.id if step is data else f"{envelope.id}#{i}"
+                found.setdefault(envelope.executionid, []).append((record_id, step))
     return found
 
 

@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
+import orjson
 import pytest_asyncio
 from pipeline import isolated_settings
 
@@ -27,10 +28,12 @@ from projections.replay import _rows, _tables
 from schemas.codec import decode, encode
 from schemas.envelope import RecordData, make_envelope, now
 from schemas.records import (
+    STEP_RECORDS,
     ExecutionCancelled,
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    ExecutionSteps,
     IntegrationDefined,
     NodeError,
     NodeFailed,
@@ -59,7 +62,9 @@ def _item(data: RecordData, at: datetime, offset: int, execution_id: str | None 
     return decoded, record, offset
 
 
-def history(seed: int) -> list[Item]:
+def history(seed: int, inline: bool = False) -> list[Item]:
+    """`inline`: the condition runs in the executor, as it does: its result (no scheduling of
+    its own) and the HTTP node's scheduling at the same instant, as one transaction writes them."""
     rng = random.Random(seed)
     t0 = now().replace(minute=50) - timedelta(hours=3)
     items: list[Item] = []
@@ -108,7 +113,8 @@ def history(seed: int) -> list[Item]:
         clock = begin
         failed_at: str | None = None
         for node in nodes:
-            clock += timedelta(milliseconds=rng.uniform(0.5, 80))
+            if not (inline and node.id == "call"):
+                clock += timedelta(milliseconds=rng.uniform(0.5, 80))
             scheduled = NodeScheduled(execution_id=eid, node_id=node.id, node_type=node.node_type, attempt=1,
                                       input={"action_type": "webhook"} if node.id == "call" else {})
             done_at = clock + timedelta(milliseconds=rng.uniform(0.1, 300))
@@ -124,6 +130,12 @@ def history(seed: int) -> list[Item]:
                 result = NodeSucceeded(execution_id=eid, node_id=node.id, node_type=node.node_type, attempt=1,
                                        input={"action_type": "webhook"} if node.id == "call" else {},
                                        output=output, started_at=clock, completed_at=done_at)
+            if inline and node.id == "check" and isinstance(result, NodeSucceeded):
+                result = result.model_copy(update={"started_at": clock, "completed_at": clock})
+                rec(result, clock)
+                if n % 17 == 2:
+                    rec(result, clock)  # a re-delivered result
+                continue
             if n % 13 == 5 and node.id == "check":
                 rec(result, done_at)  # the result before its step was scheduled
                 rec(scheduled, clock)
@@ -256,3 +268,88 @@ async def test_a_whole_history_in_one_batch(settings: Settings) -> None:
     finally:
         await one.close()
         await many.close()
+
+
+def compacted(items: list[Item]) -> list[Item]:
+    """The history as today's executor writes it: consecutive node steps of one execution
+    with one envelope (one transaction's, at one instant) as one ExecutionSteps record."""
+    out: list[Item] = []
+    run: list[Item] = []
+
+    def same(a: Item, b: Item) -> bool:
+        return (a[0].executionid, a[0].time, a[0].workspaceid, a[0].subject) == (b[0].executionid, b[0].time,
+                                                                                b[0].workspaceid, b[0].subject)
+
+    def close() -> None:
+        if len(run) > 1:
+            steps = ExecutionSteps.of(run[0][1].execution_id, [d for _, d, _ in run])  # type: ignore[attr-defined, misc]
+            out.append(_item(steps, run[0][0].time, len(out), run[0][0].executionid))
+        elif run:
+            out.append((run[0][0], run[0][1], len(out)))
+        run.clear()
+
+    for item in items:
+        if type(item[1]) in STEP_RECORDS and (not run or same(run[0], item)):
+            run.append(item)
+            continue
+        close()
+        if type(item[1]) in STEP_RECORDS:
+            run.append(item)
+        else:
+            out.append((item[0], item[1], len(out)))
+    close()
+    return out
+
+
+async def _ordered_steps(conn: asyncpg.Connection, schema: str) -> set[str]:
+    """execution_steps rows with `seq` (an offset: another in a compacted log) as the step's rank in its execution."""
+    rows = await conn.fetch(
+        f'SELECT to_jsonb(t) - \'seq\' || jsonb_build_object(\'rank\', row_number() OVER'
+        f' (PARTITION BY execution_id ORDER BY seq, attempt)) AS row FROM "{schema}".execution_steps t'
+    )
+    return {orjson.dumps(orjson.loads(r["row"]), option=orjson.OPT_SORT_KEYS).decode() for r in rows}
+
+
+async def test_steps_records_leave_exactly_the_rows_of_their_steps(settings: Settings) -> None:
+    """Issue 17: a log with ExecutionSteps records projects to the read models (execution_steps in
+    their order, node_stats, workflow_stats, hourly stats, counters) of the same log with each step
+    its own record, one at a time and in batches."""
+    pairs = history(seed=7, inline=True)  # a seed whose log has re-delivered results inside steps records
+    steps = compacted(pairs)
+    compact_records = [d for _, d, _ in steps if isinstance(d, ExecutionSteps)]
+    assert len(compact_records) > 50 and len(steps) < len(pairs) - 50
+    assert any(len(d.steps) > 2 for d in compact_records)  # a re-delivered result inside one
+    tag = uuid.uuid4().hex[:6]
+    names = (f"pairs_{tag}", f"steps_one_{tag}", f"steps_many_{tag}")
+    one, steps_one, steps_many = [await _schema(settings, name) for name in names]
+    try:
+        for env, data, offset in pairs:
+            async with one.transaction():
+                await apply(one, env, data, offset)
+        for env, data, offset in steps:
+            async with steps_one.transaction():
+                await apply(steps_one, env, data, offset)
+        rng = random.Random(5)
+        start = 0
+        while start < len(steps):
+            size = rng.choice([1, 2, 7, 50, 400])
+            async with steps_many.transaction():
+                await apply_batch(steps_many, steps[start:start + size])
+            start += size
+
+        counts = {t: await one.fetchval(f'SELECT count(*) FROM "{t}"') for t in
+                  ("executions", "execution_steps", "workflow_stats", "execution_hourly_stats", "node_stats",
+                   "connector_metrics")}
+        assert all(counts.values()), counts
+        tables = await _tables(one, names[0])
+        assert "execution_steps" in tables and "node_stats" in tables
+        for conn, name in ((steps_one, names[1]), (steps_many, names[2])):
+            for table in tables:
+                if table == "execution_steps":
+                    expected, got = await _ordered_steps(one, names[0]), await _ordered_steps(conn, name)
+                else:
+                    expected, got = await _rows(one, names[0], table), await _rows(conn, name, table)
+                assert got == expected, (name, table, sorted(expected - got)[:2], sorted(got - expected)[:2])
+    finally:
+        for conn in (one, steps_one, steps_many):
+            await conn.close()

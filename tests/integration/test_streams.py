@@ -73,6 +73,7 @@ async def test_contract_is_served_and_describes_the_records_on_the_topic(
     )
     await consumer.start()
     seen: list[str] = []
+    steps: list[tuple[str, str]] = []
     try:
         async def read_until_done() -> None:
             async for record in consumer:
@@ -85,6 +86,8 @@ async def test_contract_is_served_and_describes_the_records_on_the_topic(
                 Draft202012Validator(envelope).validate(event)
                 Draft202012Validator(schemas[f"schemas/{event['type']}.json"]).validate(event["data"])
                 seen.append(event["type"])
+                if event["type"] == "fluxo.execution.steps.v1":
+                    steps.extend((step["type"], step["data"]["node_id"]) for step in event["data"]["steps"])
                 if event["type"] in ("fluxo.execution.completed.v1", "fluxo.execution.failed.v1"):
                     return
 
@@ -92,4 +95,6 @@ async def test_contract_is_served_and_describes_the_records_on_the_topic(
     finally:
         await consumer.stop()
     assert seen[0] == "fluxo.execution.started.v1" and seen[-1] == "fluxo.execution.completed.v1", seen
-    assert "fluxo.node.succeeded.v1" in seen
+    # The two inline nodes' results, decided in one executor transaction: one steps record.
+    assert seen == ["fluxo.execution.started.v1", "fluxo.execution.steps.v1", "fluxo.execution.completed.v1"], seen
+    assert steps == [("fluxo.node.succeeded.v1", "trigger"), ("fluxo.node.succeeded.v1", "shape")], steps

@@ -25,6 +25,7 @@ from schemas.records import (
     ExecutionCompleted,
     ExecutionFailed,
     ExecutionStarted,
+    ExecutionSteps,
     FailureNotified,
     NodeError,
     NodeFailed,
@@ -36,7 +37,7 @@ from schemas.records import (
     TimerFired,
     TimerScheduled,
 )
-from schemas.topics import NODE_WORK, TIMERS
+from schemas.topics import EXECUTIONS, NODE_WORK, TIMERS
 from schemas.workflow import Edge, Node, NodeType, Port, WorkflowSettings, WorkflowSnapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -107,9 +108,13 @@ def test_start_runs_inline_nodes_and_orders_the_webhook_with_no_timeout_timer() 
     s = started(slice_flow())
     state, outputs = advance(None, env(s), s, T0)
     out = decoded(outputs)
-    assert [type(d).__name__ for _, d in out] == ["NodeSucceeded", "NodeSucceeded", "NodeScheduled", "NodeWorkOrdered"]
-    order = out[3][1]
-    assert isinstance(order, NodeWorkOrdered) and out[3][0] == NODE_WORK.name
+    # The trigger's and the condition's results and the webhook's scheduling: one record (issue 17).
+    assert [type(d).__name__ for _, d in out] == ["ExecutionSteps", "NodeWorkOrdered"]
+    steps = out[0][1]
+    assert isinstance(steps, ExecutionSteps) and out[0][0] == EXECUTIONS.name
+    assert [type(r).__name__ for r in steps.records()] == ["NodeSucceeded", "NodeSucceeded", "NodeScheduled"]
+    order = out[1][1]
+    assert isinstance(order, NodeWorkOrdered) and out[1][0] == NODE_WORK.name
     assert order.config["payload"] == {"e": "ada@example.com"}
     assert order.idempotency_key == "ex:w:1"
     assert state is not None and state["status"] == "running" and state["timers"] == {}

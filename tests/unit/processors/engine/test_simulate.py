@@ -97,10 +97,10 @@ def test_round_trip_mode_restores_the_state_before_every_step(monkeypatch: pytes
 
     monkeypatch.setattr(module, "advance", advance)
     monkeypatch.setattr(module, "_through_changelog", through)
-    plain = simulate(started("loop_items"), workspace_id="ws-acme", now=T0)
+    plain = simulate(started("loop_with_wait_and_retry"), workspace_id="ws-acme", now=T0)
     assert restored == []
     fed.clear()
-    run = simulate(started("loop_items"), workspace_id="ws-acme", now=T0, roundtrip=True)
+    run = simulate(started("loop_with_wait_and_retry"), workspace_id="ws-acme", now=T0, roundtrip=True)
     assert fed[0] is None
     assert len(restored) == len(fed) > 10
     assert all(given is back for given, back in zip(fed[1:], restored, strict=False))

@@ -43,6 +43,7 @@ from schemas.records import (
     EventIngested,
     ExecutionCancelRequested,
     ExecutionStarted,
+    ExecutionSteps,
     NodeError,
     NodeSucceeded,
     NodeWorkOrdered,
@@ -247,9 +248,12 @@ def retry_from_failed(rec: Recording, first: ExecutionStarted, at: datetime) -> 
             env = out["envelope"]
             if env.get("executionid") != first.execution_id:
                 continue
-            if env["type"] == NodeSucceeded.TYPE and env["data"]["iteration"] is None:
-                outputs[env["data"]["node_id"]] = env["data"]["output"]
-            elif env["type"] == "fluxo.execution.failed.v1":
+            # Node steps one transaction decided come as one steps record: the projection reads its steps.
+            steps = env["data"]["steps"] if env["type"] == ExecutionSteps.TYPE else [env]
+            for node_step in steps:
+                if node_step["type"] == NodeSucceeded.TYPE and node_step["data"]["iteration"] is None:
+                    outputs[node_step["data"]["node_id"]] = node_step["data"]["output"]
+            if env["type"] == "fluxo.execution.failed.v1":
                 failed = env["data"]
     assert failed is not None and failed["failed_node"], "the first execution must fail at a node"
     resume_from = failed["failed_node"]
