@@ -139,7 +139,18 @@ EXECUTOR_STATE_CODEC = StateCodec(EXECUTION, FINISHED, kind_of=_executor_kind)
 # The matcher: one contact's profile and per-workflow run history
 # (processors.matching.triggers.SubjectState.to_json).
 SUBJECT = StateKind("subject")
-MATCHER_STATE_CODEC = StateCodec(SUBJECT)
+# Under `watches:<workspace>:<subject>` (or `:*`): the executions watching that subject's
+# events and its recent events of watched types (processors.matching.awaiting).
+WATCHES = StateKind("watches")
+WATCHES_PREFIX = "watches:"
+
+
+def _matcher_kind(key: str, state: Any) -> str:
+    # A workspace id is a UUID, never "watches": a subject key cannot start with the prefix.
+    return WATCHES.name if key.startswith(WATCHES_PREFIX) else SUBJECT.name
+
+
+MATCHER_STATE_CODEC = StateCodec(SUBJECT, WATCHES, kind_of=_matcher_kind)
 
 # The timer service: a pending timer under `timer:<id>`, a cron schedule's
 # last fire under `cron:<workflow>[:<trigger>]` (processors/services/timers.py).

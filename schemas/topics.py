@@ -48,9 +48,10 @@ EVENTS = TopicSpec(
     "fluxo.events.v1",
     key="workspace_id:subject",
     cleanup="delete",
-    holds="incoming business events (fluxo.event.ingested.v1)",
+    holds="incoming business events (fluxo.event.ingested.v1), and the watches executions keep on"
+    " their contact's events (wait_for_event, exit_when, goal), in order with those events",
     retention_ms=14 * 24 * 3600 * 1000,
-    records=(r.EventIngested,),
+    records=(r.EventIngested, r.WatchRegistered, r.WatchDropped),
 )
 DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
@@ -89,6 +90,8 @@ EXECUTIONS = TopicSpec(
         r.ExecutionCancelled,
         r.FailureNotified,
         r.DataRecordCreated,
+        r.WatchResolved,
+        r.ExecutionConverted,
     ),
 )
 NODE_WORK = TopicSpec(
@@ -127,7 +130,8 @@ MATCHER_STATE = TopicSpec(
     "fluxo.matcher-state.v1",
     key="workspace_id:subject",
     cleanup="compact",
-    holds="trigger matcher state per subject: contact profile and per-workflow run history",
+    holds="trigger matcher state per subject: contact profile and per-workflow run history;"
+    " under watches:<workspace>:<subject>, the executions watching its events and its recent events",
     internal=True,
     state=MATCHER_STATE_CODEC,
 )

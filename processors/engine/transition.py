@@ -33,7 +33,8 @@ class Step:
         self.now = now
         self.outputs: list[Output] = []
 
-    def emit(self, data: RecordData, record_id: str, topic: TopicSpec = EXECUTIONS) -> None:
+    def emit(self, data: RecordData, record_id: str, topic: TopicSpec = EXECUTIONS, *, key: str | None = None) -> None:
+        """Emit a record, keyed by the execution unless `key` says otherwise (a watch: its contact)."""
         st = self.state
         envelope = make_envelope(
             data,
@@ -47,7 +48,7 @@ class Step:
             causation_id=self.cause.id,
             depth=st.get("depth", 0),
         )
-        self.outputs.append(Output.of(topic, st["execution_id"], envelope))
+        self.outputs.append(Output.of(topic, st["execution_id"] if key is None else key, envelope))
 
     @property
     def running(self) -> bool:

@@ -21,6 +21,7 @@ min(rate x horizon, max) markers instead of growing with every execution.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -34,7 +35,7 @@ from schemas.codec import SOURCE_HEADER, TYPE_HEADER
 from schemas.envelope import SOURCE_PREFIX, now
 from schemas.outputs import Output
 from schemas.records import NodeFailed, NodeSucceeded
-from schemas.topics import EXECUTIONS, EXECUTOR_STATE, TopicSpec
+from schemas.topics import EVENTS, EXECUTIONS, EXECUTOR_STATE, TopicSpec
 from schemas.upcasting import UPCASTERS
 
 _OWN_SOURCE = f"{SOURCE_PREFIX}{SOURCE}".encode()
@@ -90,6 +91,20 @@ class FinishedMarkers:
         return dropped
 
 
+def fan_out(outputs: list[Output], partitions: int) -> list[Output]:
+    """A watch on any contact's events (key `<workspace>:*`) goes to every partition of the
+    events topic: each partition's matcher sees its own contacts' events."""
+    if not any(out.topic is EVENTS and out.key.endswith(":*") for out in outputs):
+        return outputs
+    spread: list[Output] = []
+    for out in outputs:
+        if out.topic is EVENTS and out.key.endswith(":*"):
+            spread.extend(dataclasses.replace(out, partition=p) for p in range(partitions))
+        else:
+            spread.append(out)
+    return spread
+
+
 class Executor:
     name = "executor"
     inputs: tuple[TopicSpec, ...] = (EXECUTIONS,)
@@ -99,8 +114,10 @@ class Executor:
         # Expiry runs between batches, about once a second.
         self.tick_seconds = 1.0
         self.markers = FinishedMarkers(horizon_seconds=300.0, max_markers=100_000)
+        self.partitions = 3
 
     async def start(self, settings: Settings) -> None:
+        self.partitions = settings.partitions
         self.markers = FinishedMarkers(
             settings.executor_finished_horizon_seconds, settings.executor_finished_max
         )
@@ -147,7 +164,7 @@ class Executor:
                 new_state = finished_marker(new_state, at)
                 self.markers.finished(partition, execution_id, at)
             store.put(partition, execution_id, new_state)
-        return outputs
+        return fan_out(outputs, self.partitions)
 
     # -- Ticking: drop markers past the horizon ---------------------------------
     async def tick(self, store: StateStore, partitions: set[int]) -> list[Output]:

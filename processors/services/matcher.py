@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from infra.settings import Settings
+from processors.matching import awaiting
 from processors.matching.linking import compile_actions
 from processors.matching.triggers import SubjectState, match_event, subject_of
 from processors.services.definitions import DefinitionsView
@@ -10,7 +13,14 @@ from processors.streams.runner import Incoming, per_record
 from processors.streams.state import StateStore
 from schemas.envelope import deterministic_id, make_envelope
 from schemas.outputs import Output
-from schemas.records import EventIngested, ExecutionStarted, TriggerEvaluated
+from schemas.records import (
+    EventIngested,
+    ExecutionStarted,
+    TriggerEvaluated,
+    WatchDropped,
+    WatchRegistered,
+)
+from schemas.state_versions import WATCHES_PREFIX
 from schemas.topics import EVENTS, EXECUTIONS, MATCHER_STATE, TRIGGER_LOG, TopicSpec
 
 # Events caused by executions (tags added by actions, ...) may trigger more
@@ -39,6 +49,8 @@ class TriggerMatcher:
 
     def _one(self, item: Incoming, store: StateStore) -> list[Output]:
         env, data = item.envelope, item.data
+        if isinstance(data, WatchRegistered | WatchDropped):
+            return self._watch(item, store, data)
         if not isinstance(data, EventIngested):
             raise ValueError(f"{env.type} does not belong on the events topic")  # noqa: TRY004 - a bad record, not a bug
         subject = subject_of(data, env.id)
@@ -120,4 +132,55 @@ class TriggerMatcher:
                     ),
                 )
             )
+        outputs.extend(self._watched_event(item, store, data, subject))
         return outputs
+
+    # -- Journeys: executions watching their contact's events (processors/matching/awaiting.py)
+    def _watch(self, item: Incoming, store: StateStore, data: WatchRegistered | WatchDropped) -> list[Output]:
+        env = item.envelope
+        key = _book_key(env.workspaceid, data.subject)
+        partition = item.record.partition
+        book = awaiting.load(store.get(partition, key))
+        resolved: list[awaiting.Resolution] = []
+        if isinstance(data, WatchDropped):
+            book = awaiting.drop(book, data.watch_id)
+        else:
+            book, resolved = awaiting.register(book, data)
+        _put_book(store, partition, key, book)
+        return [_answer(env.workspaceid, r, env.id) for r in resolved]
+
+    def _watched_event(self, item: Incoming, store: StateStore, data: EventIngested, subject: str) -> list[Output]:
+        env = item.envelope
+        own, anyone = self.definitions.watched(env.workspaceid)
+        partition = item.record.partition
+        outputs: list[Output] = []
+        view: dict[str, object] | None = None
+        for key, watched in ((_book_key(env.workspaceid, subject), own), (_book_key(env.workspaceid, None), anyone)):
+            stored = store.get(partition, key)
+            keep = watched.get(data.event_type)
+            if stored is None and keep is None:
+                continue  # the hot path: nobody watches this subject or this type
+            view = view or awaiting.event_view(data, env.id, env.time)
+            book, resolved = awaiting.on_event(awaiting.load(stored), view, keep)
+            _put_book(store, partition, key, book)
+            outputs.extend(_answer(env.workspaceid, r, env.id) for r in resolved)
+        return outputs
+
+
+def _book_key(workspace_id: str, subject: str | None) -> str:
+    return f"{WATCHES_PREFIX}{workspace_id}:{subject if subject is not None else '*'}"
+
+
+def _put_book(store: StateStore, partition: int, key: str, book: awaiting.Book) -> None:
+    # An empty book is a tombstone: a contact nobody watches costs nothing.
+    store.put(partition, key, None if awaiting.is_empty(book) else book)
+
+
+def _answer(workspace_id: str, resolution: awaiting.Resolution, cause_id: str) -> Output:
+    record_id, data = awaiting.answer(resolution)
+    envelope = make_envelope(
+        data, id=record_id, source="processor/matcher", workspace_id=workspace_id,
+        subject=resolution.watch.get("subject"), time=datetime.fromisoformat(str(resolution.event["time"])),
+        execution_id=data.execution_id, causation_id=cause_id,
+    )
+    return Output.of(EXECUTIONS, data.execution_id, envelope)
