@@ -23,6 +23,7 @@ from schemas.records import (
     ExecutionCancelled,
     ExecutionCancelRequested,
     ExecutionCompleted,
+    ExecutionConverted,
     ExecutionFailed,
     ExecutionStarted,
     FailureNotified,
@@ -63,7 +64,7 @@ def _exact(milliseconds: float) -> Decimal:
 async def _count_hour(
     conn: Connection, workflow_id: str, workspace_id: str, started_at: datetime, column: str, duration_ms: float = 0.0
 ) -> None:
-    assert column in ("started", "completed", "failed", "cancelled")
+    assert column in ("started", "completed", "failed", "cancelled", "converted")
     await conn.execute(
         f"INSERT INTO execution_hourly_stats AS s (workflow_id, hour, workspace_id, {column}, duration_ms)"
         f" VALUES ($1, $2, $3, 1, $4) ON CONFLICT (workflow_id, hour) DO UPDATE SET"
@@ -372,6 +373,23 @@ async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         )
 
 
+async def _converted(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    """The goal reached: once per execution (the row says so), counted on the day it started."""
+    row = await conn.fetchrow(
+        "UPDATE executions SET converted_at = $2 WHERE id = $1 AND converted_at IS NULL"
+        " RETURNING workspace_id, workflow_id, started_at",
+        d.execution_id, d.converted_at,
+    )
+    if row is None:
+        return  # already counted, or an execution stored nowhere (its workflow deleted, pruned)
+    await _count_hour(conn, row["workflow_id"], row["workspace_id"], row["started_at"], "converted")
+    await conn.execute(
+        "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, conversions) VALUES ($1, $2, 1)"
+        " ON CONFLICT (workflow_id) DO UPDATE SET conversions = s.conversions + 1 WHERE s.workspace_id = EXCLUDED.workspace_id",
+        row["workflow_id"], row["workspace_id"],
+    )
+
+
 async def _record_created(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
         "INSERT INTO data_records (workspace_id, table_name, id, data, execution_id, node_id, created_at)"
@@ -472,6 +490,7 @@ _HANDLERS: dict[type[RecordData], Any] = {
     NodeRetryScheduled: _retry_scheduled,
     ExecutionCancelRequested: _cancel_requested,
     ExecutionCancelled: _cancelled,
+    ExecutionConverted: _converted,
     FailureNotified: _failure_notified,
     DataRecordCreated: _record_created,
     WebhookDefined: webhook_defined,

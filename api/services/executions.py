@@ -45,6 +45,8 @@ def summary(row: Any) -> dict[str, Any]:
         "retry_of": row["retry_of"],
         "resume_from": row["resume_from"],
         "cancel_reason": row["cancel_reason"],
+        # Journeys: when a goal event converted it (settings.goal), even after it ended.
+        "converted_at": row.get("converted_at"),
     }
 
 

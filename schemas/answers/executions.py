@@ -43,6 +43,7 @@ class ExecutionSummary(Answer):
     retry_of: str | None
     resume_from: str | None
     cancel_reason: str | None
+    converted_at: Timestamp | None = Field(default=None, description="when the workflow's goal event converted it")
 
 
 class ExecutionStep(Answer):

@@ -37,6 +37,8 @@ class WorkflowFigures(Answer):
     success_rate: float
     error_rate: float
     average_execution_time_seconds: float
+    conversions: int = Field(description="executions a goal event converted (settings.goal)")
+    conversion_rate: float = Field(description="conversions / executions started")
     last_execution_status: str | None
     last_execution_at: Timestamp | None
 
@@ -56,6 +58,8 @@ class SeriesPoint(Answer):
     successes: int
     failures: int
     cancelled: int
+    conversions: int = Field(description="executions started that day that a goal event converted")
+    conversion_rate: float = Field(description="conversions / executions started that day")
     failure_rate: float
 
 
