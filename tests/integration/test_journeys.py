@@ -160,3 +160,44 @@ async def test_a_goal_event_after_completion_counts_a_conversion(api: httpx.Asyn
     detail = await execution(api, runs["converts"]["id"])
     assert detail["converted_at"] is not None
     assert (await execution(api, runs["never"]["id"]))["converted_at"] is None
+
+
+async def test_a_dry_run_takes_test_events_on_its_virtual_clock(api: httpx.AsyncClient, sink: Sink) -> None:
+    body = order_workflow("dry", "DRY", sink, timeout_seconds=86400)
+    body["settings"] = {"exit_when": [{"event_type": "DRY_CANCELLED"}],
+                        "goal": {"event_type": "DRY_PAID", "within_seconds": 7200}}
+    workflow_id = await create_active(api, body)
+    paid = {"event_type": "DRY_PAID", "data": {"order_id": "D-1", "amount": 9}, "after_seconds": 3600}
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/test", json={"test_data": {"order_id": "D-1"}, "test_events": [paid]})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["status"] == "completed" and answer["execution_path"] == ["trigger", "paid", "thanks"]
+    assert answer["simulated_duration_seconds"] == 3600
+    assert answer["converted_at"] is not None and answer["cancel_reason"] is None
+    assert answer["results"]["paid"]["event"]["data"]["amount"] == 9
+
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/test", json={"test_data": {"order_id": "D-1"}, "test_events": [
+        {"event_type": "DRY_CANCELLED", "after_seconds": 60}, paid]})
+    answer = r.json()
+    assert answer["status"] == "cancelled", answer
+    assert answer["cancel_reason"].startswith("exit rule exit_when[0]: DRY_CANCELLED")
+    assert answer["converted_at"] is not None  # the goal outlives the exit within its window
+
+    r = await api.post(f"/api/v1/workflows/{workflow_id}/test", json={"test_data": {"order_id": "D-1"}})
+    assert r.json()["execution_path"] == ["trigger", "paid", "remind"]
+    assert sink.calls == []  # a dry run sends nothing
+
+
+async def test_validate_names_a_bad_match_and_a_wrong_label(api: httpx.AsyncClient) -> None:
+    r = await api.post("/api/v1/workflows", json={
+        "name": "bad wait", "trigger_type": "event", "trigger_config": {"event_type": "BAD"},
+        "nodes": [TRIGGER, {"id": "w", "node_type": "wait_for_event", "config": {"event_type": "X", "match": "event.data ==", "timeout_seconds": 5}},
+                  {"id": "n", "node_type": "transform", "config": {"mapping": {}}}],
+        "edges": [edge("trigger", "w"), edge("w", "n", label="true")],
+    })
+    assert r.status_code == 201, r.text
+    report = (await api.get(f"/api/v1/workflows/{r.json()['id']}/validate")).json()
+    fields = {i["field"] for i in report["issues"]}
+    assert {"nodes.1.config.match", "edges.1.label"} <= fields, report
+    r = await api.post(f"/api/v1/workflows/{r.json()['id']}/activate")
+    assert r.status_code == 422 and "nodes.1.config.match" in r.json()["error"]["fields"], r.text

@@ -147,3 +147,15 @@ def test_property_registration_order_and_duplicates_do_not_change_the_answer(
     # with events that all fall within the grace window, that is every one of them.
     expected = _expected(events, lookback)
     assert answers == ([] if expected is None else [expected])
+
+
+def test_a_book_is_its_own_state_kind_in_the_matchers_changelog() -> None:
+    import orjson
+
+    from schemas.state_versions import MATCHER_STATE_CODEC
+
+    book, _ = awaiting.register(awaiting.empty(), registration())
+    raw = MATCHER_STATE_CODEC.encode("watches:ws-1:u-1", book)
+    assert orjson.loads(raw)["k"] == "watches"
+    assert MATCHER_STATE_CODEC.decode("watches:ws-1:u-1", raw) == book
+    assert orjson.loads(MATCHER_STATE_CODEC.encode("ws-1:u-1", {"profile": {}, "runs": {}}))["k"] == "subject"
