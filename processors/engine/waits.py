@@ -25,6 +25,7 @@ from processors.engine.ids import derive_id, key_of
 from processors.engine.policies import DurationError, wait_seconds
 from processors.engine.timers import schedule_timer
 from processors.engine.transition import Step, eval_context
+from processors.expressions.conditions import referenced_fields
 from processors.expressions.templates import TemplateError, render_value
 from schemas.envelope import deterministic_id
 from schemas.records import (
@@ -101,6 +102,7 @@ def start(step: Step, node: Node, attempt: int, iteration: int | None, context: 
         retries.inline_failure(step, node, attempt, iteration, dict(node.config), NodeError(code="AUTO_007", message=f"wait_for_event node {node.id}: {exc}"))
         return
     match = node.config.get("match")
+    condition = match if isinstance(match, str) and match.strip() else None
     any_subject = bool(config.get("any_subject"))
     subject = None if any_subject else state.get("subject")
     wid = watch_id(execution_id, node.id, attempt, iteration)
@@ -118,8 +120,8 @@ def start(step: Step, node: Node, attempt: int, iteration: int | None, context: 
         # An execution without a contact (a manual run for no one) can only time out.
         _emit_watch(step, WatchRegistered(
             watch_id=wid, execution_id=execution_id, workflow_id=step.workflow.id, kind="wait",
-            event_type=event_type, condition=match if isinstance(match, str) and match.strip() else None,
-            context=_watch_context(context), subject=subject, started_at=step.now, lookback_seconds=lookback,
+            event_type=event_type, condition=condition,
+            context=_watch_context(context, condition), subject=subject, started_at=step.now, lookback_seconds=lookback,
             expires_at=expires_at, node_id=node.id, attempt=attempt, iteration=iteration,
         ), deterministic_id("watch-registered", wid))
     schedule_timer(
@@ -128,9 +130,12 @@ def start(step: Step, node: Node, attempt: int, iteration: int | None, context: 
     )
 
 
-def _watch_context(context: dict[str, Any]) -> dict[str, Any]:
-    # `event` in a watch's condition is the arriving event; the rest is the execution's.
-    return {k: v for k, v in context.items() if k != "event"}
+def _watch_context(context: dict[str, Any], condition: str | None) -> dict[str, Any]:
+    """What of the execution's context a watch's condition reads: the top-level names it
+    references, not `event` (there the arriving event). Only those travel with the watch, so
+    a registration stays small (the matcher reads the events topic under FLUXO_MAX_EVENT_BYTES)."""
+    roots = {ref.segments[0] for ref in referenced_fields(condition)} - {"event"}
+    return {k: context[k] for k in sorted(roots) if k in context}
 
 
 def _waiting(step: Step, node_id: str | None, attempt: int | None, iteration: int | None, wid: str) -> tuple[Node, dict[str, Any]] | None:
@@ -198,13 +203,13 @@ def register_journey(step: Step) -> None:
         return
     execution_id = state["execution_id"]
     started_at = datetime.fromisoformat(state["started_at"])
-    context = _watch_context(eval_context(state))
+    context = eval_context(state)
     cause = (state["context"].get("event") or {}).get("id")
     for index, rule in enumerate(settings.exit_when if step.running else ()):
         wid = exit_watch_id(execution_id, index)
         _emit_watch(step, WatchRegistered(
             watch_id=wid, execution_id=execution_id, workflow_id=step.workflow.id, kind="exit",
-            event_type=rule.event_type, condition=rule.condition, context=context, subject=subject,
+            event_type=rule.event_type, condition=rule.condition, context=_watch_context(context, rule.condition), subject=subject,
             started_at=started_at, cause_event_id=cause if isinstance(cause, str) else None,
             rule=EXIT_RULE.format(index=index),
         ), deterministic_id("watch-registered", wid))
@@ -213,7 +218,7 @@ def register_journey(step: Step) -> None:
         wid = goal_watch_id(execution_id)
         _emit_watch(step, WatchRegistered(
             watch_id=wid, execution_id=execution_id, workflow_id=step.workflow.id, kind="goal",
-            event_type=goal.event_type, condition=goal.condition, context=context, subject=subject,
+            event_type=goal.event_type, condition=goal.condition, context=_watch_context(context, goal.condition), subject=subject,
             started_at=started_at, expires_at=started_at + timedelta(seconds=goal.within_seconds),
             cause_event_id=cause if isinstance(cause, str) else None, rule="goal",
         ), deterministic_id("watch-registered", wid))

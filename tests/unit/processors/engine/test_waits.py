@@ -189,3 +189,10 @@ def test_an_execution_without_a_contact_can_only_time_out() -> None:
     sim = run(workflow(PAID_WAIT), [(60, event("ORDER_PAID", order_id="A-1"))], subject=None)
     assert path(sim)[-1] == "remind"
     assert of(sim, WatchRegistered) == []
+
+
+def test_a_registration_carries_only_what_its_match_reads_of_the_context() -> None:
+    sim = run(workflow({**PAID_WAIT, "match": "event.data.order_id == input_data.order_id && user.id != ''"}))
+    (registered,) = of(sim, WatchRegistered)
+    assert sorted(registered.context) == ["input_data", "user"]
+    assert of(run(workflow({"event_type": "ORDER_PAID", "timeout_seconds": 5})), WatchRegistered)[0].context == {}
