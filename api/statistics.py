@@ -208,7 +208,7 @@ async def workflow_figures(pool: asyncpg.Pool, workspace_id: str, workflow_id: s
     on_day = await window(pool, workspace_id, start_today, end, workflow_id)
     week = await window(pool, workspace_id, start_today - timedelta(days=6), end, workflow_id)
     last = await pool.fetchrow(
-        "SELECT last_status, last_execution_at FROM workflow_stats WHERE workflow_id = $1", workflow_id
+        "SELECT last_status, last_execution_at, waiting FROM workflow_stats WHERE workflow_id = $1", workflow_id
     )
     return {
         "executions_total": total.started,
@@ -222,6 +222,7 @@ async def workflow_figures(pool: asyncpg.Pool, workspace_id: str, workflow_id: s
         "average_execution_time_seconds": total.average_seconds,
         "conversions": total.converted,
         "conversion_rate": total.conversion_rate,
+        "waiting_count": last["waiting"] if last else 0,
         "last_execution_status": last["last_status"] if last else None,
         "last_execution_at": last["last_execution_at"] if last else None,
     }

@@ -559,6 +559,48 @@ class ExecutionConverted(RecordData):
     converted_at: datetime
 
 
+# --- flow control: starts decided per key ------------------------------------
+FlowDecision = Literal["started", "queued", "throttled", "refused"]
+
+
+class StartRequested(RecordData):
+    """A matched start of a workflow with flow control (fluxo.events.v1, key
+    `workspace:flow:<workflow>:<flow key>`): the matcher owning that key decides it."""
+
+    TYPE = "fluxo.start.requested.v1"
+    execution_id: str
+    workflow_id: str
+    flow_key: str = Field(max_length=1000)
+    event_id: str | None = None
+    start: ExecutionStarted
+    correlation_id: str | None = None
+    depth: int = Field(default=0, ge=0)
+
+
+class FlowReleased(RecordData):
+    """An execution under `concurrency` ended: its slot goes to the next waiting start."""
+
+    TYPE = "fluxo.flow.released.v1"
+    execution_id: str
+    workflow_id: str
+    flow_key: str = Field(max_length=1000)
+
+
+class StartDecided(RecordData):
+    """What flow control did with a matched start (fluxo.trigger-log.v1): started, queued,
+    throttled, or refused (its key could not be evaluated)."""
+
+    TYPE = "fluxo.start.decided.v1"
+    event_id: str | None = None
+    execution_id: str
+    workflow_id: str
+    flow_key: str = Field(max_length=1000)
+    decision: FlowDecision
+    reason: str = Field(max_length=2000)
+    # A start that waited in the queue (a `queued` decision came first).
+    from_queue: bool = False
+
+
 # --- fluxo.timers.v1 ---------------------------------------------------------
 class TimerScheduled(RecordData):
     """Wake an execution at `fire_at`: waits, retry backoffs, timeouts."""
@@ -695,6 +737,9 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         WatchDropped,
         WatchResolved,
         ExecutionConverted,
+        StartRequested,
+        FlowReleased,
+        StartDecided,
         TimerScheduled,
         TimerCancelled,
         RecordDeadLettered,

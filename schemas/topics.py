@@ -51,7 +51,7 @@ EVENTS = TopicSpec(
     holds="incoming business events (fluxo.event.ingested.v1), and the watches executions keep on"
     " their contact's events (wait_for_event, exit_when, goal), in order with those events",
     retention_ms=14 * 24 * 3600 * 1000,
-    records=(r.EventIngested, r.WatchRegistered, r.WatchDropped),
+    records=(r.EventIngested, r.WatchRegistered, r.WatchDropped, r.StartRequested, r.FlowReleased),
 )
 DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
@@ -70,7 +70,7 @@ TRIGGER_LOG = TopicSpec(
     cleanup="delete",
     holds="why executions started: one fluxo.trigger.evaluated.v1 per event (what matched and"
     " why not), one fluxo.webhook.called.v1 per inbound webhook call (subject: the webhook id)",
-    records=(r.TriggerEvaluated, r.WebhookCalled),
+    records=(r.TriggerEvaluated, r.WebhookCalled, r.StartDecided),
 )
 EXECUTIONS = TopicSpec(
     "fluxo.executions.v1",

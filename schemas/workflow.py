@@ -115,6 +115,22 @@ class GoalRule(Frozen):
     within_seconds: int = Field(ge=1, le=366 * 86400)
 
 
+class Throttle(Frozen):
+    """`settings.throttle`: at most `limit` starts per key per `period_seconds`; the others start nothing."""
+
+    limit: int = Field(ge=1, le=1_000_000)
+    period_seconds: int = Field(ge=1, le=366 * 86400)
+    # CEL over the start context (user, event, input_data, ...): whose starts are counted together.
+    key: str = Field(default="user.id", min_length=1, max_length=1000)
+
+
+class Concurrency(Frozen):
+    """`settings.concurrency`: at most `limit` running executions per key; the others wait in order."""
+
+    limit: int = Field(ge=1, le=10_000)
+    key: str = Field(default="user.id", min_length=1, max_length=1000)
+
+
 class WorkflowSettings(Frozen):
     # A bound on the whole execution, waits included (like Temporal's execution timeout);
     # none unless the workflow sets one. A default one failed every wait longer than it
@@ -133,12 +149,15 @@ class WorkflowSettings(Frozen):
     # Journeys (README "Journeys"): events of the contact that end, or convert, an execution.
     exit_when: tuple[ExitRule, ...] = Field(default=(), max_length=20)
     goal: GoalRule | None = None
+    # Flow control, decided by the matcher per key (processors/matching/flow.py).
+    throttle: Throttle | None = None
+    concurrency: Concurrency | None = None
 
     @model_serializer(mode="wrap")
     def _no_timeout_is_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Unset journey settings are no keys either: snapshots written before them stay byte-equal.
         data: dict[str, Any] = handler(self)
-        for name in ("timeout_seconds", "goal"):
+        for name in ("timeout_seconds", "goal", "throttle", "concurrency"):
             if data.get(name) is None:
                 data.pop(name, None)
         if not data.get("exit_when"):

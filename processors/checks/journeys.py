@@ -1,5 +1,5 @@
 """Static checks of journeys (README "Journeys"): `wait_for_event` nodes' `match` and out-edge
-labels, and the CEL of `settings.exit_when` and `settings.goal`. Pure.
+labels, and the CEL of `settings.exit_when`, `settings.goal` and the flow-control keys. Pure.
 
 Returns (check, field, message, node id, edge id, is_error) for `validate_workflow` to report.
 """
@@ -41,6 +41,11 @@ def journey_problems(workflow: WorkflowSnapshot) -> list[Problem]:
         if rule.condition:
             for error in validate_condition(rule.condition):
                 found.append(("conditions_valid", f"settings.exit_when.{i}.condition", f"exit_when[{i}]: {error}", None, None, True))
+    for name in ("throttle", "concurrency"):
+        spec = getattr(workflow.settings, name)
+        if spec is not None:
+            for error in validate_condition(spec.key):
+                found.append(("conditions_valid", f"settings.{name}.key", f"{name}.key: {error}", None, None, True))
     goal = workflow.settings.goal
     if goal is not None and goal.condition:
         for error in validate_condition(goal.condition):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 # waits drops an ending execution's watches and ends one by an exit rule: imported as a module.
-from processors.engine import waits
+from processors.engine import flowslots, waits
 from processors.engine.kinds import DEFAULT_NODE_TIMEOUT, NOTIFY_NODE
 from processors.engine.timers import cancel_timers
 from processors.engine.transition import State, Step
@@ -31,6 +31,7 @@ def finish(step: Step) -> None:
     state["status"] = "completed"
     cancel_timers(step)
     waits.drop_watches(step)
+    flowslots.release(step)
     output: dict[str, Any] = {}
     for node_id in state["path"]:
         node = workflow.node(node_id)
@@ -59,6 +60,7 @@ def fail(step: Step, error: NodeError, node_id: str | None) -> None:
     state["status"] = "failed"
     cancel_timers(step)
     waits.drop_watches(step)
+    flowslots.release(step)
     step.emit(
         ExecutionFailed(
             execution_id=state["execution_id"],
@@ -81,6 +83,7 @@ def cancel(step: Step, reason: str) -> None:
     state["status"] = "cancelled"
     cancel_timers(step)
     waits.drop_watches(step)
+    flowslots.release(step)
     step.emit(
         ExecutionCancelled(
             execution_id=state["execution_id"],

@@ -5,22 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 
 from infra.settings import Settings
-from processors.matching import awaiting
+from processors.expressions.conditions import ConditionError
+from processors.matching import awaiting, flow
 from processors.matching.linking import compile_actions
 from processors.matching.triggers import SubjectState, match_event, subject_of
 from processors.services.definitions import DefinitionsView
 from processors.streams.runner import Incoming, per_record
 from processors.streams.state import StateStore
-from schemas.envelope import deterministic_id, make_envelope
+from schemas.envelope import Envelope, deterministic_id, make_envelope
 from schemas.outputs import Output
 from schemas.records import (
     EventIngested,
     ExecutionStarted,
+    FlowReleased,
+    StartDecided,
+    StartRequested,
     TriggerEvaluated,
     WatchDropped,
     WatchRegistered,
 )
-from schemas.state_versions import WATCHES_PREFIX
+from schemas.state_versions import FLOW_PREFIX, WATCHES_PREFIX
 from schemas.topics import EVENTS, EXECUTIONS, MATCHER_STATE, TRIGGER_LOG, TopicSpec
 
 # Events caused by executions (tags added by actions, ...) may trigger more
@@ -51,6 +55,8 @@ class TriggerMatcher:
         env, data = item.envelope, item.data
         if isinstance(data, WatchRegistered | WatchDropped):
             return self._watch(item, store, data)
+        if isinstance(data, StartRequested | FlowReleased):
+            return self._flow(item, store, data)
         if not isinstance(data, EventIngested):
             raise ValueError(f"{env.type} does not belong on the events topic")  # noqa: TRY004 - a bad record, not a bug
         subject = subject_of(data, env.id)
@@ -114,6 +120,9 @@ class TriggerMatcher:
                 subject=subject,
                 context=run_context,
             )
+            if flow.gated(started.workflow.settings):
+                outputs.append(self._gate(env, key, started))
+                continue
             outputs.append(
                 Output.of(
                     EXECUTIONS,
@@ -133,6 +142,58 @@ class TriggerMatcher:
                 )
             )
         outputs.extend(self._watched_event(item, store, data, subject))
+        return outputs
+
+    # -- Flow control: starts decided per key (processors/matching/flow.py) ----------------
+    def _gate(self, env: Envelope, log_key: str, started: ExecutionStarted) -> Output:
+        """A matched start of a workflow with flow control: to the matcher owning its key."""
+        settings = started.workflow.settings
+        try:
+            flow_key = flow.flow_key(settings, started.context)
+        except ConditionError as exc:
+            refused = StartDecided(event_id=env.id, execution_id=started.execution_id, workflow_id=started.workflow.id,
+                                   flow_key="", decision="refused", reason=f"not started: {exc}")
+            return _decided(env.workspaceid, log_key, refused, env.id, env.time)
+        if settings.concurrency is not None:
+            # The executor releases the slot when the execution ends.
+            marked = {**started.context, flow.FLOW_CONTEXT: {"workflow_id": started.workflow.id, "key": flow_key}}
+            started = started.model_copy(update={"context": marked})
+        request = StartRequested(
+            execution_id=started.execution_id, workflow_id=started.workflow.id, flow_key=flow_key, event_id=env.id,
+            start=started, correlation_id=env.correlationid or env.id, depth=env.depth,
+        )
+        envelope = make_envelope(
+            request, id=deterministic_id("start-requested", started.execution_id), source="processor/matcher",
+            workspace_id=env.workspaceid, subject=started.subject, time=env.time,
+            correlation_id=env.correlationid or env.id, causation_id=env.id, depth=env.depth,
+        )
+        return Output.of(EVENTS, flow_partition_key(env.workspaceid, started.workflow.id, flow_key), envelope)
+
+    def _flow(self, item: Incoming, store: StateStore, data: StartRequested | FlowReleased) -> list[Output]:
+        env = item.envelope
+        key = f"{FLOW_PREFIX}{env.workspaceid}:{data.workflow_id}:{data.flow_key}"
+        partition = item.record.partition
+        state = flow.load(store.get(partition, key))
+        if isinstance(data, StartRequested):
+            state, decisions = flow.request(state, data, env.time)
+        else:
+            state, decisions = flow.release(state, data.execution_id)
+        store.put(partition, key, None if flow.is_empty(state, env.time) else state)
+        outputs: list[Output] = []
+        for decision, request, reason, waited in decisions:
+            start = request.start
+            log_key = f"{env.workspaceid}:{start.subject}"
+            outputs.append(_decided(env.workspaceid, log_key, StartDecided(
+                event_id=request.event_id, execution_id=request.execution_id, workflow_id=request.workflow_id,
+                flow_key=request.flow_key, decision=decision, reason=reason, from_queue=waited,
+            ), env.id, env.time))
+            if decision == "started":
+                outputs.append(Output.of(EXECUTIONS, start.execution_id, make_envelope(
+                    start, id=deterministic_id("started", start.execution_id), source="processor/matcher",
+                    workspace_id=env.workspaceid, subject=start.subject, time=env.time,
+                    execution_id=start.execution_id, correlation_id=request.correlation_id,
+                    causation_id=env.id, depth=request.depth + 1,
+                )))
         return outputs
 
     # -- Journeys: executions watching their contact's events (processors/matching/awaiting.py)
@@ -165,6 +226,18 @@ class TriggerMatcher:
             _put_book(store, partition, key, book)
             outputs.extend(_answer(env.workspaceid, r, env.id) for r in resolved)
         return outputs
+
+
+def flow_partition_key(workspace_id: str, workflow_id: str, flow_key: str) -> str:
+    """The events-topic key of a flow-controlled start: one key's starts are decided in one place."""
+    return f"{workspace_id}:flow:{workflow_id}:{flow_key}"
+
+
+def _decided(workspace_id: str, log_key: str, decided: StartDecided, cause_id: str, time: datetime) -> Output:
+    return Output.of(TRIGGER_LOG, log_key, make_envelope(
+        decided, id=deterministic_id("start-decided", decided.execution_id, decided.decision), source="processor/matcher",
+        workspace_id=workspace_id, time=time, causation_id=cause_id,
+    ))
 
 
 def _book_key(workspace_id: str, subject: str | None) -> str:

@@ -84,6 +84,17 @@ class TriggerEvaluation(Answer):
     execution_id: str | None
 
 
+class FlowDecisionView(Answer):
+    """What flow control (settings.throttle / concurrency) did with a start the event matched."""
+
+    workflow_id: str
+    execution_id: str
+    decision: str = Field(description="started, queued, throttled or refused")
+    flow_key: str
+    reason: str
+    decided_at: Timestamp
+
+
 class EventLog(Answer):
     id: str
     event_id: str
@@ -94,6 +105,7 @@ class EventLog(Answer):
     matched_workflows: int
     triggered_executions: list[str]
     evaluations: list[TriggerEvaluation]
+    flow_decisions: list[FlowDecisionView] = Field(default_factory=list)
     processed: bool
     received_at: Timestamp
     created_at: Timestamp

@@ -39,6 +39,7 @@ class WorkflowFigures(Answer):
     average_execution_time_seconds: float
     conversions: int = Field(description="executions a goal event converted (settings.goal)")
     conversion_rate: float = Field(description="conversions / executions started")
+    waiting_count: int = Field(description="starts waiting for a concurrency slot (settings.concurrency)")
     last_execution_status: str | None
     last_execution_at: Timestamp | None
 

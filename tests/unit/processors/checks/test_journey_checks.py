@@ -56,3 +56,9 @@ def test_exit_and_goal_conditions_are_compiled() -> None:
     })
     report = waiting(GOOD, "received", "timeout", settings=settings)
     assert fields(report) == ["settings.exit_when.0.condition", "settings.goal.condition"]
+
+
+def test_flow_control_keys_are_compiled() -> None:
+    settings = WorkflowSettings.model_validate({"throttle": {"limit": 1, "period_seconds": 60, "key": "user.id =="},
+                                                "concurrency": {"limit": 1, "key": "event.data.account"}})
+    assert fields(waiting(GOOD, "received", "timeout", settings=settings)) == ["settings.throttle.key"]
