@@ -575,6 +575,8 @@ class StartRequested(RecordData):
     start: ExecutionStarted
     correlation_id: str | None = None
     depth: int = Field(default=0, ge=0)
+    # settings.priority's value for this start: waiting starts start highest first.
+    priority: int = 0
 
 
 class FlowReleased(RecordData):

@@ -152,12 +152,15 @@ class WorkflowSettings(Frozen):
     # Flow control, decided by the matcher per key (processors/matching/flow.py).
     throttle: Throttle | None = None
     concurrency: Concurrency | None = None
+    # CEL over the start context giving an integer: starts waiting for a concurrency slot
+    # start highest first (arrival order among equals).
+    priority: str | None = Field(default=None, min_length=1, max_length=1000)
 
     @model_serializer(mode="wrap")
     def _no_timeout_is_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Unset journey settings are no keys either: snapshots written before them stay byte-equal.
         data: dict[str, Any] = handler(self)
-        for name in ("timeout_seconds", "goal", "throttle", "concurrency"):
+        for name in ("timeout_seconds", "goal", "throttle", "concurrency", "priority"):
             if data.get(name) is None:
                 data.pop(name, None)
         if not data.get("exit_when"):

@@ -46,6 +46,9 @@ def journey_problems(workflow: WorkflowSnapshot) -> list[Problem]:
         if spec is not None:
             for error in validate_condition(spec.key):
                 found.append(("conditions_valid", f"settings.{name}.key", f"{name}.key: {error}", None, None, True))
+    if workflow.settings.priority is not None:
+        for error in validate_condition(workflow.settings.priority):
+            found.append(("conditions_valid", "settings.priority", f"priority: {error}", None, None, True))
     goal = workflow.settings.goal
     if goal is not None and goal.condition:
         for error in validate_condition(goal.condition):

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-# waits drops an ending execution's watches and ends one by an exit rule: imported as a module.
+# An ending drops its watches (waits, which also ends one by an exit rule) and frees its flow
+# control slot (flowslots): imported as modules.
 from processors.engine import flowslots, waits
 from processors.engine.kinds import DEFAULT_NODE_TIMEOUT, NOTIFY_NODE
 from processors.engine.timers import cancel_timers

@@ -10,8 +10,8 @@ changelogged state (`flow:<workspace>:<workflow>:<key>`):
 * `starts`: the times of the starts within the throttle period. A start beyond `limit` per
   `period_seconds` starts nothing (`throttled`);
 * `running`: the executions holding a concurrency slot. A start beyond `limit` waits in
-  `queue`, in arrival order (`queued`), and starts when an execution of the key ends (the
-  executor sends `FlowReleased`);
+  `queue` (`queued`) and starts when an execution of the key ends (the executor sends
+  `FlowReleased`): the highest `settings.priority` first, then the longest waiting;
 * `seen`: the starts already decided, so a duplicated request decides nothing twice.
 """
 
@@ -54,6 +54,16 @@ def flow_key(settings: WorkflowSettings, context: Mapping[str, Any]) -> str:
     if isinstance(value, bool | int | float | str):
         return str(value).lower() if isinstance(value, bool) else str(value)
     raise ConditionError(f"flow key {key_expression(settings)!r} is not a string or a number")
+
+
+def priority_of(settings: WorkflowSettings, context: Mapping[str, Any]) -> int:
+    """settings.priority's integer for a start context (0 without one). Raises ConditionError."""
+    if settings.priority is None:
+        return 0
+    value = evaluate_cel(settings.priority, context)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ConditionError(f"priority {settings.priority!r} is not an integer for this start: {value!r}")
+    return int(value)
 
 
 def empty() -> State:
@@ -103,8 +113,10 @@ def release(state: State, execution_id: str) -> tuple[State, list[Decision]]:
     state["running"] = [e for e in state["running"] if e != execution_id]
     decisions: list[Decision] = []
     while state["queue"] and (limit is None or len(state["running"]) < limit):
-        req = StartRequested.model_validate(state["queue"][0])
-        state["queue"] = state["queue"][1:]
+        # Highest priority first; among equals, the one that has waited longest.
+        best = max(range(len(state["queue"])), key=lambda i: (int(state["queue"][i].get("priority") or 0), -i))
+        req = StartRequested.model_validate(state["queue"][best])
+        state["queue"] = state["queue"][:best] + state["queue"][best + 1:]
         state["running"] = [*state["running"], req.execution_id]
         decisions.append(("started", req, f"started after waiting (key {req.flow_key!r})", True))
     return state, decisions

@@ -150,6 +150,7 @@ class TriggerMatcher:
         settings = started.workflow.settings
         try:
             flow_key = flow.flow_key(settings, started.context)
+            priority = flow.priority_of(settings, started.context)
         except ConditionError as exc:
             refused = StartDecided(event_id=env.id, execution_id=started.execution_id, workflow_id=started.workflow.id,
                                    flow_key="", decision="refused", reason=f"not started: {exc}")
@@ -160,7 +161,7 @@ class TriggerMatcher:
             started = started.model_copy(update={"context": marked})
         request = StartRequested(
             execution_id=started.execution_id, workflow_id=started.workflow.id, flow_key=flow_key, event_id=env.id,
-            start=started, correlation_id=env.correlationid or env.id, depth=env.depth,
+            start=started, correlation_id=env.correlationid or env.id, depth=env.depth, priority=priority,
         )
         envelope = make_envelope(
             request, id=deterministic_id("start-requested", started.execution_id), source="processor/matcher",

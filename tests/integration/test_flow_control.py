@@ -100,3 +100,20 @@ async def test_concurrency_one_runs_one_keys_starts_one_after_the_other_and_two_
     assert sorted(d["decision"] for d in found) == ["queued", "queued", "started", "started", "started", "started"]
     r = await api.get(f"/api/v1/workflows/{workflow_id}")
     assert r.json()["statistics"]["waiting_count"] == 0
+
+
+async def test_waiting_starts_start_by_priority(api: httpx.AsyncClient, sink: Sink) -> None:
+    settings = {"concurrency": {"limit": 1, "key": "event.data.account"}, "priority": "input_data.vip ? 10 : 0"}
+    workflow_id = await create_active(api, body("ranked", "RANKED", sink, settings, delay=3))
+    # One account, three contacts: the first runs; the VIP, who came last, goes next.
+    await send(api, "RANKED", "first", account="acme", n=1, vip=False)
+    await send(api, "RANKED", "normal", account="acme", n=2, vip=False)
+    await send(api, "RANKED", "vip", account="acme", n=3, vip=True)
+
+    async def all_done() -> list[dict[str, Any]] | None:
+        runs = await executions_of(api, workflow_id, status="completed")
+        return runs if len(runs) == 3 else None
+
+    runs = await wait_for(all_done, timeout=120, what="three completed executions")
+    assert [r["user_id"] for r in sorted(runs, key=lambda r: r["started_at"])] == ["first", "vip", "normal"]
+    assert [c.body["n"] for c in sink.to("ranked")] == [1, 3, 2]

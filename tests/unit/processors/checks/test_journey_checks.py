@@ -62,3 +62,10 @@ def test_flow_control_keys_are_compiled() -> None:
     settings = WorkflowSettings.model_validate({"throttle": {"limit": 1, "period_seconds": 60, "key": "user.id =="},
                                                 "concurrency": {"limit": 1, "key": "event.data.account"}})
     assert fields(waiting(GOOD, "received", "timeout", settings=settings)) == ["settings.throttle.key"]
+
+
+def test_the_priority_expression_is_compiled() -> None:
+    bad = WorkflowSettings.model_validate({"concurrency": {"limit": 1}, "priority": "input_data.vip ?"})
+    assert fields(waiting(GOOD, "received", "timeout", settings=bad)) == ["settings.priority"]
+    good = WorkflowSettings.model_validate({"concurrency": {"limit": 1}, "priority": "input_data.vip ? 10 : 0"})
+    assert fields(waiting(GOOD, "received", "timeout", settings=good)) == []

@@ -99,3 +99,27 @@ def test_property_duplicates_change_no_decision(events: list[tuple[str, int]], d
     for x in plain:
         if x.startswith("throttled:"):
             assert "started:" + x.split(":", 1)[1] not in started
+
+
+def test_waiting_starts_start_highest_priority_first_then_longest_waiting() -> None:
+    state = flow.empty()
+    for n, priority in ((1, 0), (2, 0), (3, 5), (4, 5), (5, 1)):
+        req = request(n, **CONCURRENCY).model_copy(update={"priority": priority})
+        state, _ = flow.request(state, req, T0 + timedelta(seconds=n))
+    order = []
+    running = "ex-1"
+    while True:
+        state, started = flow.release(state, running)
+        if not started:
+            break
+        running = started[0][1].execution_id
+        order.append(running)
+    assert order == ["ex-3", "ex-4", "ex-5", "ex-2"]
+
+
+def test_priority_is_an_integer_from_cel_and_anything_else_is_refused() -> None:
+    prio = WorkflowSettings.model_validate({**CONCURRENCY, "priority": "input_data.vip ? 10 : 0"})
+    assert flow.priority_of(prio, {"input_data": {"vip": True}}) == 10
+    assert flow.priority_of(WorkflowSettings.model_validate(CONCURRENCY), {}) == 0
+    with pytest.raises(ConditionError):
+        flow.priority_of(WorkflowSettings.model_validate({**CONCURRENCY, "priority": "'high'"}), {})
