@@ -521,12 +521,17 @@ class WatchRegistered(RecordData):
 
 
 class WatchDropped(RecordData):
-    """The execution no longer waits (timed out, ended, cancelled): the matcher forgets the watch."""
+    """The matcher forgets a watch: the execution ended, or (`expire`) a wait's timeout fired.
+
+    An expiring wait still in the book is answered `timed_out`: the timeout is decided in the
+    contact's log order, so an event written before the timeout fired is received, even if the
+    matcher was down then."""
 
     TYPE = "fluxo.watch.dropped.v1"
     watch_id: str
     execution_id: str
     subject: str | None = Field(default=None, max_length=MAX_KEY)
+    expire: bool = False
 
 
 class WatchResolved(RecordData):
@@ -545,6 +550,8 @@ class WatchResolved(RecordData):
     iteration: int | None = None
     rule: str | None = None
     error: NodeError | None = None
+    # A wait's timeout, decided by the matcher (no event came within the window).
+    timed_out: bool = False
 
 
 class ExecutionConverted(RecordData):

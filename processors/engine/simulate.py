@@ -173,6 +173,9 @@ class Books:
 
     def watch(self, env: Envelope, data: WatchRegistered | WatchDropped) -> list[tuple[Envelope, RecordData]]:
         book = self.books.get(data.subject, awaiting.empty())
+        if isinstance(data, WatchDropped) and data.expire:
+            self.books[data.subject], expired = awaiting.expire(book, data.watch_id)
+            return [_answer(env, r) for r in expired]
         if isinstance(data, WatchDropped):
             self.books[data.subject] = awaiting.drop(book, data.watch_id)
             return []

@@ -5,9 +5,11 @@ An execution that waits for an event does not see events itself (they are keyed 
 executions by execution id): it registers a watch with the matcher (`WatchRegistered` on the
 events topic, keyed like its contact's events, so the matcher sees it in order with them)
 and the matcher answers with `WatchResolved` when a matching event arrives. A wait's timeout
-is a durable timer. Whichever of the two comes first while the node is still waiting decides
-the path (`received` or `timeout`); the other finds the node no longer waiting and is ignored,
-and the loser's side is told to forget (`TimerCancelled` / `WatchDropped`). Watch ids derive
+is a durable timer; when it fires, the executor asks the matcher to expire the watch
+(`WatchDropped(expire)`), which answers `timed_out` unless an event answered first in the
+contact's order: so an event written before the timeout counts even if the matcher was down
+then. The first answer while the node still waits decides the path (`received` or
+`timeout`); anything later finds the node no longer waiting and is ignored. Watch ids derive
 from (execution, node, attempt, iteration) or the rule, so a re-run emits the same records.
 
 Exit rules and the goal are watches registered at the start. An exit ends the execution
@@ -167,6 +169,9 @@ def on_resolved(step: Step, data: WatchResolved) -> None:
     if info.get("subject") is None:
         _drop(step, info)  # any contact's: the other partitions' copies of the watch go too
     info["watching"] = False  # the matcher that resolved it forgot it then
+    if data.timed_out:
+        _timed_out(step, node, info, data.iteration)
+        return
     node_input = info.get("input", {})
     if data.error is not None:
         retries.inline_failure(step, node, info["attempt"], data.iteration, node_input, data.error)
@@ -175,7 +180,9 @@ def on_resolved(step: Step, data: WatchResolved) -> None:
 
 
 def on_timeout(step: Step, data: TimerFired) -> None:
-    """The wait's timer fired first: take `timeout`, and the matcher forgets the watch."""
+    """The wait's timer fired: the matcher decides, in the contact's log order, whether an event
+    came first (`WatchDropped(expire)`, answered `timed_out` or already answered by the event);
+    a wait the matcher does not know (no contact) takes `timeout` at once."""
     if data.node_id is None or data.attempt is None:
         return
     wid = watch_id(step.state["execution_id"], data.node_id, data.attempt, data.iteration)
@@ -183,8 +190,16 @@ def on_timeout(step: Step, data: TimerFired) -> None:
     if found is None:
         return
     node, info = found
-    _drop(step, info)
-    dispatch.succeed_inline(step, node, data.iteration, data.attempt, info.get("input", {}), {"received": False, "event": None}, started_at=info.get("started_at"))
+    if info.get("watching"):
+        info["watching"] = False
+        _emit_watch(step, WatchDropped(watch_id=wid, execution_id=step.state["execution_id"], subject=info.get("subject"), expire=True),
+                    deterministic_id("watch-expired", wid))
+        return
+    _timed_out(step, node, info, data.iteration)
+
+
+def _timed_out(step: Step, node: Node, info: dict[str, Any], iteration: int | None) -> None:
+    dispatch.succeed_inline(step, node, iteration, info["attempt"], info.get("input", {}), {"received": False, "event": None}, started_at=info.get("started_at"))
 
 
 def _drop(step: Step, info: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ and the watch's CEL `condition` holds over `event` and the execution's context. 
 event in the subject's order resolves the watch, which leaves the book; its id stays in `done`
 so a duplicated registration is not watched again. A condition that cannot be evaluated
 resolves a wait with the error (the node fails: never a silent "not received"); for an exit
-rule or a goal it counts as no match.
+rule or a goal it counts as no match. A wait's timeout is decided here too, in the subject's
+order (`expire`): an event read before the expiry request is received, one read after is not.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ Book = dict[str, Any]
 
 @dataclass(frozen=True)
 class Resolution:
-    """A watch answered: by `event` (its view, as the wait's output shows it), or an error."""
+    """A watch answered: by `event` (its view, as the wait's output shows it), an error, or
+    (`timed_out`) its expiry."""
 
     watch: dict[str, Any]
     event: dict[str, Any]
     error: str | None = None
+    timed_out: bool = False
 
 
 def empty() -> Book:
@@ -126,6 +129,15 @@ def register(book: Book, registration: WatchRegistered) -> tuple[Book, list[Reso
     return book, []
 
 
+def expire(book: Book, watch_id: str) -> tuple[Book, list[Resolution]]:
+    """A wait's timeout fired: still watched (no event answered it in the contact's order so
+    far), it is answered `timed_out`; answered already, nothing (that answer is on its way)."""
+    book = load(book)
+    found = [w for w in book["watches"] if w["watch_id"] == watch_id]
+    book = drop(book, watch_id)
+    return book, [Resolution(found[0], {}, timed_out=True)] if found else []
+
+
 def drop(book: Book, watch_id: str) -> Book:
     book = load(book)
     book["watches"] = [w for w in book["watches"] if w["watch_id"] != watch_id]
@@ -144,7 +156,10 @@ def on_event(book: Book, view: Mapping[str, Any], keep_seconds: float | None) ->
     for watch in book["watches"]:
         until = _window(watch)[1]
         if until is not None and at > until:
-            _done(book, watch["watch_id"])  # its window closed (a wait's timer decides its path)
+            if watch["kind"] == "wait":
+                kept.append(watch)  # stays until its expiry comes to be answered (`expire`)
+            else:
+                _done(book, watch["watch_id"])  # a goal's window closed
             continue
         matched, error = _judge(watch, view)
         if matched:
@@ -178,8 +193,9 @@ def answer(resolution: Resolution) -> tuple[str, WatchResolved | ExecutionConver
     resolved = WatchResolved(
         watch_id=watch["watch_id"], execution_id=execution_id, kind=watch["kind"], event=event,
         node_id=watch.get("node_id"), attempt=watch.get("attempt"), iteration=watch.get("iteration"),
-        rule=watch.get("rule"),
+        rule=watch.get("rule"), timed_out=resolution.timed_out,
         error=None if resolution.error is None else NodeError(code="AUTO_007", message=resolution.error),
     )
     # Per watch and event: with `any_subject` each partition may answer once (the first wins).
-    return deterministic_id("watch-resolved", watch["watch_id"], str(event["id"])), resolved
+    answered_by = "timed-out" if resolution.timed_out else str(event["id"])
+    return deterministic_id("watch-resolved", watch["watch_id"], answered_by), resolved

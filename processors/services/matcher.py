@@ -204,7 +204,9 @@ class TriggerMatcher:
         partition = item.record.partition
         book = awaiting.load(store.get(partition, key))
         resolved: list[awaiting.Resolution] = []
-        if isinstance(data, WatchDropped):
+        if isinstance(data, WatchDropped) and data.expire:
+            book, resolved = awaiting.expire(book, data.watch_id)
+        elif isinstance(data, WatchDropped):
             book = awaiting.drop(book, data.watch_id)
         else:
             book, resolved = awaiting.register(book, data)
@@ -252,9 +254,10 @@ def _put_book(store: StateStore, partition: int, key: str, book: awaiting.Book) 
 
 def _answer(workspace_id: str, resolution: awaiting.Resolution, cause_id: str) -> Output:
     record_id, data = awaiting.answer(resolution)
+    at = resolution.event.get("time")
     envelope = make_envelope(
         data, id=record_id, source="processor/matcher", workspace_id=workspace_id,
-        subject=resolution.watch.get("subject"), time=datetime.fromisoformat(str(resolution.event["time"])),
+        subject=resolution.watch.get("subject"), time=datetime.fromisoformat(str(at)) if at else None,
         execution_id=data.execution_id, causation_id=cause_id,
     )
     return Output.of(EXECUTIONS, data.execution_id, envelope)

@@ -44,7 +44,7 @@ def test_other_types_other_orders_and_late_events_do_not_answer() -> None:
     for v in (view("e1", 5, event_type="OTHER"), view("e2", 6, order_id="B"), view("e3", 3601)):
         book, resolved = awaiting.on_event(book, v, 0)
         assert resolved == []
-    assert book["watches"] == []  # its window closed with e3
+    assert [w["watch_id"] for w in book["watches"]] == ["w-1"]  # e3 is past its window: it waits for its expiry
 
 
 def test_lookback_reaches_events_before_the_start_and_only_that_far() -> None:
@@ -159,3 +159,25 @@ def test_a_book_is_its_own_state_kind_in_the_matchers_changelog() -> None:
     assert orjson.loads(raw)["k"] == "watches"
     assert MATCHER_STATE_CODEC.decode("watches:ws-1:u-1", raw) == book
     assert orjson.loads(MATCHER_STATE_CODEC.encode("ws-1:u-1", {"profile": {}, "runs": {}}))["k"] == "subject"
+
+
+def test_a_waits_timeout_is_decided_in_the_subjects_order() -> None:
+    book, _ = awaiting.register(awaiting.empty(), registration(expires=60))
+    # The payment was written before the timeout fired but read late (the matcher was down).
+    late_read, resolved = awaiting.on_event(book, view("e1", 30), 0)
+    assert [r.event["id"] for r in resolved] == ["e1"]
+    _, expired = awaiting.expire(late_read, "w-1")
+    assert expired == []  # answered already: the expiry changes nothing
+    # No payment before the expiry request: timed out; one after it finds no watch.
+    book, expired = awaiting.expire(book, "w-1")
+    assert [r.timed_out for r in expired] == [True]
+    _, resolved = awaiting.on_event(book, view("e2", 30), 0)
+    assert resolved == []
+
+
+def test_an_event_after_the_window_does_not_answer_and_the_wait_waits_for_its_expiry() -> None:
+    book, _ = awaiting.register(awaiting.empty(), registration(expires=60))
+    book, resolved = awaiting.on_event(book, view("late", 61), 0)
+    assert resolved == [] and [w["watch_id"] for w in book["watches"]] == ["w-1"]
+    _, expired = awaiting.expire(book, "w-1")
+    assert [r.timed_out for r in expired] == [True]
