@@ -39,6 +39,8 @@ class Counts:
     failed: int = 0
     cancelled: int = 0
     duration_ms: Decimal = Decimal(0)
+    # Executions (counted on the day they started) a goal event converted.
+    converted: int = 0
 
     @property
     def ended(self) -> int:
@@ -46,6 +48,11 @@ class Counts:
 
     def rate(self, part: int) -> float:
         return round(part / self.ended, 6) if self.ended else 0.0
+
+    @property
+    def conversion_rate(self) -> float:
+        """A share of the executions started (a running one may convert too), 0 when none."""
+        return round(self.converted / self.started, 6) if self.started else 0.0
 
     @property
     def average_seconds(self) -> float:
@@ -114,19 +121,21 @@ def _series_point(c: Counts) -> dict[str, Any]:
         "failures": c.failed,
         "cancelled": c.cancelled,
         "failure_rate": c.rate(c.failed),
+        "conversions": c.converted,
+        "conversion_rate": c.conversion_rate,
     }
 
 
 def _counts(row: Any) -> Counts:
     return Counts(
         int(row["started"] or 0), int(row["completed"] or 0), int(row["failed"] or 0),
-        int(row["cancelled"] or 0), Decimal(row["duration_ms"] or 0),
+        int(row["cancelled"] or 0), Decimal(row["duration_ms"] or 0), int(row["converted"] or 0),
     )
 
 
 _SUMS = (
     "sum(started) AS started, sum(completed) AS completed, sum(failed) AS failed,"
-    " sum(cancelled) AS cancelled, sum(duration_ms) AS duration_ms"
+    " sum(cancelled) AS cancelled, sum(duration_ms) AS duration_ms, sum(converted) AS converted"
 )
 
 
@@ -182,7 +191,8 @@ async def all_time(conn: asyncpg.Pool, workspace_id: str, workflow_id: str | Non
         args.append(workflow_id)
     row = await conn.fetchrow(
         "SELECT sum(started) AS started, sum(successes) AS completed, sum(failures) AS failed,"
-        f" sum(cancellations) AS cancelled, sum(total_duration_ms) AS duration_ms FROM workflow_stats WHERE {where}",
+        f" sum(cancellations) AS cancelled, sum(total_duration_ms) AS duration_ms, sum(conversions) AS converted"
+        f" FROM workflow_stats WHERE {where}",
         *args,
     )
     return _counts(row)
@@ -198,7 +208,7 @@ async def workflow_figures(pool: asyncpg.Pool, workspace_id: str, workflow_id: s
     on_day = await window(pool, workspace_id, start_today, end, workflow_id)
     week = await window(pool, workspace_id, start_today - timedelta(days=6), end, workflow_id)
     last = await pool.fetchrow(
-        "SELECT last_status, last_execution_at FROM workflow_stats WHERE workflow_id = $1", workflow_id
+        "SELECT last_status, last_execution_at, waiting FROM workflow_stats WHERE workflow_id = $1", workflow_id
     )
     return {
         "executions_total": total.started,
@@ -210,6 +220,9 @@ async def workflow_figures(pool: asyncpg.Pool, workspace_id: str, workflow_id: s
         "success_rate": total.rate(total.completed),
         "error_rate": total.rate(total.failed),
         "average_execution_time_seconds": total.average_seconds,
+        "conversions": total.converted,
+        "conversion_rate": total.conversion_rate,
+        "waiting_count": last["waiting"] if last else 0,
         "last_execution_status": last["last_status"] if last else None,
         "last_execution_at": last["last_execution_at"] if last else None,
     }

@@ -24,6 +24,7 @@ from schemas.records import (
     ExecutionCancelled,
     ExecutionCancelRequested,
     ExecutionCompleted,
+    ExecutionConverted,
     ExecutionFailed,
     ExecutionStarted,
     ExecutionSteps,
@@ -34,6 +35,7 @@ from schemas.records import (
     NodeRetryScheduled,
     NodeScheduled,
     NodeSucceeded,
+    StartDecided,
     TriggerDefined,
     TriggerEvaluated,
     UserDefined,
@@ -65,7 +67,7 @@ def _exact(milliseconds: float) -> Decimal:
 async def _count_hour(
     conn: Connection, workflow_id: str, workspace_id: str, started_at: datetime, column: str, duration_ms: float = 0.0
 ) -> None:
-    assert column in ("started", "completed", "failed", "cancelled")
+    assert column in ("started", "completed", "failed", "cancelled", "converted")
     await conn.execute(
         f"INSERT INTO execution_hourly_stats AS s (workflow_id, hour, workspace_id, {column}, duration_ms)"
         f" VALUES ($1, $2, $3, 1, $4) ON CONFLICT (workflow_id, hour) DO UPDATE SET"
@@ -153,7 +155,7 @@ async def _workflow_deleted(conn: Connection, workflow_id: str, workspace_id: st
         workflow_id, workspace_id, version,
     )
     # Counters are per workflow id, not per version: they all go (see README, "Replaying the log").
-    for table in ("workflow_stats", "execution_hourly_stats", "node_stats", "connector_metrics"):
+    for table in ("workflow_stats", "execution_hourly_stats", "node_stats", "connector_metrics", "flow_decisions"):
         await conn.execute(f"DELETE FROM {table} WHERE workflow_id = $1 AND workspace_id = $2", workflow_id, workspace_id)
     await conn.execute(
         "DELETE FROM execution_steps WHERE execution_id IN (SELECT id FROM executions"
@@ -381,6 +383,41 @@ async def _cancelled(conn: Connection, env: Envelope, d: Any, _: int) -> None:
         )
 
 
+async def _converted(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    """The goal reached: once per execution (the row says so), counted on the day it started."""
+    row = await conn.fetchrow(
+        "UPDATE executions SET converted_at = $2 WHERE id = $1 AND converted_at IS NULL"
+        " RETURNING workspace_id, workflow_id, started_at",
+        d.execution_id, d.converted_at,
+    )
+    if row is None:
+        return  # already counted, or an execution stored nowhere (its workflow deleted, pruned)
+    await _count_hour(conn, row["workflow_id"], row["workspace_id"], row["started_at"], "converted")
+    await conn.execute(
+        "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, conversions) VALUES ($1, $2, 1)"
+        " ON CONFLICT (workflow_id) DO UPDATE SET conversions = s.conversions + 1 WHERE s.workspace_id = EXCLUDED.workspace_id",
+        row["workflow_id"], row["workspace_id"],
+    )
+
+
+async def _start_decided(conn: Connection, env: Envelope, d: Any, _: int) -> None:
+    """Flow control's decision on a start, once (keyed by execution and decision); the
+    workflow's waiting count goes up when a start is queued and down when it starts."""
+    inserted = await conn.fetchval(
+        "INSERT INTO flow_decisions (execution_id, decision, workspace_id, workflow_id, event_id, flow_key, reason, decided_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING true",
+        d.execution_id, d.decision, env.workspaceid, d.workflow_id, d.event_id, d.flow_key, d.reason, env.time,
+    )
+    change = 1 if d.decision == "queued" else -1 if d.from_queue else 0
+    if inserted and change:
+        await conn.execute(
+            "INSERT INTO workflow_stats AS s (workflow_id, workspace_id, waiting) VALUES ($1, $2, GREATEST($3, 0))"
+            " ON CONFLICT (workflow_id) DO UPDATE SET waiting = GREATEST(s.waiting + $3, 0)"
+            " WHERE s.workspace_id = EXCLUDED.workspace_id",
+            d.workflow_id, env.workspaceid, change,
+        )
+
+
 async def _record_created(conn: Connection, env: Envelope, d: Any, _: int) -> None:
     await conn.execute(
         "INSERT INTO data_records (workspace_id, table_name, id, data, execution_id, node_id, created_at)"
@@ -481,6 +518,8 @@ _HANDLERS: dict[type[RecordData], Any] = {
     NodeRetryScheduled: _retry_scheduled,
     ExecutionCancelRequested: _cancel_requested,
     ExecutionCancelled: _cancelled,
+    ExecutionConverted: _converted,
+    StartDecided: _start_decided,
     FailureNotified: _failure_notified,
     DataRecordCreated: _record_created,
     WebhookDefined: webhook_defined,

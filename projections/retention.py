@@ -49,6 +49,8 @@ async def prune(conn: asyncpg.Connection, before: datetime, batch: int = BATCH) 
         before, batch,
     ):
         pass
+    # Flow control's decisions are listed with their event: they go with it.
+    await conn.execute("DELETE FROM flow_decisions WHERE decided_at < $1", before)
     return total
 
 

@@ -137,6 +137,15 @@ class ExecuteWorkflow(Strict):
     trigger_id: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+class TestEvent(Strict):
+    """An event a dry run receives on its virtual clock (a wait_for_event's, an exit's, a goal's)."""
+
+    event_type: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    data: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = Field(default=None, max_length=200, description="the contact's; default: the dry run's own contact")
+    after_seconds: float = Field(default=0, ge=0, le=366 * 86400, description="when it arrives, in seconds after the start")
+
+
 class TestWorkflow(Strict):
     """POST /workflows/{id}/test: a dry run with `test_data` as the trigger's data.
 
@@ -153,6 +162,7 @@ class TestWorkflow(Strict):
     event_type: str | None = Field(default=None, max_length=100)
     test_mode: Literal["dry_run"] = "dry_run"
     capture_outputs: bool = True
+    test_events: list[TestEvent] = Field(default_factory=list, max_length=100)
 
 
 class CancelExecution(Strict):

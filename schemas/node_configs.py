@@ -78,6 +78,22 @@ class DelayConfig(Config):
     until: str | None = Field(default=None, description="ISO datetime with a timezone, or a template")
 
 
+class WaitForEventConfig(Config):
+    """Waits for the contact's next matching event, or times out (README "Journeys")."""
+
+    event_type: str = Field(min_length=1, max_length=100, description="the awaited event type")
+    match: str | None = Field(
+        default=None, max_length=4000,
+        description="CEL over `event` (the awaited one) and the execution's context,"
+        " e.g. event.data.order_id == input_data.order_id; absent: any event of the type",
+    )
+    timeout_seconds: Number | None = Field(default=None, gt=0, description="how long to wait before `timeout`")
+    duration: Number | None = Field(default=None, gt=0)
+    unit: DurationUnit | None = None
+    lookback_seconds: Number = Field(default=0, ge=0, le=86400, description="an event this long before the wait began counts")
+    any_subject: bool = Field(default=False, description="match any contact's events, not only the execution's own")
+
+
 class LoopConfig(Config):
     items: str | list[Any] | None = Field(default=None, description="CEL expression or list to iterate over")
     collection: str | list[Any] | None = None
@@ -204,6 +220,7 @@ NODE_CONFIGS: dict[NodeType, type[Config]] = {
     NodeType.LOOP: LoopConfig,
     NodeType.HTTP_REQUEST: HttpRequestConfig,
     NodeType.DATABASE_QUERY: DatabaseQueryConfig,
+    NodeType.WAIT_FOR_EVENT: WaitForEventConfig,
 }
 
 # Action type -> (config model, category, integration type it uses or None).
@@ -251,6 +268,7 @@ ONE_OF: dict[type[Config], list[tuple[str, tuple[str, ...], str]]] = {
                    "is required: delay_seconds, duration and unit, or until")],
     WaitConfig: [("delay_seconds", ("delay_seconds", "wait_seconds", "seconds", "duration", "delay", "wait", "minutes", "hours", "days", "weeks", "until"),
                   "is required: delay_seconds, duration and unit, or until")],
+    WaitForEventConfig: [("timeout_seconds", ("timeout_seconds", "duration"), "is required: timeout_seconds, or duration and unit")],
     LoopConfig: [("items", ("items", "list", "collection"), "is required: the list (or CEL expression) to iterate over")],
     TagConfig: [("tag_name", ("tag_name", "tag"), "is required")],
     UpdateUserConfig: [("fields", ("fields", "updates"), "is required: the contact fields to set")],

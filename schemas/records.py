@@ -566,6 +566,131 @@ class DataRecordCreated(RecordData):
     node_id: str
 
 
+# --- journeys: an execution watching its contact's events --------------------
+WatchKind = Literal["wait", "exit", "goal"]
+
+
+class WatchRegistered(RecordData):
+    """An execution asks the matcher to tell it when a matching event arrives (fluxo.events.v1).
+
+    Keyed `workspace:subject` like the events it watches, so the matcher sees it in order with
+    them (`subject` None: any contact's, written to every partition). `kind` is a
+    `wait_for_event` node (`wait`), an `exit_when` rule (`exit`) or the `goal` (`goal`).
+    `context` is what `condition` reads besides `event` (the execution's context at
+    registration). An event counts from `started_at - lookback_seconds` until `expires_at`.
+    """
+
+    TYPE = "fluxo.watch.registered.v1"
+    watch_id: str
+    execution_id: str
+    workflow_id: str
+    kind: WatchKind
+    event_type: str = Field(min_length=1, max_length=100)
+    condition: str | None = Field(default=None, max_length=4000)
+    context: dict[str, Any] = Field(default_factory=dict)
+    subject: str | None = Field(default=None, max_length=MAX_KEY)
+    started_at: datetime
+    lookback_seconds: float = Field(default=0, ge=0)
+    expires_at: datetime | None = None
+    # The event that started the execution: never its own exit or goal.
+    cause_event_id: str | None = None
+    # A wait: the node step it resumes. An exit rule: its name (`exit_when[0]`).
+    node_id: str | None = None
+    attempt: int | None = None
+    iteration: int | None = None
+    rule: str | None = None
+
+
+class WatchDropped(RecordData):
+    """The matcher forgets a watch: the execution ended, or (`expire`) a wait's timeout fired.
+
+    An expiring wait still in the book is answered `timed_out`: the timeout is decided in the
+    contact's log order, so an event written before the timeout fired is received, even if the
+    matcher was down then."""
+
+    TYPE = "fluxo.watch.dropped.v1"
+    watch_id: str
+    execution_id: str
+    subject: str | None = Field(default=None, max_length=MAX_KEY)
+    expire: bool = False
+
+
+class WatchResolved(RecordData):
+    """A matching event arrived for a wait or an exit rule (the matcher, to the executions topic).
+
+    `error` when the condition could not be evaluated against the event (the wait fails).
+    """
+
+    TYPE = "fluxo.watch.resolved.v1"
+    watch_id: str
+    execution_id: str
+    kind: WatchKind
+    event: dict[str, Any] = Field(default_factory=dict)
+    node_id: str | None = None
+    attempt: int | None = None
+    iteration: int | None = None
+    rule: str | None = None
+    error: NodeError | None = None
+    # A wait's timeout, decided by the matcher (no event came within the window).
+    timed_out: bool = False
+
+
+class ExecutionConverted(RecordData):
+    """The workflow's goal event arrived within `goal.within_seconds` of the execution's start."""
+
+    TYPE = "fluxo.execution.converted.v1"
+    execution_id: str
+    workflow_id: str
+    event_id: str
+    event_type: str
+    started_at: datetime
+    converted_at: datetime
+
+
+# --- flow control: starts decided per key ------------------------------------
+FlowDecision = Literal["started", "queued", "throttled", "refused"]
+
+
+class StartRequested(RecordData):
+    """A matched start of a workflow with flow control (fluxo.events.v1, key
+    `workspace:flow:<workflow>:<flow key>`): the matcher owning that key decides it."""
+
+    TYPE = "fluxo.start.requested.v1"
+    execution_id: str
+    workflow_id: str
+    flow_key: str = Field(max_length=1000)
+    event_id: str | None = None
+    start: ExecutionStarted
+    correlation_id: str | None = None
+    depth: int = Field(default=0, ge=0)
+    # settings.priority's value for this start: waiting starts start highest first.
+    priority: int = 0
+
+
+class FlowReleased(RecordData):
+    """An execution under `concurrency` ended: its slot goes to the next waiting start."""
+
+    TYPE = "fluxo.flow.released.v1"
+    execution_id: str
+    workflow_id: str
+    flow_key: str = Field(max_length=1000)
+
+
+class StartDecided(RecordData):
+    """What flow control did with a matched start (fluxo.trigger-log.v1): started, queued,
+    throttled, or refused (its key could not be evaluated)."""
+
+    TYPE = "fluxo.start.decided.v1"
+    event_id: str | None = None
+    execution_id: str
+    workflow_id: str
+    flow_key: str = Field(max_length=1000)
+    decision: FlowDecision
+    reason: str = Field(max_length=2000)
+    # A start that waited in the queue (a `queued` decision came first).
+    from_queue: bool = False
+
+
 # --- fluxo.timers.v1 ---------------------------------------------------------
 class TimerScheduled(RecordData):
     """Wake an execution at `fire_at`: waits, retry backoffs, timeouts."""
@@ -699,6 +824,13 @@ RECORD_TYPES: dict[str, type[RecordData]] = {
         ExecutionCancelled,
         FailureNotified,
         DataRecordCreated,
+        WatchRegistered,
+        WatchDropped,
+        WatchResolved,
+        ExecutionConverted,
+        StartRequested,
+        FlowReleased,
+        StartDecided,
         TimerScheduled,
         TimerCancelled,
         RecordDeadLettered,

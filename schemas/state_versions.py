@@ -180,7 +180,24 @@ EXECUTOR_STATE_CODEC = StateCodec(EXECUTION, FINISHED, WORKFLOW, kind_of=_execut
 # The matcher: one contact's profile and per-workflow run history
 # (processors.matching.triggers.SubjectState.to_json).
 SUBJECT = StateKind("subject")
-MATCHER_STATE_CODEC = StateCodec(SUBJECT)
+# Under `watches:<workspace>:<subject>` (or `:*`): the executions watching that subject's
+# events and its recent events of watched types (processors.matching.awaiting).
+WATCHES = StateKind("watches")
+WATCHES_PREFIX = "watches:"
+# Under `flow:<workspace>:<workflow>:<flow key>`: flow control's starts, running executions
+# and waiting starts of one key (processors.matching.flow).
+FLOW = StateKind("flow")
+FLOW_PREFIX = "flow:"
+
+
+def _matcher_kind(key: str, state: Any) -> str:
+    # A workspace id is a UUID, never "watches" or "flow": a subject key cannot start with a prefix.
+    if key.startswith(WATCHES_PREFIX):
+        return WATCHES.name
+    return FLOW.name if key.startswith(FLOW_PREFIX) else SUBJECT.name
+
+
+MATCHER_STATE_CODEC = StateCodec(SUBJECT, WATCHES, FLOW, kind_of=_matcher_kind)
 
 # The timer service: a pending timer under `timer:<id>`, a cron schedule's
 # last fire under `cron:<workflow>[:<trigger>]` (processors/services/timers.py).

@@ -48,9 +48,11 @@ EVENTS = TopicSpec(
     "fluxo.events.v1",
     key="workspace_id:subject",
     cleanup="delete",
-    holds="incoming business events (fluxo.event.ingested.v1, or plain CloudEvents of a producer's own event types)",
+    holds="incoming business events (fluxo.event.ingested.v1, or plain CloudEvents of a producer's own event"
+    " types), and the watches executions keep on their contact's events (wait_for_event, exit_when, goal),"
+    " in order with those events",
     retention_ms=14 * 24 * 3600 * 1000,
-    records=(r.EventIngested,),
+    records=(r.EventIngested, r.WatchRegistered, r.WatchDropped, r.StartRequested, r.FlowReleased),
 )
 DEFINITIONS = TopicSpec(
     "fluxo.definitions.v1",
@@ -69,7 +71,7 @@ TRIGGER_LOG = TopicSpec(
     cleanup="delete",
     holds="why executions started: one fluxo.trigger.evaluated.v1 per event (what matched and"
     " why not), one fluxo.webhook.called.v1 per inbound webhook call (subject: the webhook id)",
-    records=(r.TriggerEvaluated, r.WebhookCalled),
+    records=(r.TriggerEvaluated, r.WebhookCalled, r.StartDecided),
 )
 EXECUTIONS = TopicSpec(
     "fluxo.executions.v1",
@@ -91,6 +93,8 @@ EXECUTIONS = TopicSpec(
         r.ExecutionCancelled,
         r.FailureNotified,
         r.DataRecordCreated,
+        r.WatchResolved,
+        r.ExecutionConverted,
     ),
 )
 NODE_WORK = TopicSpec(
@@ -129,7 +133,8 @@ MATCHER_STATE = TopicSpec(
     "fluxo.matcher-state.v1",
     key="workspace_id:subject",
     cleanup="compact",
-    holds="trigger matcher state per subject: contact profile and per-workflow run history",
+    holds="trigger matcher state per subject: contact profile and per-workflow run history;"
+    " under watches:<workspace>:<subject>, the executions watching its events and its recent events",
     internal=True,
     state=MATCHER_STATE_CODEC,
 )

@@ -29,6 +29,8 @@ class NodeType(StrEnum):
     LOOP = "loop"
     HTTP_REQUEST = "http_request"
     DATABASE_QUERY = "database_query"
+    # Waits for a matching event of the contact (or a timeout): out-edges `received` / `timeout`.
+    WAIT_FOR_EVENT = "wait_for_event"
 
 
 class WorkflowStatus(StrEnum):
@@ -125,6 +127,38 @@ def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)  # the absent key is the default; a null would not be an integer
 
 
+class ExitRule(Frozen):
+    """`settings.exit_when[i]`: a matching event of the contact ends the running execution."""
+
+    event_type: str = Field(min_length=1, max_length=100)
+    # CEL over `event` (the arriving one) and the execution's context; absent: any such event.
+    condition: str | None = Field(default=None, max_length=4000)
+
+
+class GoalRule(Frozen):
+    """`settings.goal`: a matching event within `within_seconds` of the start converts the execution."""
+
+    event_type: str = Field(min_length=1, max_length=100)
+    condition: str | None = Field(default=None, max_length=4000)
+    within_seconds: int = Field(ge=1, le=366 * 86400)
+
+
+class Throttle(Frozen):
+    """`settings.throttle`: at most `limit` starts per key per `period_seconds`; the others start nothing."""
+
+    limit: int = Field(ge=1, le=1_000_000)
+    period_seconds: int = Field(ge=1, le=366 * 86400)
+    # CEL over the start context (user, event, input_data, ...): whose starts are counted together.
+    key: str = Field(default="user.id", min_length=1, max_length=1000)
+
+
+class Concurrency(Frozen):
+    """`settings.concurrency`: at most `limit` running executions per key; the others wait in order."""
+
+    limit: int = Field(ge=1, le=10_000)
+    key: str = Field(default="user.id", min_length=1, max_length=1000)
+
+
 class WorkflowSettings(Frozen):
     # A bound on the whole execution, waits included (like Temporal's execution timeout);
     # none unless the workflow sets one. A default one failed every wait longer than it
@@ -140,12 +174,25 @@ class WorkflowSettings(Frozen):
     retry_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
     retry_max_backoff_seconds: float = Field(default=300.0, ge=0, le=86400)
     notifications: dict[str, Any] = Field(default_factory=dict)
+    # Journeys (README "Journeys"): events of the contact that end, or convert, an execution.
+    exit_when: tuple[ExitRule, ...] = Field(default=(), max_length=20)
+    goal: GoalRule | None = None
+    # Flow control, decided by the matcher per key (processors/matching/flow.py).
+    throttle: Throttle | None = None
+    concurrency: Concurrency | None = None
+    # CEL over the start context giving an integer: starts waiting for a concurrency slot
+    # start highest first (arrival order among equals).
+    priority: str | None = Field(default=None, min_length=1, max_length=1000)
 
     @model_serializer(mode="wrap")
     def _no_timeout_is_no_key(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Unset journey settings are no keys either: snapshots written before them stay byte-equal.
         data: dict[str, Any] = handler(self)
-        if data.get("timeout_seconds") is None:
-            data.pop("timeout_seconds", None)
+        for name in ("timeout_seconds", "goal", "throttle", "concurrency", "priority"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        if not data.get("exit_when"):
+            data.pop("exit_when", None)
         return data
 
 

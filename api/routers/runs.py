@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import time
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -33,7 +34,7 @@ from schemas.api import CancelExecution, ExecuteWorkflow, TestWorkflow
 from schemas.envelope import make_envelope, now
 from schemas.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from schemas.outputs import Output
-from schemas.records import ExecutionCancelRequested, ExecutionStarted
+from schemas.records import EventIngested, ExecutionCancelRequested, ExecutionStarted
 from schemas.topics import EXECUTIONS
 from schemas.workflow import TriggerType, WorkflowSnapshot, WorkflowStatus
 
@@ -115,6 +116,10 @@ async def trigger_by_webhook(workflow_id: str, request: Request, state: StateDep
     return ORJSONResponse({"execution_id": execution_id, "status": "queued", "workflow_id": workflow_id}, status_code=202)
 
 
+# A dry run with test events but no contact of its own: the contact they are of.
+DRY_RUN_CONTACT = "dry-run-contact"
+
+
 @workflows_router.post("/{workflow_id}/test", response_model=WorkflowTest, response_model_exclude_unset=True)
 async def test_workflow(
     workflow_id: str, state: StateDep, principal: WriterDep, body: Annotated[TestWorkflow | None, Body()] = None
@@ -143,13 +148,21 @@ async def test_workflow(
         "conversation": {},
         "input_data": data,
     }
+    subject = str(user["id"]) if isinstance(user, dict) and user.get("id") else None
+    if subject is None and body.test_events:
+        subject = DRY_RUN_CONTACT  # the contact the test events are of, unless they say
     started = ExecutionStarted(
         execution_id=execution_id, workflow=workflow, trigger_type="test", context=context, performed_by=principal.email,
         # Contact actions (add_tag, ...) need the contact, as in a real run.
-        subject=str(user["id"]) if isinstance(user, dict) and user.get("id") else None,
+        subject=subject,
     )
+    events = [
+        (started_at + timedelta(seconds=e.after_seconds),
+         EventIngested(event_type=e.event_type, data=e.data, user_id=e.user_id or subject))
+        for e in body.test_events
+    ]
     clock = time.perf_counter()
-    sim = simulate(started, workspace_id=principal.workspace_id, now=started_at)
+    sim = simulate(started, workspace_id=principal.workspace_id, now=started_at, events=events)
     elapsed = time.perf_counter() - clock
     answer = dry_run_answer(sim, execution_id=execution_id, started_at=started_at, elapsed_seconds=elapsed,
                             capture_outputs=body.capture_outputs)

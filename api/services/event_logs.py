@@ -17,8 +17,11 @@ def _loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _event_log(row: Any) -> dict[str, Any]:
+def _event_log(row: Any, decisions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     evaluations = _loads(row["evaluations"])
+    decisions = decisions or []
+    # Flow control may have started nothing for a match (throttled, refused).
+    unstarted = {d["execution_id"] for d in decisions if d["decision"] in ("throttled", "refused")}
     return {
         "id": row["id"],
         "event_id": row["id"],
@@ -27,8 +30,9 @@ def _event_log(row: Any) -> dict[str, Any]:
         "conversation_id": row["conversation_id"],
         "event_data": _loads(row["data"]),
         "matched_workflows": row["matched_workflows"],
-        "triggered_executions": [e["execution_id"] for e in evaluations if e.get("execution_id")],
+        "triggered_executions": [e["execution_id"] for e in evaluations if e.get("execution_id") and e["execution_id"] not in unstarted],
         "evaluations": evaluations,
+        "flow_decisions": decisions,
         "processed": True,
         "received_at": row["received_at"],
         "created_at": row["received_at"],
@@ -68,5 +72,23 @@ async def event_log_page(
         request, state.pool, select="*", source=f"FROM event_logs WHERE {where.sql}", order="received_at DESC, id",
         args=where.args, paging=paging, cap=state.settings.list_count_cap,
     )
-    response["results"] = [_event_log(r) for r in rows]
+    decisions = await flow_decisions(state, workspace_id, [r["id"] for r in rows])
+    response["results"] = [_event_log(r, decisions.get(r["id"])) for r in rows]
     return response
+
+
+async def flow_decisions(state: AppState, workspace_id: str, event_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Flow control's decisions on the starts these events matched, by event, in order."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if not event_ids:
+        return found
+    rows = await state.pool.fetch(
+        "SELECT * FROM flow_decisions WHERE workspace_id = $1 AND event_id = ANY($2::text[]) ORDER BY decided_at, decision DESC",
+        workspace_id, event_ids,
+    )
+    for r in rows:
+        found.setdefault(r["event_id"], []).append({
+            "workflow_id": r["workflow_id"], "execution_id": r["execution_id"], "decision": r["decision"],
+            "flow_key": r["flow_key"], "reason": r["reason"], "decided_at": r["decided_at"],
+        })
+    return found

@@ -46,6 +46,8 @@ def summary(row: Any) -> dict[str, Any]:
         "resume_from": row["resume_from"],
         "cancel_reason": row["cancel_reason"],
         "trigger": _trigger_of(row),
+        # Journeys: when a goal event converted it (settings.goal), even after it ended.
+        "converted_at": row.get("converted_at"),
     }
 
 

@@ -22,6 +22,7 @@ from schemas.outputs import Output
 from schemas.records import (
     ExecutionCancelled,
     ExecutionCompleted,
+    ExecutionConverted,
     ExecutionFailed,
     ExecutionStarted,
     NodeFailed,
@@ -120,6 +121,7 @@ def dry_run_answer(
     error: dict[str, Any] | None = None
     end: ExecutionCompleted | ExecutionFailed | ExecutionCancelled | None = None
     counts = {"executed": 0, "success": 0, "failed": 0}
+    converted_at: datetime | None = None
     for record in sim.records:
         if isinstance(record, NodeSucceeded | NodeFailed):
             ok = isinstance(record, NodeSucceeded)
@@ -140,6 +142,8 @@ def dry_run_answer(
             if end is None:  # a failure notification after the end is not a node of the run
                 counts["executed"] += 1
                 counts["success" if ok else "failed"] += 1
+        elif isinstance(record, ExecutionConverted):
+            converted_at = converted_at or record.converted_at
         elif isinstance(record, ExecutionCompleted | ExecutionFailed | ExecutionCancelled):
             end = end or record
             if isinstance(record, ExecutionFailed):
@@ -164,6 +168,9 @@ def dry_run_answer(
         "error": error,
         "simulated_duration_seconds": simulated,
         "execution_time_seconds": elapsed_seconds,
+        # Journeys: why an exit rule ended it, and whether (when) the goal was reached.
+        "cancel_reason": end.reason if isinstance(end, ExecutionCancelled) else None,
+        "converted_at": converted_at,
     }
     if capture_outputs:
         answer["results"] = results

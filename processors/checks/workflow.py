@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from processors.checks.journeys import journey_problems
 from processors.checks.node_config import config_problems, integration_type_of
 from processors.engine import graph
 from processors.engine.flow import CONDITION_ALIASES
@@ -347,6 +348,10 @@ def validate_workflow(
     for where, spec, node_id, edge_id in _conditions(workflow):
         for message in unknown_reads(workflow, spec):
             warn(Issue(INVALID, "conditions_valid", where, message, node_id, edge_id))
+
+    # journeys: wait_for_event's match and edge labels, exit_when and goal conditions
+    for check, where, message, node_id, edge_id, is_error in journey_problems(workflow):
+        (issue if is_error else warn)(Issue(INVALID, check, where, message, node_id, edge_id))
 
     # integrations
     for i, node in enumerate(workflow.nodes):

@@ -10,7 +10,7 @@ from typing import Any
 
 # These modules call each other (a node's success follows its edges, which run nodes):
 # imported as modules, their functions are looked up at call time.
-from processors.engine import flow, loops, retries
+from processors.engine import flow, loops, retries, waits
 from processors.engine.contacts import CONTACT_ACTIONS, ContactError, contact_change
 from processors.engine.ending import fail
 from processors.engine.ids import derive_id, key_of, message_event_id
@@ -104,6 +104,9 @@ def run_node(step: Step, node: Node, attempt: int, iteration: int | None = None)
         return
     if node.node_type == NodeType.LOOP:
         loops.start_loop(step, node, attempt, iteration, context)
+        return
+    if node.node_type == NodeType.WAIT_FOR_EVENT:
+        waits.start(step, node, attempt, iteration, context)
         return
     if node.node_type == NodeType.DELAY or (
         node.node_type == NodeType.ACTION and str(node.config.get("action_type", "")).lower() in WAIT_ACTIONS

@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+# An ending drops its watches (waits, which also ends one by an exit rule) and frees its flow
+# control slot (flowslots): imported as modules.
+from processors.engine import flowslots, waits
 from processors.engine.kinds import DEFAULT_NODE_TIMEOUT, NOTIFY_NODE
 from processors.engine.timers import cancel_timers
 from processors.engine.transition import State, Step
 from schemas.envelope import deterministic_id
 from schemas.records import (
+    ExecutionCancelled,
     ExecutionCompleted,
     ExecutionFailed,
     FailureNotified,
@@ -27,6 +31,8 @@ def finish(step: Step) -> None:
     state, workflow = step.state, step.workflow
     state["status"] = "completed"
     cancel_timers(step)
+    waits.drop_watches(step)
+    flowslots.release(step)
     output: dict[str, Any] = {}
     for node_id in state["path"]:
         node = workflow.node(node_id)
@@ -54,6 +60,8 @@ def fail(step: Step, error: NodeError, node_id: str | None) -> None:
         return
     state["status"] = "failed"
     cancel_timers(step)
+    waits.drop_watches(step)
+    flowslots.release(step)
     step.emit(
         ExecutionFailed(
             execution_id=state["execution_id"],
@@ -68,6 +76,27 @@ def fail(step: Step, error: NodeError, node_id: str | None) -> None:
         deterministic_id("failed-execution", state["execution_id"]),
     )
     notify_failure(step, error, node_id)
+
+
+def cancel(step: Step, reason: str) -> None:
+    """Cancelled (by a request, or by an exit rule): its timers and watches go with it."""
+    state = step.state
+    state["status"] = "cancelled"
+    cancel_timers(step)
+    waits.drop_watches(step)
+    flowslots.release(step)
+    step.emit(
+        ExecutionCancelled(
+            execution_id=state["execution_id"],
+            workflow_id=step.workflow.id,
+            workflow_version=step.workflow.version,
+            reason=reason,
+            execution_path=tuple(state["path"]),
+            started_at=datetime.fromisoformat(state["started_at"]),
+            completed_at=step.now,
+        ),
+        deterministic_id("cancelled-execution", state["execution_id"]),
+    )
 
 
 def notify_failure(step: Step, error: NodeError, node_id: str | None) -> None:

@@ -29,6 +29,9 @@ from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 # (`validation_result == true`): besides `result` and the node's declared output ports.
 CONDITION_ALIASES = ("result", "validation_result")
 
+# The out-edge labels of a wait_for_event node.
+WAIT_LABELS = frozenset({"received", "timeout"})
+
 
 def condition_output(node: Node, result: bool) -> dict[str, Any]:
     """A condition node's output: its boolean under `result`, `validation_result` and each
@@ -101,6 +104,12 @@ def edge_taken(state: State, node: Node, edge: Edge, output: Mapping[str, Any]) 
             return judge_condition(spec, context).result
         except ConditionError as exc:
             raise EdgeError(f"edge {edge.id}: {exc}", f"edges.{edge.id}.condition") from exc
+    if node.node_type == NodeType.WAIT_FOR_EVENT:
+        # `received` / `timeout` by the wait's outcome; an unlabelled edge is taken either way.
+        label = graph.label_of(edge)
+        if label in WAIT_LABELS:
+            return (label == "received") == bool(output.get("received"))
+        return True
     if node.node_type != NodeType.CONDITION:
         return True
     result = bool(output.get("result"))

@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from processors.engine import dispatch, flow, graph, loops, retries
-from processors.engine.ending import fail, finished_marker
+from processors.engine import dispatch, flow, graph, loops, retries, waits
+from processors.engine.ending import cancel, fail, finished_marker
 from processors.engine.ids import key_of, message_event_id, result_id, work_result
 from processors.engine.kinds import (
     ACTION_DEFAULTS,
@@ -44,7 +44,7 @@ from processors.engine.kinds import (
     WAIT_ACTIONS,
 )
 from processors.engine.pinned import SHARED, UnknownWorkflow, Workflows
-from processors.engine.timers import cancel_timers, schedule_timer
+from processors.engine.timers import schedule_timer
 from processors.engine.transition import (
     State,
     Step,
@@ -56,13 +56,13 @@ from processors.engine.transition import (
 from schemas.envelope import Envelope, RecordData, deterministic_id
 from schemas.outputs import Output
 from schemas.records import (
-    ExecutionCancelled,
     ExecutionCancelRequested,
     ExecutionStarted,
     NodeError,
     NodeFailed,
     NodeSucceeded,
     TimerFired,
+    WatchResolved,
 )
 from schemas.workflow import NodeType
 
@@ -78,6 +78,7 @@ __all__ = [
 # The record types `advance` acts on; it returns every other one unchanged with no outputs.
 ACTS_ON = frozenset({
     ExecutionStarted.TYPE, NodeSucceeded.TYPE, NodeFailed.TYPE, TimerFired.TYPE, ExecutionCancelRequested.TYPE,
+    WatchResolved.TYPE,
 })
 
 
@@ -95,7 +96,7 @@ def advance(
     if state is None or state.get("status") != "running":
         # Echoes of our own records, or results arriving after the end.
         return state, []
-    if isinstance(data, NodeSucceeded | NodeFailed | TimerFired | ExecutionCancelRequested):
+    if isinstance(data, NodeSucceeded | NodeFailed | TimerFired | ExecutionCancelRequested | WatchResolved):
         step = Step(state, workflow_of(state, workflows), envelope, now)
         if isinstance(data, NodeSucceeded):
             _on_success(step, data)
@@ -103,6 +104,8 @@ def advance(
             _on_failure(step, data)
         elif isinstance(data, TimerFired):
             _on_timer(step, data)
+        elif isinstance(data, WatchResolved):
+            waits.on_resolved(step, data)
         else:
             _on_cancel(step, data)
         loops.settle(step)
@@ -142,6 +145,7 @@ def _start(envelope: Envelope, data: ExecutionStarted, now: datetime, workflows:
         roots = start_nodes(workflow)
         for node in roots:
             dispatch.run_node(step, node, attempt=1)
+    waits.register_journey(step)
     loops.settle(step)
     timeout = workflow.settings.timeout_seconds
     if step.running and timeout is not None:
@@ -239,6 +243,9 @@ def _on_timer(step: Step, data: TimerFired) -> None:
         failed_node = state["nodes"][open_nodes[0]]["node_id"] if open_nodes else None
         fail(step, error, failed_node)
         return
+    if data.purpose == waits.TIMEOUT_PURPOSE:
+        waits.on_timeout(step, data)
+        return
     if data.node_id is None:
         return
     key = key_of(data.node_id, data.iteration)
@@ -256,18 +263,4 @@ def _on_timer(step: Step, data: TimerFired) -> None:
 
 
 def _on_cancel(step: Step, data: ExecutionCancelRequested) -> None:
-    state = step.state
-    state["status"] = "cancelled"
-    cancel_timers(step)
-    step.emit(
-        ExecutionCancelled(
-            execution_id=state["execution_id"],
-            workflow_id=step.workflow.id,
-            workflow_version=step.workflow.version,
-            reason=data.reason,
-            execution_path=tuple(state["path"]),
-            started_at=datetime.fromisoformat(state["started_at"]),
-            completed_at=step.now,
-        ),
-        deterministic_id("cancelled-execution", state["execution_id"]),
-    )
+    cancel(step, data.reason)

@@ -22,9 +22,11 @@ from datetime import datetime
 from typing import Any
 
 from processors.engine.machine import State, Workflows, advance, result_id, work_result
+from processors.matching import awaiting
 from schemas.codec import decode
 from schemas.envelope import Envelope, RecordData, deterministic_id, make_envelope
 from schemas.records import (
+    EventIngested,
     ExecutionStarted,
     ExecutionSteps,
     NodeError,
@@ -32,9 +34,12 @@ from schemas.records import (
     TimerCancelled,
     TimerFired,
     TimerScheduled,
+    WatchDropped,
+    WatchRegistered,
+    WatchResolved,
 )
 from schemas.state_versions import EXECUTOR_STATE_CODEC
-from schemas.topics import EXECUTIONS, NODE_WORK, TIMERS
+from schemas.topics import EVENTS, EXECUTIONS, NODE_WORK, TIMERS
 
 # What a stand-in for a node worker returns: an output, or an error.
 Perform = Callable[[NodeWorkOrdered], "dict[str, Any] | NodeError"]
@@ -67,18 +72,23 @@ def simulate(
     max_records: int = 20000,
     extra: list[tuple[datetime, RecordData]] | None = None,
     roundtrip: bool = False,
+    events: list[tuple[datetime, EventIngested]] | None = None,
 ) -> Simulation:
     """Drive an execution from its start until nothing more can happen.
 
     `extra` injects records (e.g. a cancel request) at virtual times;
-    `roundtrip` passes the state through `_through_changelog` after every step.
+    `roundtrip` passes the state through `_through_changelog` after every step;
+    `events` are business events arriving at virtual times (a dry run's `test_events`): they
+    go through the matcher's watch books (processors.matching.awaiting) as on the real
+    pipeline, so a `wait_for_event`, an exit rule or the goal sees them.
     """
     clock = now
     state: State | None = None
     queue: deque[tuple[Envelope, RecordData]] = deque()
     timers: list[tuple[datetime, int, str]] = []
     pending: dict[str, TimerScheduled] = {}
-    injected = sorted(extra or [], key=lambda pair: pair[0])
+    injected: list[tuple[datetime, RecordData]] = sorted([*(extra or []), *(events or [])], key=lambda pair: pair[0])
+    books = Books()
     seq = 0
     sim = Simulation(state=None)
     # Its own catalogue: a dry run's draft snapshot is not kept past the run.
@@ -97,8 +107,16 @@ def simulate(
             if next_extra is not None and (next_timer is None or next_extra <= next_timer):
                 at, data = injected.pop(0)
                 clock = max(clock, at)
-                queue.append((envelope(data, deterministic_id("injected", str(seq))), data))
+                env = envelope(data, deterministic_id("injected", str(seq)))
                 seq += 1
+                if isinstance(data, EventIngested):
+                    sim.records.append(data)
+                    for answer in books.event(env, data):
+                        sim.records.append(answer[1])
+                        if isinstance(answer[1], WatchResolved):
+                            queue.append(answer)
+                else:
+                    queue.append((env, data))
                 continue
             at, _, timer_id = heapq.heappop(timers)
             scheduled = pending.pop(timer_id, None)
@@ -141,9 +159,53 @@ def simulate(
                 seq += 1
             elif out.topic == TIMERS and isinstance(out_data, TimerCancelled):
                 pending.pop(out_data.timer_id, None)
+            elif out.topic == EVENTS and isinstance(out_data, WatchRegistered | WatchDropped):
+                for answer in books.watch(out_env, out_data):
+                    sim.records.append(answer[1])
+                    if isinstance(answer[1], WatchResolved):
+                        queue.append(answer)
     sim.state = state
     sim.clock = clock
     return sim
+
+
+class Books:
+    """The matcher's watch books, in memory: one per subject (`None`: any contact's)."""
+
+    # A dry run has few events: each is kept for any lookback a watch may ask.
+    KEEP_SECONDS = 366 * 86400.0
+
+    def __init__(self) -> None:
+        self.books: dict[str | None, awaiting.Book] = {}
+
+    def watch(self, env: Envelope, data: WatchRegistered | WatchDropped) -> list[tuple[Envelope, RecordData]]:
+        book = self.books.get(data.subject, awaiting.empty())
+        if isinstance(data, WatchDropped) and data.expire:
+            self.books[data.subject], expired = awaiting.expire(book, data.watch_id)
+            return [_answer(env, r) for r in expired]
+        if isinstance(data, WatchDropped):
+            self.books[data.subject] = awaiting.drop(book, data.watch_id)
+            return []
+        self.books[data.subject], resolved = awaiting.register(book, data)
+        return [_answer(env, r) for r in resolved]
+
+    def event(self, env: Envelope, data: EventIngested) -> list[tuple[Envelope, RecordData]]:
+        answers: list[tuple[Envelope, RecordData]] = []
+        view = awaiting.event_view(data, env.id, env.time)
+        for subject in (data.user_id or data.conversation_id, None):
+            book, resolved = awaiting.on_event(self.books.get(subject, awaiting.empty()), view, self.KEEP_SECONDS)
+            self.books[subject] = book
+            answers.extend(_answer(env, r) for r in resolved)
+        return answers
+
+
+def _answer(cause: Envelope, resolution: awaiting.Resolution) -> tuple[Envelope, RecordData]:
+    record_id, data = awaiting.answer(resolution)
+    env = make_envelope(
+        data, id=record_id, source="simulate", workspace_id=cause.workspaceid,
+        execution_id=data.execution_id, time=cause.time, causation_id=cause.id,
+    )
+    return env, data
 
 
 def _through_changelog(state: State) -> State:

@@ -39,8 +39,9 @@ class Step:
         self._steps: list[tuple[NodeStepRecord, str]] = []
         self._steps_at = 0
 
-    def emit(self, data: RecordData, record_id: str, topic: TopicSpec = EXECUTIONS) -> None:
-        if topic is EXECUTIONS:
+    def emit(self, data: RecordData, record_id: str, topic: TopicSpec = EXECUTIONS, *, key: str | None = None) -> None:
+        """Emit a record, keyed by the execution unless `key` says otherwise (a watch: its contact)."""
+        if topic is EXECUTIONS and key is None:
             if type(data) in STEP_RECORDS:
                 if not self._steps:
                     self._steps_at = len(self.outputs)
@@ -48,7 +49,7 @@ class Step:
                 return
             # Another executions record: the steps before it are written before it.
             self.flush()
-        self.outputs.append(self._output(data, record_id, topic))
+        self.outputs.append(self._output(data, record_id, topic, key))
 
     def flush(self) -> list[Output]:
         """Write the pending node steps: a lone one as its own record, several as one
@@ -64,7 +65,7 @@ class Step:
             self.outputs.insert(self._steps_at, self._output(compact, deterministic_id("steps", steps[0][1]), EXECUTIONS))
         return self.outputs
 
-    def _output(self, data: RecordData, record_id: str, topic: TopicSpec) -> Output:
+    def _output(self, data: RecordData, record_id: str, topic: TopicSpec, key: str | None = None) -> Output:
         st = self.state
         envelope = make_envelope(
             data,
@@ -78,7 +79,7 @@ class Step:
             causation_id=self.cause.id,
             depth=st.get("depth", 0),
         )
-        return Output.of(topic, st["execution_id"], envelope)
+        return Output.of(topic, st["execution_id"] if key is None else key, envelope)
 
     @property
     def running(self) -> bool:

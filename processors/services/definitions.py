@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from infra.kafka_io import make_consumer, topic_partitions
 from infra.settings import Settings
 from processors.matching.linking import listens_to
+from processors.matching.watched import watched_types
 from schemas.codec import decode
 from schemas.errors import PoisonRecord
 from schemas.records import (
@@ -44,10 +45,14 @@ class DefinitionsView:
         # Attached triggers: trigger id -> workflow ids, and (workspace, EVENT CODE) -> trigger ids.
         self._linked: dict[str, set[str]] = defaultdict(set)
         self._triggers_by_code: dict[tuple[str, str], set[str]] = defaultdict(set)
+        # Journeys: workspace -> (event types watched per contact, by any contact) -> the longest
+        # lookback, derived from the workflows on first use after a change.
+        self._watched: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._tps: list[TopicPartition] = []
 
     def apply(self, workflow: WorkflowSnapshot) -> None:
+        self._watched.pop(workflow.workspace_id, None)
         current = self.workflows.get(workflow.id)
         if current is not None and current.version > workflow.version:
             return  # an older snapshot arriving late never wins
@@ -123,6 +128,16 @@ class DefinitionsView:
     def allowed_hosts(self, workspace_id: str) -> tuple[str, ...]:
         workspace = self.workspaces.get(workspace_id)
         return workspace.allowed_hosts if workspace is not None else ()
+
+    def watched(self, workspace_id: str) -> tuple[dict[str, float], dict[str, float]]:
+        """The event types the workspace's workflows watch (wait_for_event, exit_when, goal), with
+        the longest lookback of each: per contact, and by any contact. The matcher keeps recent
+        events of these types (processors.matching.awaiting)."""
+        found = self._watched.get(workspace_id)
+        if found is None:
+            found = watched_types(w for w in self.workflows.values() if w.workspace_id == workspace_id)
+            self._watched[workspace_id] = found
+        return found
 
     def candidates(self, workspace_id: str, event_type: str) -> list[WorkflowSnapshot]:
         ids = set(self._by_event.get((workspace_id, event_type), set()))

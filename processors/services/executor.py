@@ -28,6 +28,7 @@ execution costs one state write per batch that touches it, whatever the steps.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -42,7 +43,7 @@ from schemas.envelope import SOURCE_PREFIX, now
 from schemas.outputs import Output
 from schemas.records import NodeFailed, NodeSucceeded
 from schemas.state_versions import WORKFLOW_KEY_PREFIX
-from schemas.topics import EXECUTIONS, EXECUTOR_STATE, TopicSpec
+from schemas.topics import EVENTS, EXECUTIONS, EXECUTOR_STATE, TopicSpec
 from schemas.upcasting import UPCASTERS
 
 _OWN_SOURCE = f"{SOURCE_PREFIX}{SOURCE}".encode()
@@ -99,6 +100,20 @@ class FinishedMarkers:
         return dropped
 
 
+def fan_out(outputs: list[Output], partitions: int) -> list[Output]:
+    """A watch on any contact's events (key `<workspace>:*`) goes to every partition of the
+    events topic: each partition's matcher sees its own contacts' events."""
+    if not any(out.topic is EVENTS and out.key.endswith(":*") for out in outputs):
+        return outputs
+    spread: list[Output] = []
+    for out in outputs:
+        if out.topic is EVENTS and out.key.endswith(":*"):
+            spread.extend(dataclasses.replace(out, partition=p) for p in range(partitions))
+        else:
+            spread.append(out)
+    return spread
+
+
 class Executor:
     name = "executor"
     inputs: tuple[TopicSpec, ...] = (EXECUTIONS,)
@@ -115,8 +130,10 @@ class Executor:
         self._next_sweep = time.monotonic() + self.workflow_sweep_seconds
         # Snapshot entries no running execution named at the last sweep.
         self._unnamed: set[tuple[int, str]] = set()
+        self.partitions = 3
 
     async def start(self, settings: Settings) -> None:
+        self.partitions = settings.partitions
         self.markers = FinishedMarkers(
             settings.executor_finished_horizon_seconds, settings.executor_finished_max
         )
@@ -167,7 +184,7 @@ class Executor:
             # Once per execution per transaction whatever the number of steps: the store keeps
             # the last value of each key until the batch commits (StateStore.changelog).
             store.put(partition, execution_id, new_state)
-        return outputs
+        return fan_out(outputs, self.partitions)
 
     def _keep_workflow(self, partition: int, state: State, store: StateStore) -> None:
         """Make sure the changelog holds the snapshot a running state names, in the state's partition.

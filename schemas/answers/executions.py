@@ -45,6 +45,7 @@ class ExecutionSummary(Answer):
     cancel_reason: str | None
     trigger: JsonObject | None = Field(
         default=None, description="the attached trigger (seed 003) the run came through: id, type, and name, version, priority when known")
+    converted_at: Timestamp | None = Field(default=None, description="when the workflow's goal event converted it")
 
 
 class ExecutionStep(Answer):
@@ -85,6 +86,17 @@ class TriggerEvaluation(Answer):
     execution_id: str | None
 
 
+class FlowDecisionView(Answer):
+    """What flow control (settings.throttle / concurrency) did with a start the event matched."""
+
+    workflow_id: str
+    execution_id: str
+    decision: str = Field(description="started, queued, throttled or refused")
+    flow_key: str
+    reason: str
+    decided_at: Timestamp
+
+
 class EventLog(Answer):
     id: str
     event_id: str
@@ -95,6 +107,7 @@ class EventLog(Answer):
     matched_workflows: int
     triggered_executions: list[str]
     evaluations: list[TriggerEvaluation]
+    flow_decisions: list[FlowDecisionView] = Field(default_factory=list)
     processed: bool
     received_at: Timestamp
     created_at: Timestamp

@@ -157,3 +157,5 @@ class WorkflowTest(Answer):
     validation_results: TestValidation
     simulated_duration_seconds: float
     execution_time_seconds: float
+    cancel_reason: str | None = Field(default=None, description="why it was cancelled: an exit rule (exit_when[i]) on a test event")
+    converted_at: Timestamp | None = Field(default=None, description="when a test event reached the workflow's goal (virtual clock)")

@@ -37,6 +37,9 @@ class WorkflowFigures(Answer):
     success_rate: float
     error_rate: float
     average_execution_time_seconds: float
+    conversions: int = Field(description="executions a goal event converted (settings.goal)")
+    conversion_rate: float = Field(description="conversions / executions started")
+    waiting_count: int = Field(description="starts waiting for a concurrency slot (settings.concurrency)")
     last_execution_status: str | None
     last_execution_at: Timestamp | None
 
@@ -56,6 +59,8 @@ class SeriesPoint(Answer):
     successes: int
     failures: int
     cancelled: int
+    conversions: int = Field(description="executions started that day that a goal event converted")
+    conversion_rate: float = Field(description="conversions / executions started that day")
     failure_rate: float
 
 

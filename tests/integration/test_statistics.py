@@ -167,8 +167,10 @@ async def _assert_statistics(api: httpx.AsyncClient, ids: dict[str, str], today:
     perf = ok["performance"]
     assert 0 < perf["fastest_execution_seconds"] <= perf["average_execution_time_seconds"] <= perf["slowest_execution_seconds"]
     assert len(ok["usage_by_day"]) == 30
-    assert ok["usage_by_day"][0] == {"date": today.isoformat(), "executions": 2, "successes": 2, "failures": 0, "cancelled": 0, "failure_rate": 0.0}
-    assert ok["usage_by_day"][1] == {"date": yesterday.isoformat(), "executions": 3, "successes": 3, "failures": 0, "cancelled": 0, "failure_rate": 0.0}
+    assert ok["usage_by_day"][0] == {"date": today.isoformat(), "executions": 2, "successes": 2, "failures": 0, "cancelled": 0, "failure_rate": 0.0,
+                                    "conversions": 0, "conversion_rate": 0.0}
+    assert ok["usage_by_day"][1] == {"date": yesterday.isoformat(), "executions": 3, "successes": 3, "failures": 0, "cancelled": 0, "failure_rate": 0.0,
+                                    "conversions": 0, "conversion_rate": 0.0}
     assert all(d["executions"] == 0 for d in ok["usage_by_day"][2:])
     notify = next(n for n in ok["nodes"] if n["node_id"] == "notify")
     assert (notify["node_name"], notify["executions_count"], notify["success_count"], notify["failure_count"]) == ("Notify", 5, 5, 0)

@@ -33,10 +33,12 @@ from schemas.records import (
     ExecutionCancelled,
     ExecutionCancelRequested,
     ExecutionCompleted,
+    ExecutionConverted,
     ExecutionFailed,
     ExecutionStarted,
     ExecutionSteps,
     FailureNotified,
+    FlowReleased,
     IntegrationDefined,
     InvitationDefined,
     Membership,
@@ -47,6 +49,8 @@ from schemas.records import (
     NodeSucceeded,
     NodeWorkOrdered,
     RecordDeadLettered,
+    StartDecided,
+    StartRequested,
     TimerCancelled,
     TimerFired,
     TimerScheduled,
@@ -56,12 +60,15 @@ from schemas.records import (
     UserDefined,
     UserPreferences,
     UserProfile,
+    WatchDropped,
+    WatchRegistered,
+    WatchResolved,
     WebhookCalled,
     WebhookDefined,
     WorkflowDefined,
     WorkspaceDefined,
 )
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, EVENTS
 from schemas.workflow import Edge, Node, NodeType, WorkflowSnapshot
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -257,6 +264,20 @@ def examples() -> dict[str, RecordData]:
         NodeWorkOrdered(execution_id="ex-1", workflow_id="wf-1", node_id="call", node_type=NodeType.ACTION,
                         action_type="webhook", attempt=1, config={"url": "http://x"},
                         idempotency_key="ex-1:call:1", timeout_seconds=30),
+        WatchRegistered(watch_id="w-1", execution_id="ex-1", workflow_id="wf-1", kind="wait", event_type="ORDER_PAID",
+                        condition="event.data.order_id == input_data.order_id", context={"input_data": {"order_id": "A-1"}},
+                        subject="u-1", started_at=T0, lookback_seconds=10, expires_at=T1, node_id="wait", attempt=1),
+        WatchDropped(watch_id="w-1", execution_id="ex-1", subject="u-1"),
+        WatchResolved(watch_id="w-1", execution_id="ex-1", kind="wait", event={"id": "ev-2", "type": "ORDER_PAID"},
+                      node_id="wait", attempt=1),
+        ExecutionConverted(execution_id="ex-1", workflow_id="wf-1", event_id="ev-3", event_type="ORDER_PAID",
+                           started_at=T0, converted_at=T1),
+        StartRequested(execution_id="ex-1", workflow_id="wf-1", flow_key="u-1", event_id="ev-1",
+                       start=ExecutionStarted(execution_id="ex-1", workflow=workflow, trigger_type="event", subject="u-1"),
+                       correlation_id="ev-1", depth=1),
+        FlowReleased(execution_id="ex-1", workflow_id="wf-1", flow_key="u-1"),
+        StartDecided(event_id="ev-1", execution_id="ex-1", workflow_id="wf-1", flow_key="u-1", decision="queued",
+                     reason="concurrency: 1 running", from_queue=False),
         TimerScheduled(timer_id="tm-1", execution_id="ex-1", purpose="wait", fire_at=T1, node_id="wait"),
         TimerCancelled(timer_id="tm-1", execution_id="ex-1"),
         RecordDeadLettered(reason="not JSON", consumer="matcher", original_topic="fluxo.events.v1",
@@ -300,7 +321,8 @@ def test_the_events_channel_describes_plain_cloudevents_of_a_producers_own_type(
 
     document = asyncapi_document()
     events = next(c for c in document["channels"].values() if c["address"] == "fluxo.events.v1")
-    assert set(events["messages"]) == {"fluxo.event.ingested.v1", PLAIN_EVENT}
+    assert set(events["messages"]) == {r.TYPE for r in EVENTS.records} | {PLAIN_EVENT}
+    assert "fluxo.event.ingested.v1" in events["messages"]
     assert {"$ref": f"#/channels/events/messages/{PLAIN_EVENT}"} in document["operations"]["consume-events"]["messages"]
     message = document["components"]["messages"][PLAIN_EVENT]
     payload = Draft202012Validator(message["payload"])
