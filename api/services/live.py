@@ -23,7 +23,7 @@ from api.services.live_frames import (
     comment,
     format_cursor,
     frame,
-    live_event,
+    live_events,
     start_positions,
 )
 from api.state import AppState
@@ -94,10 +94,12 @@ async def frames(state: AppState, tail: Tail, workspace_id: str, workflow: str |
             for tp, records in sorted(batches.items(), key=lambda item: item[0].partition):
                 for message in records:
                     positions[tp.partition] = message.offset + 1
-                    event = _event_of(state, message.value, message.headers, workspace_id, workflow)
-                    if event is not None:
+                    events = _events_of(state, message.value, message.headers, workspace_id, workflow)
+                    for i, event in enumerate(events):
                         quiet_since = time.monotonic()
-                        yield frame("execution", event, format_cursor(positions))
+                        # The cursor is a record's: only its last event carries it, so a client
+                        # resuming from its last id never skips the rest of a record's steps.
+                        yield frame("execution", event, format_cursor(positions) if i == len(events) - 1 else None)
             # Transaction markers take offsets too: the consumer's position says where we are.
             for tp in consumer.assignment():
                 positions[tp.partition] = max(positions[tp.partition], await consumer.position(tp))
@@ -111,15 +113,15 @@ async def frames(state: AppState, tail: Tail, workspace_id: str, workflow: str |
         await asyncio.shield(consumer.stop())
 
 
-def _event_of(
+def _events_of(
     state: AppState, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, workspace_id: str, workflow: str | None
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
     try:
         envelope = decode_envelope(value, tuple(headers or ()), max_bytes=state.settings.max_record_bytes)
         # Tenancy: the envelope names its workspace; another's record is never decoded further.
         if envelope.workspaceid != workspace_id:
-            return None
+            return []
         envelope, record = decode_current(envelope)
     except PoisonRecord:
-        return None  # the consumers that act on it dead-letter it; a watcher skips it
-    return live_event(envelope, record, workflow)
+        return []  # the consumers that act on it dead-letter it; a watcher skips it
+    return live_events(envelope, record, workflow)

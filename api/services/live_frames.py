@@ -114,6 +114,13 @@ def live_event(envelope: Envelope, record: RecordData, workflow: str | None = No
     return event
 
 
+def live_events(envelope: Envelope, record: RecordData, workflow: str | None = None) -> list[dict[str, Any]]:
+    """What one record tells the console, as `live_event` does, with a compact
+    ExecutionSteps (several node steps of one executor transaction) told step by step."""
+    records = record.records() if isinstance(record, r.ExecutionSteps) else [record]
+    return [event for step in records if (event := live_event(envelope, step, workflow)) is not None]
+
+
 def frame(event: str, data: Any, event_id: str | None = None) -> bytes:
     """One server-sent event. `data` is JSON on one line (orjson never writes a newline)."""
     head = f"id: {event_id}\n" if event_id is not None else ""

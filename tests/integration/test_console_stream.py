@@ -83,7 +83,12 @@ async def test_the_stream_shows_each_change_as_it_is_written(api: httpx.AsyncCli
     # The first answer was open while the run started: the start came to it as it was written.
     assert any(e == "execution" and d["change"] == "started" for e, _, d in answers[0]), answers[0]
     events = [(e, i, d) for answer in answers for e, i, d in answer if e == "execution"]
-    assert len({i for _, i, _ in events}) == len(events)  # each change once: cursors never repeat
+    # Each change once: cursors never repeat (the steps of one compact record share the
+    # record's, carried by its last event only), and no change comes twice.
+    cursors = [i for _, i, _ in events if i is not None]
+    assert len(set(cursors)) == len(cursors)
+    changes = [(d["execution_id"], d["change"], d.get("node_id")) for _, _, d in events]
+    assert len(set(changes)) == len(changes), changes
     mine = [(d["change"], d.get("node_id")) for _, _, d in events if d["execution_id"] == execution_id]
     assert mine[0] == ("started", None) and mine[-1] == ("completed", None), mine
     assert ("node_succeeded", "check") in mine, mine

@@ -260,9 +260,9 @@ async def test_catalogs_and_single_node_tools(api: httpx.AsyncClient) -> None:
     categories = (await api.get("/api/v1/nodes/categories")).json()
     assert [c["name"] for c in categories["results"]] == ["AI", "Action", "Data", "Flow", "Core", "Human"]
     templates = (await api.get("/api/v1/nodes/templates")).json()["results"]
-    assert {t["node_type"] for t in templates} == {"trigger", "action", "condition", "transform", "delay", "loop", "http_request", "database_query"}
+    assert {t["node_type"] for t in templates} == {"trigger", "action", "condition", "transform", "delay", "loop", "http_request", "database_query", "wait_for_event"}
     assert (await api.get("/api/v1/workflows/nodes/templates")).json()["results"] == templates  # seed 002's path
-    assert [t["name"] for t in (await api.get("/api/v1/nodes/templates", params={"category": "flow"})).json()["results"]] == ["Condition", "Loop", "Delay", "Wait"]
+    assert [t["name"] for t in (await api.get("/api/v1/nodes/templates", params={"category": "flow"})).json()["results"]] == ["Condition", "Loop", "Delay", "Wait for event", "Wait"]
     triggers = {t["id"]: t["trigger_type"] for t in (await api.get("/api/v1/nodes/triggers")).json()["results"]}
     assert triggers["schedule"] == "cron" and {"manual", "webhook", "event", "api_call", "form"} <= set(triggers)
     schema = (await api.get("/api/v1/nodes/config-schema/http_request")).json()

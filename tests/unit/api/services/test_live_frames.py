@@ -15,6 +15,7 @@ from api.services.live_frames import (
     format_cursor,
     frame,
     live_event,
+    live_events,
     parse_cursor,
     start_positions,
 )
@@ -111,6 +112,17 @@ def test_node_steps_name_their_node_and_the_execution_still_runs() -> None:
     assert [(c or {}).get("change") for c in changes] == ["node_scheduled", "node_succeeded", "node_failed", "node_retry_scheduled"]
     assert [(c or {}).get("node_id") for c in changes] == ["check", "check", "call", "call"]
     assert {(c or {}).get("status") for c in changes} == {"running"}
+
+
+def test_a_compact_steps_record_is_told_step_by_step_and_a_lone_record_as_itself() -> None:
+    scheduled = r.NodeScheduled(execution_id="ex-1", node_id="call", node_type="http_request", attempt=1)
+    succeeded = r.NodeSucceeded(execution_id="ex-1", node_id="check", node_type="condition", attempt=1, started_at=T0, completed_at=T1)
+    steps = r.ExecutionSteps.of("ex-1", [succeeded, scheduled])
+    assert [(e["change"], e["node_id"]) for e in live_events(_env(steps), steps)] == [
+        ("node_succeeded", "check"), ("node_scheduled", "call")]
+    assert live_events(_env(succeeded), succeeded) == [live_event(_env(succeeded), succeeded)]
+    asked = r.ExecutionCancelRequested(execution_id="ex-1", requested_by="u")
+    assert live_events(_env(asked), asked) == []
 
 
 def test_records_a_console_does_not_show_are_left_out() -> None:
