@@ -139,7 +139,8 @@ def _structured_event(value: bytes | None) -> tuple[dict[str, Any], Any]:
     return attrs, {} if data is None else data
 
 
-def _binary(value: bytes | None, header_map: Mapping[str, bytes]) -> tuple[dict[str, Any], Any]:
+def binary_attributes(header_map: Mapping[str, bytes]) -> dict[str, Any]:
+    """A binary-mode CloudEvent's attributes, from its `ce_` Kafka headers (names lower case)."""
     attrs: dict[str, Any] = {}
     for name, raw in header_map.items():
         if name.startswith("ce_"):
@@ -147,6 +148,11 @@ def _binary(value: bytes | None, header_map: Mapping[str, bytes]) -> tuple[dict[
                 attrs[name[3:]] = raw.decode()
             except UnicodeDecodeError:
                 raise PoisonRecord(f"header {name} is not UTF-8") from None
+    return attrs
+
+
+def _binary(value: bytes | None, header_map: Mapping[str, bytes]) -> tuple[dict[str, Any], Any]:
+    attrs = binary_attributes(header_map)
     # In binary mode the Kafka content-type header is the data's media type (the binding
     # maps datacontenttype to it).
     media = header_map.get("content-type")

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
-from schemas.cloudevents import decode_plain, is_plain_event
+from schemas.cloudevents import binary_attributes, decode_plain, is_plain_event
 from schemas.envelope import CONTENT_TYPE, Envelope, RecordData
 from schemas.errors import PoisonRecord
 from schemas.records import RECORD_TYPES
@@ -63,13 +63,7 @@ def decode_envelope(value: bytes | None, headers: Headers = (), *, max_bytes: in
     header_map = {k.lower(): v for k, v in headers}
     if "ce_specversion" in header_map:
         # Binary content mode: attributes travel as headers, data is the value.
-        attrs: dict[str, object] = {}
-        for name, raw in header_map.items():
-            if name.startswith("ce_"):
-                try:
-                    attrs[name[3:]] = raw.decode()
-                except UnicodeDecodeError:
-                    raise PoisonRecord(f"header {name} is not UTF-8") from None
+        attrs = binary_attributes(header_map)
         attrs["data"] = body
         body = attrs
     if not isinstance(body, dict):

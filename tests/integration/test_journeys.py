@@ -10,7 +10,22 @@ from typing import Any
 
 import httpx
 from conftest import Processes, wait_for
-from pipeline import Sink, api, create_active, execution, executions_of, sink, wait_status  # noqa: F401 - fixtures
+from pipeline import (  # noqa: F401 - fixtures
+    Sink,
+    api,
+    create_active,
+    execution,
+    executions_of,
+    read_topic,
+    sink,
+    wait_status,
+)
+from routes import settled
+
+from infra.settings import Settings
+from schemas.codec import decode
+from schemas.records import TimerCancelled, TimerFired
+from schemas.topics import EXECUTIONS, TIMERS
 
 SHARE_PIPELINE = True
 
@@ -58,8 +73,24 @@ async def waiting_on(api: httpx.AsyncClient, workflow_id: str, count: int, node:
     return await wait_for(ready, timeout=60, what=f"{count} executions waiting at {node}")
 
 
+async def wait_timer_ended(settings: Settings, execution_id: str) -> None:
+    """The execution's wait timer was cancelled or has fired (the paid order's 8 s timeout)."""
+
+    async def ended() -> bool:
+        for spec in (TIMERS, EXECUTIONS):
+            for record in await read_topic(settings, spec):
+                if record.value is None:
+                    continue
+                _, data = decode(record.value, tuple(record.headers or ()))
+                if isinstance(data, TimerCancelled | TimerFired) and data.execution_id == execution_id:
+                    return True
+        return False
+
+    await wait_for(ended, timeout=60, interval=0.5, what=f"the wait timer of {execution_id} to end")
+
+
 async def test_paid_within_the_wait_is_received_and_unpaid_times_out_each_once_across_kills(
-    api: httpx.AsyncClient, sink: Sink, processes: Processes
+    api: httpx.AsyncClient, sink: Sink, processes: Processes, settings: Settings
 ) -> None:
     workflow_id = await create_active(api, order_workflow("orders", "ORDER", sink, timeout_seconds=8))
     await send(api, "ORDER", "buyer-paid", order_id="A-1")
@@ -83,7 +114,8 @@ async def test_paid_within_the_wait_is_received_and_unpaid_times_out_each_once_a
     assert step["output_data"]["received"] is True and step["output_data"]["event"]["data"]["amount"] == 42
     # Each path once; the timeout of the paid order (8 s) and a late payment change nothing.
     await send(api, "ORDER_PAID", "buyer-unpaid", order_id="B-2", amount=7)
-    await asyncio.sleep(9)
+    await wait_timer_ended(settings, by_user["buyer-paid"]["id"])
+    await settled(api, settings, runs=False)  # the late payment and the timer have been read and acted on
     assert [c.body for c in sink.to("orders/thanks")] == [{"order": "A-1", "amount": 42}]
     assert [c.body for c in sink.to("orders/remind")] == [{"order": "B-2"}]
     assert [r["status"] for r in await executions_of(api, workflow_id)] == ["completed", "completed"]
